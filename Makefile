@@ -1,0 +1,35 @@
+# Thin wrapper: `make run` and `make test` install what is missing, build, and run.
+BUILD ?= build
+JOBS  ?= 2
+APT_PACKAGES = build-essential cmake pkg-config libwebsockets-dev libwebsockets-evlib-uv \
+               libuv1-dev libjansson-dev libsqlite3-dev liblua5.4-dev nodejs npm chromium \
+               clang valgrind
+NPM_DIRS = web tests tests/bench
+
+.PHONY: all deps build run test unit e2e asan bench clean
+
+all: build
+
+deps:
+	@tests/tools/install-deps.sh $(APT_PACKAGES) -- $(NPM_DIRS)
+
+build: deps
+	cmake -S . -B $(BUILD) -DPARLEY_WERROR=ON >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	./$(BUILD)/parley
+
+test: build
+	tests/tools/run-all.sh $(BUILD)
+
+asan: deps
+	cmake -S . -B build-asan -DPARLEY_WERROR=ON -DPARLEY_SANITIZE=ON -DCMAKE_C_COMPILER=clang >/dev/null
+	cmake --build build-asan -j $(JOBS)
+	tests/tools/run-all.sh build-asan
+
+bench: build
+	tests/bench/run.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD) build-asan build-fuzz

@@ -1,0 +1,276 @@
+/*
+ * The chat application. On "/", the classic Express + Socket.IO tutorial (login, chat,
+ * forceDisconnect) extended with rooms, private messages and member lists, documented in the
+ * README. On "/chat", the tutorial's rooms example ("chat message"). Every event is an ordinary
+ * handler on the namespace's dispatch point, as plugins and scripts will be.
+ */
+#include <string.h>
+
+#include "apps.h"
+#include "log.h"
+#include "server.h"
+#include "sio.h"
+
+#define MAX_ROOM_NAME 128
+
+/* The sender's identity as the tutorial sends it: {name, userid}, absent fields omitted. */
+static json_t *identity(struct pl_socket *s)
+{
+	json_t *o = json_object();
+	json_t *name = json_object_get(s->data, "name"), *userid = json_object_get(s->data, "userid");
+	if (name)
+		json_object_set(o, "name", name);
+	if (userid)
+		json_object_set(o, "userid", userid);
+	return o;
+}
+
+/* {id, name, userid} of a member, for member lists and join/leave notices. */
+static json_t *member(struct pl_socket *s)
+{
+	json_t *o = identity(s);
+	json_object_set_new(o, "id", json_string(s->id));
+	return o;
+}
+
+/* Answers the event's ack, if the client asked for one, with a single argument (stolen). */
+static void reply(struct pl_event *ev, json_t *answer)
+{
+	if (ev->ack_id >= 0) {
+		json_t *args = json_pack("[O]", answer);
+		pl_socket_ack(ev->socket, ev->ack_id, args, NULL, 0);
+		json_decref(args);
+	}
+	json_decref(answer);
+}
+
+static enum pl_verdict fail(struct pl_event *ev, const char *error)
+{
+	reply(ev, json_pack("{sbss}", "ok", 0, "error", error));
+	return PL_DONE;
+}
+
+/* The room named by an argument that is either "room" or {room: "room"}; NULL if invalid. */
+static const char *room_arg(json_t *arg)
+{
+	json_t *r = json_is_object(arg) ? json_object_get(arg, "room") : arg;
+	const char *name = json_string_value(r);
+	if (!name || !*name || strlen(name) > MAX_ROOM_NAME)
+		return NULL;
+	return name;
+}
+
+static json_t *members_of(struct pl_nsp *nsp, const char *room)
+{
+	json_t *list = json_array();
+	struct pl_room *r = pl_nsp_room(nsp, room);
+	for (size_t i = 0; r && i < r->n; i++)
+		json_array_append_new(list, member(r->members[i]));
+	return list;
+}
+
+static enum pl_verdict on_login(struct pl_event *ev, void *ud)
+{
+	(void)ud;
+	struct pl_socket *s = ev->socket;
+	json_t *data = json_array_get(ev->args, 0);
+	json_t *name = json_object_get(data, "name"), *userid = json_object_get(data, "userid");
+	if (name)
+		json_object_set(s->data, "name", name);
+	if (userid)
+		json_object_set(s->data, "userid", userid);
+	if (json_is_string(name))
+		pl_info("login: %s (%s) on %s", json_string_value(name),
+			json_is_string(userid) ? json_string_value(userid) : "-", s->id);
+	/* io.emit('login', data.name): everyone, the sender included */
+	pl_nsp_emit1(s->nsp, NULL, NULL, "login", name ? name : json_null());
+	reply(ev, json_pack("{sb}", "ok", 1));
+	return PL_DONE;
+}
+
+static enum pl_verdict on_chat(struct pl_event *ev, void *ud)
+{
+	(void)ud;
+	struct pl_socket *s = ev->socket;
+	json_t *data = json_array_get(ev->args, 0);
+	json_t *msg = json_object_get(data, "msg");
+	json_t *out = json_object();
+	json_object_set_new(out, "from", identity(s));
+	const char *room = json_is_object(data) && json_object_get(data, "room")
+				   ? room_arg(data)
+				   : NULL;
+	if (json_is_object(data) && json_object_get(data, "room")) {
+		if (!room || !pl_socket_in(s, room)) {
+			json_decref(out);
+			return fail(ev, "not in that room");
+		}
+		json_object_set_new(out, "room", json_string(room));
+	}
+	if (msg)
+		json_object_set(out, "msg", msg);
+	/* socket.broadcast.emit('chat', ...): everyone but the sender (or the room but the sender) */
+	size_t n = pl_nsp_emit1(s->nsp, room, s, "chat", out);
+	json_decref(out);
+	reply(ev, json_pack("{sbsI}", "ok", 1, "delivered", (json_int_t)n));
+	return PL_DONE;
+}
+
+static enum pl_verdict on_force_disconnect(struct pl_event *ev, void *ud)
+{
+	(void)ud;
+	pl_socket_disconnect(ev->socket, false);
+	return PL_DONE;
+}
+
+static enum pl_verdict on_join(struct pl_event *ev, void *ud)
+{
+	(void)ud;
+	struct pl_socket *s = ev->socket;
+	const char *room = room_arg(json_array_get(ev->args, 0));
+	if (!room)
+		return fail(ev, "a room name of 1 to 128 characters is required");
+	if (pl_nsp_socket(s->nsp, room))
+		return fail(ev, "that name is reserved");
+	bool was_in = pl_socket_in(s, room);
+	if (pl_socket_join(s, room))
+		return fail(ev, "cannot join now");
+	if (!was_in) {
+		json_t *notice = json_pack("{ssso}", "room", room, "user", member(s));
+		pl_nsp_emit1(s->nsp, room, s, "joined", notice);
+		json_decref(notice);
+	}
+	reply(ev, json_pack("{sbssso}", "ok", 1, "room", room, "members", members_of(s->nsp, room)));
+	return PL_DONE;
+}
+
+static void announce_leave(struct pl_socket *s, const char *room)
+{
+	json_t *notice = json_pack("{ssso}", "room", room, "user", member(s));
+	pl_nsp_emit1(s->nsp, room, s, "left", notice);
+	json_decref(notice);
+}
+
+static enum pl_verdict on_leave(struct pl_event *ev, void *ud)
+{
+	(void)ud;
+	struct pl_socket *s = ev->socket;
+	const char *room = room_arg(json_array_get(ev->args, 0));
+	if (!room)
+		return fail(ev, "a room name of 1 to 128 characters is required");
+	if (!pl_socket_in(s, room))
+		return fail(ev, "not in that room");
+	announce_leave(s, room);
+	/* the name may point into the event's arguments, which stay valid */
+	pl_socket_leave(s, room);
+	reply(ev, json_pack("{sbss}", "ok", 1, "room", room));
+	return PL_DONE;
+}
+
+static enum pl_verdict on_members(struct pl_event *ev, void *ud)
+{
+	(void)ud;
+	struct pl_socket *s = ev->socket;
+	const char *room = room_arg(json_array_get(ev->args, 0));
+	if (!room)
+		return fail(ev, "a room name of 1 to 128 characters is required");
+	reply(ev, json_pack("{sbssso}", "ok", 1, "room", room, "members", members_of(s->nsp, room)));
+	return PL_DONE;
+}
+
+static enum pl_verdict on_private(struct pl_event *ev, void *ud)
+{
+	(void)ud;
+	struct pl_socket *s = ev->socket;
+	json_t *data = json_array_get(ev->args, 0);
+	json_t *to = json_object_get(data, "to");
+	if (!to || json_is_null(to))
+		return fail(ev, "a recipient userid is required");
+	json_t *out = json_object();
+	json_object_set_new(out, "from", identity(s));
+	json_t *msg = json_object_get(data, "msg");
+	if (msg)
+		json_object_set(out, "msg", msg);
+	json_t *payload = json_pack("[sO]", "private", out);
+	json_decref(out);
+	struct pl_message m = {.payload = payload};
+	size_t n = 0;
+	for (size_t i = 0; i < pl_nsp_count(s->nsp); i++) {
+		struct pl_socket *t = pl_nsp_socket_at(s->nsp, i);
+		if (json_equal(json_object_get(t->data, "userid"), to) &&
+		    pl_socket_emit(t, &m, NULL, NULL) == 0)
+			n++;
+	}
+	json_decref(payload);
+	if (n == 0)
+		return fail(ev, "no such user online");
+	reply(ev, json_pack("{sbsI}", "ok", 1, "delivered", (json_int_t)n));
+	return PL_DONE;
+}
+
+static enum pl_verdict on_rooms(struct pl_event *ev, void *ud)
+{
+	(void)ud;
+	json_t *list = json_array();
+	for (size_t i = 0; i < ev->socket->n_rooms; i++)
+		json_array_append_new(list, json_string(ev->socket->rooms[i].room->name));
+	reply(ev, json_pack("{sbso}", "ok", 1, "rooms", list));
+	return PL_DONE;
+}
+
+/* Acknowledges with the arguments as sent: a round trip for clients and benchmarks. */
+static enum pl_verdict on_echo(struct pl_event *ev, void *ud)
+{
+	(void)ud;
+	if (ev->ack_id >= 0)
+		pl_socket_ack(ev->socket, ev->ack_id, ev->args, ev->attachments, ev->n_attachments);
+	return PL_DONE;
+}
+
+static void on_disconnect(struct pl_socket *s, const char *reason, void *ud)
+{
+	(void)ud;
+	for (size_t i = 0; i < s->n_rooms; i++)
+		announce_leave(s, s->rooms[i].room->name);
+	json_t *name = json_object_get(s->data, "name");
+	pl_info("user disconnected: %s (%s)", json_is_string(name) ? json_string_value(name) : "-",
+		reason);
+}
+
+/* The tutorial's rooms example on /chat. */
+static enum pl_verdict on_chat_message(struct pl_event *ev, void *ud)
+{
+	(void)ud;
+	struct pl_socket *s = ev->socket;
+	json_t *data = json_array_get(ev->args, 0);
+	const char *room = room_arg(data);
+	if (!room)
+		return fail(ev, "a room name of 1 to 128 characters is required");
+	if (pl_socket_join(s, room))
+		return fail(ev, "cannot join now");
+	json_t *msg = json_object_get(data, "msg");
+	pl_nsp_emit1(s->nsp, room, NULL, "chat message", msg ? msg : json_null());
+	return PL_DONE;
+}
+
+int pl_app_chat_init(struct pl_server *srv)
+{
+	static const struct {
+		const char *event;
+		pl_event_fn fn;
+	} events[] = {
+		{"login", on_login},	 {"chat", on_chat},	  {"forceDisconnect", on_force_disconnect},
+		{"join", on_join},	 {"leave", on_leave},	  {"members", on_members},
+		{"private", on_private}, {"rooms", on_rooms},	  {"echo", on_echo},
+	};
+	struct pl_nsp *root = pl_sio_nsp(srv, "/", true), *chat = pl_sio_nsp(srv, "/chat", true);
+	if (!root || !chat)
+		return -1;
+	for (size_t i = 0; i < sizeof events / sizeof *events; i++)
+		if (pl_nsp_on_event(root, events[i].event, 100, events[i].fn, NULL))
+			return -1;
+	if (pl_nsp_on_disconnect(root, 100, on_disconnect, NULL) ||
+	    pl_nsp_on_event(chat, "chat message", 100, on_chat_message, NULL) ||
+	    pl_nsp_on_event(chat, "echo", 100, on_echo, NULL))
+		return -1;
+	return 0;
+}

@@ -1,0 +1,70 @@
+/*
+ * The reference setups of the official protocol test suites. Socket.IO: namespaces "/" and
+ * "/custom"; on connection each emits "auth" with the handshake's auth payload; on "/",
+ * "message" comes back as "message-back" with the same arguments and "message-with-ack" is
+ * acknowledged with its arguments. Engine.IO: every message is echoed, text as text and binary
+ * as binary.
+ */
+#include <string.h>
+
+#include "apps.h"
+#include "eio.h"
+#include "server.h"
+#include "sio.h"
+
+static enum pl_verdict on_connection(struct pl_event *ev, void *ud)
+{
+	(void)ud;
+	pl_socket_emit1(ev->socket, "auth", ev->socket->auth);
+	return PL_PASS;
+}
+
+static enum pl_verdict on_message(struct pl_event *ev, void *ud)
+{
+	(void)ud;
+	json_t *payload = json_pack("[s]", "message-back");
+	json_array_extend(payload, ev->args);
+	struct pl_message m = {payload, ev->attachments, ev->n_attachments};
+	pl_socket_emit(ev->socket, &m, NULL, NULL);
+	json_decref(payload);
+	return PL_DONE;
+}
+
+static enum pl_verdict on_message_with_ack(struct pl_event *ev, void *ud)
+{
+	(void)ud;
+	if (ev->ack_id >= 0)
+		pl_socket_ack(ev->socket, ev->ack_id, ev->args, ev->attachments, ev->n_attachments);
+	return PL_DONE;
+}
+
+int pl_app_conformance_init(struct pl_server *srv)
+{
+	struct pl_nsp *root = pl_sio_nsp(srv, "/", true), *custom = pl_sio_nsp(srv, "/custom", true);
+	if (!root || !custom)
+		return -1;
+	if (pl_nsp_on_event(root, "connection", 100, on_connection, NULL) ||
+	    pl_nsp_on_event(custom, "connection", 100, on_connection, NULL) ||
+	    pl_nsp_on_event(root, "message", 100, on_message, NULL) ||
+	    pl_nsp_on_event(root, "message-with-ack", 100, on_message_with_ack, NULL))
+		return -1;
+	return 0;
+}
+
+static void echo_message(struct pl_eio *s, const char *data, size_t len, bool binary)
+{
+	if (!binary) {
+		pl_eio_send_text(s, data, len);
+		return;
+	}
+	struct pl_frame *f = pl_frame_new(data, len, true);
+	if (f)
+		pl_eio_send(s, f);
+	pl_frame_unref(f);
+}
+
+int pl_app_engine_echo_init(struct pl_server *srv)
+{
+	struct pl_eio_handler h = {NULL, echo_message, NULL};
+	return pl_eio_server_init(srv, &h);
+}

@@ -1,0 +1,372 @@
+/*
+ * Configuration sources and validation (see config.h). One table lists every option once: its
+ * command-line name, its config-file key, its type and limits, and its help text.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <lauxlib.h>
+#include <limits.h>
+#include <lua.h>
+#include <lualib.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+enum opt_type { OPT_STR, OPT_UINT, OPT_SIZE, OPT_PORT, OPT_BOOL, OPT_LEVEL, OPT_APP, OPT_NSPS };
+
+struct option_def {
+	const char *name;   /* command-line option without "--"; the config key uses '_' for '-' */
+	enum opt_type type; /* how the value is parsed */
+	size_t offset;	    /* field in struct pl_config */
+	unsigned long long min, max; /* limits for numbers */
+	const char *help;   /* one line of --help */
+};
+
+#define F(field) offsetof(struct pl_config, field)
+static const struct option_def options[] = {
+	{"host", OPT_STR, F(host), 0, 0, "listen address (default 0.0.0.0)"},
+	{"port", OPT_PORT, F(port), 0, 65535, "listen port, 0 for any free port (default 3000)"},
+	{"web-root", OPT_STR, F(web_root), 0, 0, "directory served at / (default ./web)"},
+	{"client-dist", OPT_STR, F(client_dist), 0, 0,
+	 "socket.io-client dist/ directory (default <web-root>/node_modules/socket.io-client/dist)"},
+	{"db", OPT_STR, F(db_path), 0, 0, "SQLite history file (default ./parley.db)"},
+	{"path", OPT_STR, F(path), 0, 0, "Engine.IO path (default /socket.io/)"},
+	{"ping-interval", OPT_UINT, F(ping_interval), 10, 3600000, "ms between pings (default 25000)"},
+	{"ping-timeout", OPT_UINT, F(ping_timeout), 10, 3600000, "ms to wait for a pong (default 20000)"},
+	{"max-payload", OPT_SIZE, F(max_payload), 64, 1ull << 30,
+	 "largest message or polling body in bytes (default 1000000)"},
+	{"connect-timeout", OPT_UINT, F(connect_timeout), 10, 3600000,
+	 "ms allowed before the first namespace CONNECT (default 45000)"},
+	{"ack-timeout", OPT_UINT, F(ack_timeout), 10, 3600000,
+	 "ms a server-to-client ack waits (default 10000)"},
+	{"max-send-queue", OPT_SIZE, F(max_send_queue), 1024, 1ull << 32,
+	 "bytes queued for one client before it is dropped as too slow (default 4194304)"},
+	{"max-connections", OPT_SIZE, F(max_connections), 1, 10000000,
+	 "sessions at once (default 100000)"},
+	{"cors-origin", OPT_STR, F(cors_origins), 0, 0,
+	 "allowed CORS origins, comma-separated, or * (default: none)"},
+	{"cors-credentials", OPT_BOOL, F(cors_credentials), 0, 0,
+	 "allow credentials in CORS requests (echoes the origin)"},
+	{"log-level", OPT_LEVEL, F(log_level), 0, 0, "error, warn, info or debug (default info)"},
+	{"app", OPT_APP, F(app), 0, 0,
+	 "built-in application: chat (default), conformance or engine-echo"},
+	{"namespace", OPT_NSPS, F(namespaces), 0, 0,
+	 "serve another namespace (repeatable; /chat is always served by the chat app)"},
+};
+#undef F
+
+static char *dup_or_die(const char *s)
+{
+	char *p = strdup(s);
+	if (!p) {
+		fprintf(stderr, "parley: out of memory\n");
+		exit(1);
+	}
+	return p;
+}
+
+static void set_str(char **field, const char *v)
+{
+	free(*field);
+	*field = dup_or_die(v);
+}
+
+int pl_config_init(struct pl_config *c)
+{
+	memset(c, 0, sizeof *c);
+	c->host = dup_or_die("0.0.0.0");
+	c->port = 3000;
+	c->web_root = dup_or_die("web");
+	c->db_path = dup_or_die("parley.db");
+	c->path = dup_or_die("/socket.io/");
+	c->ping_interval = 25000;
+	c->ping_timeout = 20000;
+	c->max_payload = 1000000;
+	c->connect_timeout = 45000;
+	c->ack_timeout = 10000;
+	c->max_send_queue = 4u << 20;
+	c->max_connections = 100000;
+	c->log_level = PL_LOG_INFO;
+	c->app = PL_APP_CHAT;
+	return 0;
+}
+
+void pl_config_close(struct pl_config *c)
+{
+	free(c->host);
+	free(c->web_root);
+	free(c->client_dist);
+	free(c->db_path);
+	free(c->path);
+	free(c->cors_origins);
+	for (size_t i = 0; i < c->n_namespaces; i++)
+		free(c->namespaces[i]);
+	memset(c, 0, sizeof *c);
+}
+
+/* Parses value for option o into c; prints an error naming `key` and returns -1 when invalid. */
+static int apply(struct pl_config *c, const struct option_def *o, const char *key, const char *value)
+{
+	char *field = (char *)c + o->offset;
+	char *end;
+	switch (o->type) {
+	case OPT_STR:
+		if (!*value) {
+			fprintf(stderr, "parley: %s: must not be empty\n", key);
+			return -1;
+		}
+		set_str((char **)field, value);
+		return 0;
+	case OPT_UINT:
+	case OPT_SIZE:
+	case OPT_PORT: {
+		errno = 0;
+		unsigned long long v = strtoull(value, &end, 10);
+		if (errno || end == value || *end || value[0] == '-' || v < o->min || v > o->max) {
+			fprintf(stderr, "parley: %s: expected a whole number from %llu to %llu, got '%s'\n",
+				key, o->min, o->max, value);
+			return -1;
+		}
+		if (o->type == OPT_UINT)
+			*(unsigned *)field = (unsigned)v;
+		else if (o->type == OPT_SIZE)
+			*(size_t *)field = (size_t)v;
+		else
+			*(int *)field = (int)v;
+		return 0;
+	}
+	case OPT_BOOL:
+		if (strcmp(value, "true") == 0 || strcmp(value, "1") == 0)
+			*(bool *)field = true;
+		else if (strcmp(value, "false") == 0 || strcmp(value, "0") == 0)
+			*(bool *)field = false;
+		else {
+			fprintf(stderr, "parley: %s: expected true or false, got '%s'\n", key, value);
+			return -1;
+		}
+		return 0;
+	case OPT_LEVEL: {
+		int l = pl_log_parse_level(value);
+		if (l < 0) {
+			fprintf(stderr, "parley: %s: expected error, warn, info or debug, got '%s'\n", key,
+				value);
+			return -1;
+		}
+		*(int *)field = l;
+		return 0;
+	}
+	case OPT_APP:
+		if (strcmp(value, "chat") == 0)
+			c->app = PL_APP_CHAT;
+		else if (strcmp(value, "conformance") == 0)
+			c->app = PL_APP_CONFORMANCE;
+		else if (strcmp(value, "engine-echo") == 0)
+			c->app = PL_APP_ENGINE_ECHO;
+		else {
+			fprintf(stderr, "parley: %s: expected chat, conformance or engine-echo, got '%s'\n",
+				key, value);
+			return -1;
+		}
+		return 0;
+	case OPT_NSPS:
+		if (value[0] != '/' || strlen(value) > 256 || strchr(value, ',')) {
+			fprintf(stderr, "parley: %s: a namespace starts with '/' and has no ',', got '%s'\n",
+				key, value);
+			return -1;
+		}
+		if (c->n_namespaces == PL_CONFIG_MAX_NSP) {
+			fprintf(stderr, "parley: %s: at most %d namespaces\n", key, PL_CONFIG_MAX_NSP);
+			return -1;
+		}
+		c->namespaces[c->n_namespaces++] = dup_or_die(value);
+		return 0;
+	}
+	return -1;
+}
+
+static const struct option_def *find_option(const char *name, bool config_key)
+{
+	for (size_t i = 0; i < sizeof options / sizeof *options; i++) {
+		const char *n = options[i].name;
+		size_t k = 0;
+		for (; n[k] && name[k]; k++) {
+			char want = (config_key && n[k] == '-') ? '_' : n[k];
+			if (name[k] != want)
+				break;
+		}
+		if (!n[k] && !name[k])
+			return &options[i];
+	}
+	return NULL;
+}
+
+/* Converts one Lua value to the option's text form; returns -1 for a wrong type. */
+static int lua_value_text(lua_State *L, int idx, const struct option_def *o, char *buf, size_t n)
+{
+	int t = lua_type(L, idx);
+	if (o->type == OPT_BOOL && t == LUA_TBOOLEAN) {
+		snprintf(buf, n, "%s", lua_toboolean(L, idx) ? "true" : "false");
+		return 0;
+	}
+	if ((o->type == OPT_UINT || o->type == OPT_SIZE || o->type == OPT_PORT) && lua_isinteger(L, idx)) {
+		lua_Integer v = lua_tointeger(L, idx);
+		snprintf(buf, n, "%lld", (long long)v);
+		return 0;
+	}
+	if (t == LUA_TSTRING && o->type != OPT_BOOL) {
+		snprintf(buf, n, "%s", lua_tostring(L, idx));
+		return 0;
+	}
+	return -1;
+}
+
+/*
+ * Runs the config file as Lua in an empty environment (no libraries: it is data, not a
+ * program) and applies every global it sets. Unknown keys and wrong types are errors.
+ */
+static int load_file(struct pl_config *c, const char *path)
+{
+	int rc = -1;
+	lua_State *L = luaL_newstate();
+	if (!L) {
+		fprintf(stderr, "parley: %s: out of memory\n", path);
+		return -1;
+	}
+	if (luaL_loadfilex(L, path, "t") != LUA_OK) {
+		fprintf(stderr, "parley: config: %s\n", lua_tostring(L, -1));
+		goto out;
+	}
+	lua_newtable(L); /* the file's _ENV: its globals land here */
+	lua_pushvalue(L, -1);
+	lua_setupvalue(L, -3, 1);
+	lua_insert(L, -2);
+	if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
+		fprintf(stderr, "parley: config: %s\n", lua_tostring(L, -1));
+		goto out;
+	}
+	lua_pushnil(L);
+	while (lua_next(L, -2)) {
+		char buf[4096];
+		const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
+		const struct option_def *o = find_option(key, true);
+		if (!o) {
+			fprintf(stderr, "parley: %s: unknown config key '%s'\n", path, key);
+			goto out;
+		}
+		if (o->type == OPT_NSPS && lua_istable(L, -1)) {
+			for (lua_Integer i = 1; lua_geti(L, -1, i) == LUA_TSTRING; i++) {
+				if (apply(c, o, key, lua_tostring(L, -1)))
+					goto out;
+				lua_pop(L, 1);
+			}
+			lua_pop(L, 1);
+		} else if (lua_value_text(L, -1, o, buf, sizeof buf) || apply(c, o, key, buf)) {
+			if (lua_value_text(L, -1, o, buf, sizeof buf))
+				fprintf(stderr, "parley: %s: config key '%s' has the wrong type (%s)\n", path,
+					key, luaL_typename(L, -1));
+			goto out;
+		}
+		lua_pop(L, 1);
+	}
+	rc = 0;
+out:
+	lua_close(L);
+	return rc;
+}
+
+void pl_config_usage(void)
+{
+	printf("Usage: parley [options]\n\n"
+	       "Parley is a Socket.IO chat server. Options (also config-file keys, with '_' for '-'):\n"
+	       "  --config FILE              read options from a Lua file first (key = value lines)\n");
+	for (size_t i = 0; i < sizeof options / sizeof *options; i++) {
+		const struct option_def *o = &options[i];
+		char left[64];
+		const char *arg = o->type == OPT_BOOL ? "" : o->type == OPT_STR || o->type == OPT_NSPS ||
+								     o->type == OPT_LEVEL || o->type == OPT_APP
+								 ? " VALUE"
+								 : " N";
+		snprintf(left, sizeof left, "--%s%s", o->name, arg);
+		printf("  %-26s %s\n", left, o->help);
+	}
+	printf("  %-26s %s\n  %-26s %s\n", "--help", "print this text", "--version",
+	       "print the version");
+}
+
+int pl_config_parse_args(struct pl_config *c, int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--config") == 0) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "parley: --config: missing file name\n");
+				return -1;
+			}
+			if (load_file(c, argv[i + 1]))
+				return -1;
+		}
+	}
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			pl_config_usage();
+			return 1;
+		}
+		if (strcmp(a, "--version") == 0) {
+			printf("parley 0.1.0\n");
+			return 1;
+		}
+		if (strcmp(a, "--config") == 0) {
+			i++;
+			continue;
+		}
+		if (strncmp(a, "--", 2) != 0) {
+			fprintf(stderr, "parley: unexpected argument '%s' (see --help)\n", a);
+			return -1;
+		}
+		char name[64];
+		const char *eq = strchr(a + 2, '=');
+		size_t nlen = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+		if (nlen >= sizeof name) {
+			fprintf(stderr, "parley: unknown option '%s' (see --help)\n", a);
+			return -1;
+		}
+		memcpy(name, a + 2, nlen);
+		name[nlen] = '\0';
+		const struct option_def *o = find_option(name, false);
+		if (!o) {
+			fprintf(stderr, "parley: unknown option '--%s' (see --help)\n", name);
+			return -1;
+		}
+		const char *value;
+		if (eq)
+			value = eq + 1;
+		else if (o->type == OPT_BOOL)
+			value = "true";
+		else if (i + 1 < argc)
+			value = argv[++i];
+		else {
+			fprintf(stderr, "parley: --%s: missing value\n", name);
+			return -1;
+		}
+		char key[70];
+		snprintf(key, sizeof key, "--%s", name);
+		if (apply(c, o, key, value))
+			return -1;
+	}
+	if (!c->client_dist) {
+		size_t n = strlen(c->web_root) + 64;
+		c->client_dist = malloc(n);
+		if (!c->client_dist)
+			return -1;
+		snprintf(c->client_dist, n, "%s/node_modules/socket.io-client/dist", c->web_root);
+	}
+	if (c->path[0] != '/' || c->path[strlen(c->path) - 1] != '/') {
+		fprintf(stderr, "parley: path: must start and end with '/', got '%s'\n", c->path);
+		return -1;
+	}
+	return 0;
+}

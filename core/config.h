@@ -1,0 +1,53 @@
+/*
+ * Server configuration: embedded defaults, then a Lua config file (--config), then command-line
+ * options, each later source overriding the earlier. Every value is validated; an invalid one
+ * names its key.
+ */
+#ifndef PL_CONFIG_H
+#define PL_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum pl_app { PL_APP_CHAT, PL_APP_CONFORMANCE, PL_APP_ENGINE_ECHO };
+
+#define PL_CONFIG_MAX_NSP 16
+
+struct pl_config {
+	char *host;		/* listen address */
+	int port;		/* listen port, 0 for an ephemeral one */
+	char *web_root;		/* directory served at / */
+	char *client_dist;	/* directory holding socket.io-client's dist/ files */
+	char *db_path;		/* SQLite history file */
+	char *path;		/* Engine.IO path, "/socket.io/" */
+	unsigned ping_interval; /* ms between server pings */
+	unsigned ping_timeout;	/* ms to wait for a pong */
+	size_t max_payload;	/* largest message or polling body, bytes */
+	unsigned connect_timeout; /* ms allowed between handshake and the first CONNECT */
+	unsigned ack_timeout;	/* ms a server-to-client ack waits */
+	size_t max_send_queue;	/* queued bytes after which a slow consumer is disconnected */
+	size_t max_connections; /* Engine.IO sessions at once */
+	char *cors_origins;	/* comma-separated allowed origins, "*" for any, NULL for none */
+	bool cors_credentials;	/* send Access-Control-Allow-Credentials */
+	int log_level;		/* enum pl_log_level */
+	enum pl_app app;	/* built-in application */
+	char *namespaces[PL_CONFIG_MAX_NSP]; /* namespaces served besides "/" */
+	size_t n_namespaces;	/* entries used in namespaces */
+};
+
+/* Fills c with the embedded defaults. */
+int pl_config_init(struct pl_config *c);
+
+/*
+ * Applies argv: options and, first, the file named by --config. Returns 0 to run, 1 when the
+ * program should exit successfully (--help, --version), or -1 after printing an error.
+ */
+int pl_config_parse_args(struct pl_config *c, int argc, char **argv);
+
+/* Releases the strings held by c. */
+void pl_config_close(struct pl_config *c);
+
+/* Prints the usage text to stdout. */
+void pl_config_usage(void);
+
+#endif

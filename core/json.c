@@ -1,0 +1,164 @@
+/*
+ * JSON reading and writing with JavaScript's number and string rules (see json.h).
+ */
+#include "json.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+json_t *pl_json_parse(const char *text, size_t len)
+{
+	json_error_t err;
+	return json_loadb(text, len, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, &err);
+}
+
+/* Finds the shortest digit string that reads back as d: digits (no dot) and decimal exponent. */
+static void shortest_digits(double d, char *digits, int *ndigits, int *exp10)
+{
+	char buf[40];
+	for (int prec = 1; prec <= 17; prec++) {
+		snprintf(buf, sizeof buf, "%.*e", prec - 1, d);
+		if (strtod(buf, NULL) == d || prec == 17)
+			break;
+	}
+	/* buf is "d.ddddde[+-]xx" or "de[+-]xx" */
+	int n = 0;
+	const char *p = buf;
+	for (; *p && *p != 'e'; p++)
+		if (*p >= '0' && *p <= '9')
+			digits[n++] = *p;
+	while (n > 1 && digits[n - 1] == '0')
+		n--;
+	digits[n] = '\0';
+	*ndigits = n;
+	*exp10 = atoi(p + 1);
+}
+
+size_t pl_json_format_number(double d, char *out)
+{
+	if (!isfinite(d))
+		return (size_t)sprintf(out, "null");
+	if (d == 0)
+		return (size_t)sprintf(out, "0");
+	char *o = out;
+	if (d < 0) {
+		*o++ = '-';
+		d = -d;
+	}
+	char digits[24];
+	int k, e;
+	shortest_digits(d, digits, &k, &e);
+	int n = e + 1; /* ECMAScript's n: the decimal point sits after n digits */
+	if (k <= n && n <= 21) {
+		memcpy(o, digits, (size_t)k);
+		o += k;
+		for (int i = 0; i < n - k; i++)
+			*o++ = '0';
+	} else if (0 < n && n <= 21) {
+		memcpy(o, digits, (size_t)n);
+		o += n;
+		*o++ = '.';
+		memcpy(o, digits + n, (size_t)(k - n));
+		o += k - n;
+	} else if (-6 < n && n <= 0) {
+		*o++ = '0';
+		*o++ = '.';
+		for (int i = 0; i < -n; i++)
+			*o++ = '0';
+		memcpy(o, digits, (size_t)k);
+		o += k;
+	} else {
+		*o++ = digits[0];
+		if (k > 1) {
+			*o++ = '.';
+			memcpy(o, digits + 1, (size_t)(k - 1));
+			o += k - 1;
+		}
+		o += sprintf(o, "e%c%d", n - 1 < 0 ? '-' : '+', abs(n - 1));
+	}
+	*o = '\0';
+	return (size_t)(o - out);
+}
+
+static int write_string(struct pl_sbuf *out, const char *s, size_t len)
+{
+	if (pl_sbuf_reserve(out, len + 2))
+		return -1;
+	pl_sbuf_putc(out, '"');
+	size_t run = 0; /* start of the current run of bytes copied verbatim */
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		if (pl_sbuf_append(out, s + run, i - run))
+			return -1;
+		run = i + 1;
+		char esc[8];
+		switch (c) {
+		case '"': strcpy(esc, "\\\""); break;
+		case '\\': strcpy(esc, "\\\\"); break;
+		case '\b': strcpy(esc, "\\b"); break;
+		case '\f': strcpy(esc, "\\f"); break;
+		case '\n': strcpy(esc, "\\n"); break;
+		case '\r': strcpy(esc, "\\r"); break;
+		case '\t': strcpy(esc, "\\t"); break;
+		default: snprintf(esc, sizeof esc, "\\u%04x", c); break;
+		}
+		if (pl_sbuf_puts(out, esc))
+			return -1;
+	}
+	if (pl_sbuf_append(out, s + run, len - run))
+		return -1;
+	return pl_sbuf_putc(out, '"');
+}
+
+int pl_json_write(struct pl_sbuf *out, const json_t *v)
+{
+	char num[40];
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: {
+		if (pl_sbuf_putc(out, '{'))
+			return -1;
+		const char *key;
+		json_t *val;
+		int first = 1;
+		/* jansson keeps insertion order; the iteration macros need a non-const object */
+		json_object_foreach((json_t *)v, key, val) {
+			if (!first && pl_sbuf_putc(out, ','))
+				return -1;
+			first = 0;
+			if (write_string(out, key, strlen(key)) || pl_sbuf_putc(out, ':') ||
+			    pl_json_write(out, val))
+				return -1;
+		}
+		return pl_sbuf_putc(out, '}');
+	}
+	case JSON_ARRAY: {
+		if (pl_sbuf_putc(out, '['))
+			return -1;
+		for (size_t i = 0; i < json_array_size(v); i++) {
+			if (i && pl_sbuf_putc(out, ','))
+				return -1;
+			if (pl_json_write(out, json_array_get(v, i)))
+				return -1;
+		}
+		return pl_sbuf_putc(out, ']');
+	}
+	case JSON_STRING:
+		return write_string(out, json_string_value(v), json_string_length(v));
+	case JSON_INTEGER:
+		return pl_sbuf_append(out, num,
+				      pl_json_format_number((double)json_integer_value(v), num));
+	case JSON_REAL:
+		return pl_sbuf_append(out, num, pl_json_format_number(json_real_value(v), num));
+	case JSON_TRUE:
+		return pl_sbuf_puts(out, "true");
+	case JSON_FALSE:
+		return pl_sbuf_puts(out, "false");
+	case JSON_NULL:
+		return pl_sbuf_puts(out, "null");
+	}
+	return -1;
+}

@@ -1,0 +1,50 @@
+/*
+ * Leveled logging to stderr. Lines carry a UTC timestamp with milliseconds and the level.
+ */
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+static enum pl_log_level current = PL_LOG_INFO;
+static const char *const names[] = {"error", "warn", "info", "debug"};
+
+void pl_log_set_level(enum pl_log_level level)
+{
+	current = level;
+}
+
+int pl_log_parse_level(const char *name)
+{
+	for (int i = 0; i < 4; i++)
+		if (strcmp(name, names[i]) == 0)
+			return i;
+	return -1;
+}
+
+int pl_log_enabled(enum pl_log_level level)
+{
+	return level <= current;
+}
+
+void pl_log(enum pl_log_level level, const char *fmt, ...)
+{
+	if (level > current)
+		return;
+	struct timeval tv;
+	gettimeofday(&tv, NULL);
+	struct tm tm;
+	gmtime_r(&tv.tv_sec, &tm);
+	char line[1024];
+	int n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %-5s ",
+			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+			 (int)(tv.tv_usec / 1000), names[level]);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "%s\n", line);
+}

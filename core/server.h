@@ -1,0 +1,37 @@
+/*
+ * The server object: the event loop, the configuration, the libwebsockets context and the
+ * tables of the layers. One per process; every module reaches it through its own objects.
+ */
+#ifndef PL_SERVER_H
+#define PL_SERVER_H
+
+#include <stdbool.h>
+#include <uv.h>
+
+#include "config.h"
+#include "eio.h"
+#include "map.h"
+
+struct lws_context;
+struct lws_vhost;
+struct pl_sio;
+
+struct pl_server {
+	uv_loop_t *loop;		  /* the loop everything runs on */
+	struct pl_config *cfg;		  /* validated configuration */
+	struct lws_context *lws;	  /* libwebsockets context on our loop */
+	struct lws_vhost *vhost;	  /* the listening vhost */
+	int port;			  /* the port actually bound */
+	struct pl_map sessions;		  /* sid -> struct pl_eio */
+	struct pl_eio_handler handler;	  /* the layer above Engine.IO */
+	struct pl_sio *sio;		  /* the Socket.IO layer, NULL in engine-echo mode */
+	unsigned char *wbuf;		  /* scratch for batched WebSocket writes */
+	size_t wbuf_cap;		  /* its size after LWS_PRE */
+	uv_timer_t closer;		  /* runs deferred WebSocket closes outside lws callbacks */
+	struct lws **pending_close;	  /* WebSockets to close at the next closer run */
+	size_t n_pending_close;		  /* entries in pending_close */
+	size_t cap_pending_close;	  /* capacity of pending_close */
+	bool stopping;			  /* shutdown in progress */
+};
+
+#endif

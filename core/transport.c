@@ -1,0 +1,519 @@
+/*
+ * libwebsockets 4.1 glue (see transport.h). One protocol receives every HTTP request and
+ * WebSocket (Socket.IO clients send no Sec-WebSocket-Protocol, so lws would pick protocols[0]
+ * anyway) and routes on the exact path. Each workaround for a libwebsockets behaviour is
+ * commented where it is applied.
+ */
+#include "transport.h"
+
+#include <errno.h>
+#include <libwebsockets.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "buf.h"
+#include "eio.h"
+#include "http.h"
+#include "log.h"
+#include "server.h"
+
+_Static_assert(PL_FRAME_HEADROOM >= LWS_PRE + 10, "frame headroom must fit LWS_PRE and a header");
+
+enum conn_kind { CONN_NONE, CONN_POLL_GET, CONN_POLL_POST, CONN_WS, CONN_OTHER };
+
+/* Per-connection state, allocated by lws for each wsi (and reused across keep-alive requests). */
+struct conn {
+	enum conn_kind kind;	  /* what the current request or WebSocket is */
+	struct pl_eio *session;	  /* the Engine.IO session it belongs to (a reference), or NULL */
+	bool answered;		  /* a response was produced for the current request */
+	bool responding;	  /* resp holds a response waiting for writable */
+	bool preflight;		  /* the response answers a CORS preflight */
+	int status;		  /* response status */
+	const char *ctype;	  /* response Content-Type (static string), or NULL */
+	struct pl_sbuf resp;	  /* LWS_PRE bytes, then the response body */
+	struct pl_sbuf body;	  /* POST body or a WebSocket message being reassembled */
+	char origin[256];	  /* the request's Origin header, for CORS */
+	char req_headers[256];	  /* Access-Control-Request-Headers of a preflight */
+};
+
+static struct pl_server *server_of(struct lws *wsi)
+{
+	return lws_context_user(lws_get_context(wsi));
+}
+
+static void conn_release_session(struct conn *c, struct lws *wsi, bool aborted)
+{
+	if (!c->session)
+		return;
+	struct pl_eio *s = c->session;
+	c->session = NULL;
+	if (c->kind == CONN_WS)
+		pl_eio_ws_closed(s, wsi);
+	else
+		pl_eio_request_gone(s, wsi, aborted);
+	pl_eio_unref(s);
+}
+
+static void conn_reset(struct conn *c, struct lws *wsi)
+{
+	conn_release_session(c, wsi, false);
+	pl_sbuf_close(&c->resp);
+	pl_sbuf_close(&c->body);
+	memset(c, 0, sizeof *c);
+}
+
+void pl_transport_want_write(struct lws *wsi)
+{
+	lws_callback_on_writable(wsi);
+}
+
+void pl_transport_respond(struct lws *wsi, int status, const char *ctype, const char *body, size_t len)
+{
+	struct conn *c = lws_wsi_user(wsi);
+	if (!c || c->answered)
+		return;
+	c->answered = true;
+	c->responding = true;
+	c->status = status;
+	c->ctype = ctype;
+	static const char pad[LWS_PRE];
+	c->resp.len = 0;
+	if (pl_sbuf_append(&c->resp, pad, LWS_PRE) || pl_sbuf_append(&c->resp, body, len)) {
+		c->status = 500;
+		c->resp.len = c->resp.data ? LWS_PRE : 0;
+	}
+	lws_callback_on_writable(wsi);
+}
+
+void pl_transport_respond_error(struct lws *wsi, int status, int code, const char *message)
+{
+	char body[160];
+	int n = snprintf(body, sizeof body, "{\"code\":%d,\"message\":\"%s\"}", code, message);
+	pl_transport_respond(wsi, status, "application/json", body, (size_t)n);
+}
+
+/* Writes the response held in c. Returns the callback's verdict. */
+static int write_response(struct pl_server *srv, struct lws *wsi, struct conn *c)
+{
+	unsigned char hdr[LWS_PRE + 2048];
+	unsigned char *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof hdr - 1;
+	size_t len = c->resp.len > LWS_PRE ? c->resp.len - LWS_PRE : 0;
+	c->responding = false;
+	if (lws_add_http_common_headers(wsi, (unsigned)c->status, c->ctype ? c->ctype : "text/plain",
+					(lws_filepos_t)len, &p, end) ||
+	    pl_http_add_cors(srv, wsi, c->origin, c->preflight, c->req_headers, &p, end) ||
+	    lws_finalize_write_http_header(wsi, start, &p, end))
+		return -1;
+	if (len && lws_write(wsi, (unsigned char *)c->resp.data + LWS_PRE, len, LWS_WRITE_HTTP_FINAL) !=
+			   (int)len)
+		return -1;
+	pl_sbuf_close(&c->resp);
+	enum conn_kind kind = c->kind;
+	c->kind = CONN_NONE;
+	if (kind == CONN_POLL_GET || kind == CONN_POLL_POST)
+		conn_release_session(c, wsi, false);
+	return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+int pl_transport_ws_write_raw(struct lws *wsi, unsigned char *p, size_t len)
+{
+	/* RAW: the frames are already framed (unmasked server frames). lws keeps any unsent rest
+	 * and sends it before anything else, holding WRITEABLE back until it is drained. */
+	int n = lws_write(wsi, p, len, LWS_WRITE_RAW);
+	return n < 0 ? -1 : 0;
+}
+
+static void closer_run(uv_timer_t *t)
+{
+	struct pl_server *srv = t->data;
+	/* Closing from inside a connection's own callback (returning -1 from WRITEABLE) makes
+	 * Debian's debug build of lws drop the close frame; closing here, outside, sends it. */
+	while (srv->n_pending_close) {
+		struct lws *wsi = srv->pending_close[--srv->n_pending_close];
+		lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
+		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
+	}
+}
+
+void pl_transport_close_ws(struct pl_server *srv, struct lws *wsi)
+{
+	for (size_t i = 0; i < srv->n_pending_close; i++)
+		if (srv->pending_close[i] == wsi)
+			return;
+	if (srv->n_pending_close == srv->cap_pending_close) {
+		size_t cap = srv->cap_pending_close ? srv->cap_pending_close * 2 : 16;
+		struct lws **a = realloc(srv->pending_close, cap * sizeof *a);
+		if (!a) {
+			lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, 1);
+			return;
+		}
+		srv->pending_close = a;
+		srv->cap_pending_close = cap;
+	}
+	srv->pending_close[srv->n_pending_close++] = wsi;
+	uv_timer_start(&srv->closer, closer_run, 0, 0);
+}
+
+/* Forgets a wsi that closed before its scheduled close ran. */
+static void forget_pending_close(struct pl_server *srv, struct lws *wsi)
+{
+	for (size_t i = 0; i < srv->n_pending_close; i++) {
+		if (srv->pending_close[i] == wsi) {
+			srv->pending_close[i] = srv->pending_close[--srv->n_pending_close];
+			return;
+		}
+	}
+}
+
+/* Copies a header into buf ("" when absent). */
+static void header(struct lws *wsi, enum lws_token_indexes t, char *buf, int len)
+{
+	buf[0] = '\0';
+	if (lws_hdr_total_length(wsi, t) > 0 && lws_hdr_copy(wsi, buf, len, t) < 0)
+		buf[0] = '\0';
+}
+
+/* The Engine.IO parts of a request: query arguments and the headers that matter. */
+struct request_info {
+	struct pl_eio_request r;
+	char transport[32], eio[8], sid[64], query[2048], remote[48], ctype[128];
+};
+
+static void read_request(struct lws *wsi, struct request_info *ri, bool is_get)
+{
+	memset(ri, 0, sizeof *ri);
+	ri->r.wsi = wsi;
+	ri->r.is_get = is_get;
+	/* the "=" matters: without it lws matches a prefix of another argument's name */
+	ri->r.transport = lws_get_urlarg_by_name(wsi, "transport=", ri->transport, sizeof ri->transport);
+	ri->r.eio = lws_get_urlarg_by_name(wsi, "EIO=", ri->eio, sizeof ri->eio);
+	ri->r.sid = lws_get_urlarg_by_name(wsi, "sid=", ri->sid, sizeof ri->sid);
+	size_t used = 0;
+	for (int i = 0; used + 2 < sizeof ri->query; i++) {
+		int n = lws_hdr_copy_fragment(wsi, ri->query + used + (used ? 1 : 0),
+					      (int)(sizeof ri->query - used - 1), WSI_TOKEN_HTTP_URI_ARGS,
+					      i);
+		if (n < 0)
+			break;
+		if (used)
+			ri->query[used] = '&';
+		used += (size_t)n + (used ? 1 : 0);
+	}
+	ri->r.query = ri->query;
+	lws_get_peer_simple(wsi, ri->remote, sizeof ri->remote);
+	ri->r.remote = ri->remote;
+	header(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE, ri->ctype, sizeof ri->ctype);
+	ri->r.content_type = ri->ctype;
+	char cl[32];
+	header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, cl, sizeof cl);
+	ri->r.content_length = cl[0] ? strtoll(cl, NULL, 10) : -1;
+}
+
+/* True if path is the Engine.IO path, with or without its trailing slash. */
+static bool is_engine_path(struct pl_server *srv, const char *path)
+{
+	const char *ep = srv->cfg->path;
+	size_t n = strlen(ep);
+	return strcmp(path, ep) == 0 || (strlen(path) == n - 1 && strncmp(path, ep, n - 1) == 0);
+}
+
+static bool has(struct lws *wsi, enum lws_token_indexes t)
+{
+	return lws_hdr_total_length(wsi, t) > 0;
+}
+
+/* An HTTP request at the Engine.IO path. */
+static int engine_request(struct pl_server *srv, struct lws *wsi, struct conn *c)
+{
+	bool is_get = has(wsi, WSI_TOKEN_GET_URI), is_post = has(wsi, WSI_TOKEN_POST_URI);
+	struct request_info ri;
+	read_request(wsi, &ri, is_get);
+	if (!is_get && !is_post && !ri.r.sid) {
+		pl_transport_respond_error(wsi, 400, 2, "Bad handshake method");
+		return 0;
+	}
+	struct pl_eio *s = pl_eio_accept(srv, &ri.r, false);
+	if (!s)
+		return 0;
+	c->session = s;
+	if (is_get) {
+		c->kind = CONN_POLL_GET;
+		/* lws arms a 5 s content timeout before LWS_CALLBACK_HTTP: a held GET would die at
+		 * 5 s, so clear it; the heartbeat bounds how long a GET is held */
+		lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+		pl_eio_poll_get(s, wsi);
+		return 0;
+	}
+	if (!is_post) {
+		pl_transport_respond_error(wsi, 400, 3, "Bad request");
+		return 0;
+	}
+	c->kind = CONN_POLL_POST;
+	if (strncmp(ri.ctype, "application/octet-stream", 24) == 0) {
+		pl_transport_respond(wsi, 400, NULL, NULL, 0);
+		pl_eio_close(s, "invalid content", false);
+		return 0;
+	}
+	/* lws 4.1 does not support chunked request bodies; clients send Content-Length */
+	if (ri.r.content_length < 0) {
+		pl_transport_respond(wsi, 411, NULL, NULL, 0);
+		pl_eio_close(s, "content-length required", false);
+		return 0;
+	}
+	if ((unsigned long long)ri.r.content_length > srv->cfg->max_payload) {
+		pl_transport_respond(wsi, 413, NULL, NULL, 0);
+		pl_eio_close(s, "payload too large", false);
+		return 0;
+	}
+	if (ri.r.content_length == 0) {
+		pl_eio_poll_post(s, wsi, (char *)"", 0);
+	}
+	return 0;
+}
+
+static int on_http(struct pl_server *srv, struct lws *wsi, struct conn *c, const char *path)
+{
+	conn_reset(c, wsi);
+	c->kind = CONN_OTHER;
+	header(wsi, WSI_TOKEN_ORIGIN, c->origin, sizeof c->origin);
+	if (has(wsi, WSI_TOKEN_OPTIONS_URI)) {
+		c->preflight = true;
+		if (lws_hdr_custom_copy(wsi, c->req_headers, sizeof c->req_headers,
+					"access-control-request-headers:", 31) < 0)
+			c->req_headers[0] = '\0';
+		pl_transport_respond(wsi, 204, NULL, NULL, 0);
+		return 0;
+	}
+	if (is_engine_path(srv, path))
+		return engine_request(srv, wsi, c);
+	if (!has(wsi, WSI_TOKEN_GET_URI) && !has(wsi, WSI_TOKEN_HEAD_URI)) {
+		pl_transport_respond(wsi, 405, "text/plain; charset=utf-8", "Method Not Allowed\n", 19);
+		return 0;
+	}
+	return pl_http_serve(srv, wsi, path);
+}
+
+static int on_body(struct pl_server *srv, struct conn *c, const void *in, size_t len)
+{
+	if (c->kind != CONN_POLL_POST || c->answered)
+		return 0;
+	if (c->body.len + len > srv->cfg->max_payload)
+		return -1;
+	return pl_sbuf_append(&c->body, in, len) ? -1 : 0;
+}
+
+/*
+ * Reads the query of an upgrade request. With accept, finds or creates the session; without,
+ * only checks (errors are answered on the request, still plain HTTP at that point).
+ * Returns 0 to go on, 1 when refused with a response, -1 to hang up.
+ */
+static int ws_request(struct pl_server *srv, struct lws *wsi, struct conn *c, bool accept)
+{
+	char path[256];
+	header(wsi, WSI_TOKEN_GET_URI, path, sizeof path);
+	if (!is_engine_path(srv, path))
+		return -1;
+	struct request_info ri;
+	read_request(wsi, &ri, true);
+	if (!accept)
+		return pl_eio_check(srv, &ri.r, true) ? 1 : 0;
+	struct pl_eio *s = pl_eio_accept(srv, &ri.r, true);
+	if (!s)
+		return -1;
+	c->kind = CONN_WS;
+	c->session = s;
+	return 0;
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+		    size_t len)
+{
+	struct conn *c = user;
+	struct pl_server *srv = server_of(wsi);
+
+	switch (reason) {
+	case LWS_CALLBACK_HTTP:
+		return on_http(srv, wsi, c, in ? in : "/");
+
+	case LWS_CALLBACK_HTTP_BODY:
+		return on_body(srv, c, in, len);
+
+	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		if (c->kind == CONN_POLL_POST && c->session && !c->answered) {
+			struct pl_eio *s = c->session;
+			pl_eio_poll_post(s, wsi, c->body.data ? c->body.data : (char *)"", c->body.len);
+			pl_sbuf_close(&c->body);
+		}
+		return 0;
+
+	case LWS_CALLBACK_HTTP_WRITEABLE:
+		if (!c)
+			return 0;
+		if (!c->responding && c->kind == CONN_POLL_GET && c->session &&
+		    c->session->get_wsi == wsi)
+			pl_eio_poll_writable(c->session, wsi);
+		if (c->responding)
+			return write_response(srv, wsi, c);
+		return 0;
+
+	case LWS_CALLBACK_HTTP_FILE_COMPLETION:
+		return lws_http_transaction_completed(wsi) ? -1 : 0;
+
+	case LWS_CALLBACK_CLOSED_HTTP:
+	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+		if (c && c->kind != CONN_WS) {
+			conn_release_session(c, wsi, true);
+			pl_sbuf_close(&c->resp);
+			pl_sbuf_close(&c->body);
+		}
+		return 0;
+
+	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: {
+		int rc = ws_request(srv, wsi, c, false);
+		if (rc == 1 && c->responding) {
+			/* refuse with the Engine.IO error as a plain HTTP response */
+			write_response(srv, wsi, c);
+			return -1;
+		}
+		return rc;
+	}
+
+	case LWS_CALLBACK_ESTABLISHED:
+		/* lws gives the WebSocket a fresh per-connection area: start from scratch, the
+		 * request's headers are still readable here */
+		memset(c, 0, sizeof *c);
+		if (ws_request(srv, wsi, c, true))
+			return -1;
+		pl_eio_ws_open(c->session, wsi);
+		return 0;
+
+	case LWS_CALLBACK_RECEIVE: {
+		if (!c->session)
+			return -1;
+		bool done = lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi);
+		bool binary = lws_frame_is_binary(wsi);
+		/* lws has no maximum message size of its own: enforce maxPayload here */
+		if (c->body.len + len > srv->cfg->max_payload) {
+			pl_warn("eio %s: message over maxPayload from %s", c->session->sid,
+				c->session->remote);
+			lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, NULL, 0);
+			pl_eio_close(c->session, "payload too large", false);
+			return -1;
+		}
+		if (done && c->body.len == 0) {
+			/* the common case: a whole message in one piece, used in place */
+			pl_eio_ws_message(c->session, wsi, in, len, binary);
+			return 0;
+		}
+		if (pl_sbuf_append(&c->body, in, len))
+			return -1;
+		if (done) {
+			pl_eio_ws_message(c->session, wsi, c->body.data, c->body.len, binary);
+			pl_sbuf_close(&c->body);
+		}
+		return 0;
+	}
+
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		if (!c->session)
+			return 0;
+		return pl_eio_ws_writable(c->session, wsi);
+
+	case LWS_CALLBACK_CLOSED:
+		forget_pending_close(srv, wsi);
+		conn_release_session(c, wsi, true);
+		pl_sbuf_close(&c->body);
+		return 0;
+
+	default:
+		break;
+	}
+	return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+static struct lws_protocols protocols[] = {
+	{"parley", callback, sizeof(struct conn), 1024, 0, NULL, 65536},
+	{NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+static void lws_log_line(int level, const char *line)
+{
+	size_t n = strlen(line);
+	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		n--;
+	pl_log(level == LLL_ERR ? PL_LOG_ERROR : PL_LOG_WARN, "lws: %.*s", (int)n, line);
+}
+
+int pl_transport_start(struct pl_server *srv)
+{
+	struct lws_context_creation_info info;
+	void *foreign_loops[1] = {srv->loop};
+
+	lws_set_log_level(pl_log_enabled(PL_LOG_DEBUG) ? LLL_ERR | LLL_WARN : LLL_ERR, lws_log_line);
+	srv->wbuf_cap = 65536;
+	srv->wbuf = malloc(LWS_PRE + srv->wbuf_cap);
+	if (!srv->wbuf)
+		return -1;
+	uv_timer_init(srv->loop, &srv->closer);
+	srv->closer.data = srv;
+
+	memset(&info, 0, sizeof info);
+	info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
+		       LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND | LWS_SERVER_OPTION_VALIDATE_UTF8;
+	info.foreign_loops = foreign_loops;
+	info.user = srv;
+	/* size lws's tables for the connections we allow, not from ulimit -n */
+	struct rlimit rl;
+	unsigned fds = (unsigned)srv->cfg->max_connections + 64;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < fds)
+		fds = (unsigned)rl.rlim_cur;
+	info.fd_limit_per_thread = fds;
+	/* the 4096-byte default is too small for real browsers' cookies */
+	info.max_http_header_data = 16384;
+	info.max_http_header_pool = 256;
+	srv->lws = lws_create_context(&info);
+	if (!srv->lws) {
+		pl_error("cannot create the libwebsockets context");
+		return -1;
+	}
+
+	info.port = srv->cfg->port;
+	info.iface = strcmp(srv->cfg->host, "0.0.0.0") == 0 ? NULL : srv->cfg->host;
+	info.protocols = protocols;
+	info.vhost_name = "parley";
+	info.keepalive_timeout = 60;
+	info.timeout_secs = 20;
+	/* with a foreign loop, lws_create_context succeeds even when the port is taken: only the
+	 * explicit vhost creation tells */
+	srv->vhost = lws_create_vhost(srv->lws, &info);
+	if (!srv->vhost) {
+		pl_error("cannot listen on %s:%d (port in use or address unavailable)", srv->cfg->host,
+			 srv->cfg->port);
+		return -1;
+	}
+	srv->port = lws_get_vhost_listen_port(srv->vhost);
+	return 0;
+}
+
+void pl_transport_stop(struct pl_server *srv)
+{
+	uv_timer_stop(&srv->closer);
+	closer_run(&srv->closer);
+	if (srv->lws)
+		lws_context_destroy(srv->lws);
+	uv_close((uv_handle_t *)&srv->closer, NULL);
+}
+
+void pl_transport_destroy(struct pl_server *srv)
+{
+	/* with a foreign loop, the context is finally freed by a second destroy after uv_run */
+	if (srv->lws)
+		lws_context_destroy(srv->lws);
+	srv->lws = NULL;
+	free(srv->wbuf);
+	free(srv->pending_close);
+	srv->wbuf = NULL;
+	srv->pending_close = NULL;
+}

@@ -1,0 +1,40 @@
+/*
+ * The libwebsockets glue: one vhost on our libuv loop, one protocol handling HTTP and
+ * WebSocket. Every libwebsockets workaround of the server lives in transport.c; the rest of the
+ * server talks to connections only through these functions.
+ */
+#ifndef PL_TRANSPORT_H
+#define PL_TRANSPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct lws;
+struct pl_server;
+
+/* Creates the context and the listening vhost. Returns 0, or -1 after logging why. */
+int pl_transport_start(struct pl_server *srv);
+/* First half of shutdown: destroys the context while the loop still runs. */
+void pl_transport_stop(struct pl_server *srv);
+/* Second half, after uv_run returned (required with a foreign loop). */
+void pl_transport_destroy(struct pl_server *srv);
+
+/*
+ * Answers an HTTP request with a complete response, written when the connection is writable.
+ * Copies body. ctype may be NULL for no body type.
+ */
+void pl_transport_respond(struct lws *wsi, int status, const char *ctype, const char *body,
+			  size_t len);
+/* Answers an Engine.IO error: status with {"code":code,"message":message}. */
+void pl_transport_respond_error(struct lws *wsi, int status, int code, const char *message);
+/* Asks for a writable callback on wsi. */
+void pl_transport_want_write(struct lws *wsi);
+/*
+ * Writes pre-framed WebSocket bytes in one send (p must have LWS_PRE writable bytes before it).
+ * Only from the connection's writable callback. Returns 0 or -1 when the connection failed.
+ */
+int pl_transport_ws_write_raw(struct lws *wsi, unsigned char *p, size_t len);
+/* Closes a WebSocket with a close frame, outside of its callbacks. */
+void pl_transport_close_ws(struct pl_server *srv, struct lws *wsi);
+
+#endif
