@@ -4,9 +4,11 @@
  * README. On "/chat", the tutorial's rooms example ("chat message"). Every event is an ordinary
  * handler on the namespace's dispatch point, as plugins and scripts will be.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "apps.h"
+#include "json.h"
 #include "log.h"
 #include "server.h"
 #include "sio.h"
@@ -79,9 +81,14 @@ static enum pl_verdict on_login(struct pl_event *ev, void *ud)
 		json_object_set(s->data, "name", name);
 	if (userid)
 		json_object_set(s->data, "userid", userid);
-	if (json_is_string(name))
-		pl_info("login: %s (%s) on %s", json_string_value(name),
-			json_is_string(userid) ? json_string_value(userid) : "-", s->id);
+	if (json_is_string(name) && pl_log_enabled(PL_LOG_INFO)) {
+		struct pl_sbuf uid = {0};
+		if (userid)
+			pl_json_write(&uid, userid);
+		pl_info("login: %s (userid %s) on %s", json_string_value(name),
+			uid.data ? uid.data : "-", s->id);
+		pl_sbuf_close(&uid);
+	}
 	/* io.emit('login', data.name): everyone, the sender included */
 	pl_nsp_emit1(s->nsp, NULL, NULL, "login", name ? name : json_null());
 	reply(ev, json_pack("{sb}", "ok", 1));

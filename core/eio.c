@@ -29,11 +29,19 @@ int pl_eio_server_init(struct pl_server *srv, const struct pl_eio_handler *h)
 
 void pl_eio_close_all(struct pl_server *srv)
 {
+	/* closing changes the table: take the list first */
+	size_t n = srv->sessions.count, i = 0;
+	struct pl_eio **all = malloc((n ? n : 1) * sizeof *all);
+	if (!all)
+		return;
 	struct pl_eio *s;
-	size_t pos = 0;
-	/* closing removes entries from the table, so restart the scan after each one */
-	while ((pos = 0, pl_map_next(&srv->sessions, &pos, (void **)&s)))
-		pl_eio_close(s, "server shutting down", true);
+	for (size_t pos = 0; i < n && pl_map_next(&srv->sessions, &pos, (void **)&s);)
+		all[i++] = pl_eio_ref(s);
+	for (size_t k = 0; k < i; k++) {
+		pl_eio_close(all[k], "server shutting down", true);
+		pl_eio_unref(all[k]);
+	}
+	free(all);
 }
 
 void pl_eio_server_close(struct pl_server *srv)
@@ -56,6 +64,12 @@ static void session_free(struct pl_eio *s)
 	free(s->queue);
 	free(s->query);
 	free(s);
+}
+
+struct pl_eio *pl_eio_ref(struct pl_eio *s)
+{
+	s->refs++;
+	return s;
 }
 
 void pl_eio_unref(struct pl_eio *s)

@@ -73,6 +73,8 @@ int pl_eio_send_text(struct pl_eio *s, const char *data, size_t len);
  */
 void pl_eio_close(struct pl_eio *s, const char *reason, bool flush);
 
+/* Takes a reference, to keep s valid across calls that may close it. */
+struct pl_eio *pl_eio_ref(struct pl_eio *s);
 /* Drops a reference; the session is freed with the last. */
 void pl_eio_unref(struct pl_eio *s);
 

@@ -70,6 +70,14 @@ static int send_file(struct lws *wsi, const char *file)
 	return 0;
 }
 
+/* True for paths under the web root that are not part of the site: dot files, the npm tree and
+ * its manifests. */
+static bool private_path(const char *path)
+{
+	return strstr(path, "/.") || strncmp(path, "/node_modules", 13) == 0 ||
+	       strcmp(path, "/package.json") == 0 || strcmp(path, "/package-lock.json") == 0;
+}
+
 int pl_http_serve(struct pl_server *srv, struct lws *wsi, const char *path)
 {
 	char file[4096];
@@ -88,6 +96,10 @@ int pl_http_serve(struct pl_server *srv, struct lws *wsi, const char *path)
 				return send_file(wsi, file);
 			}
 		}
+		pl_transport_respond(wsi, 404, "text/plain; charset=utf-8", "Not Found\n", 10);
+		return 0;
+	}
+	if (private_path(path)) {
 		pl_transport_respond(wsi, 404, "text/plain; charset=utf-8", "Not Found\n", 10);
 		return 0;
 	}

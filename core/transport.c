@@ -38,6 +38,9 @@ struct conn {
 	char req_headers[256];	  /* Access-Control-Request-Headers of a preflight */
 };
 
+/* lws has no per-connection area yet while an upgrade is confirmed: a refusal is built here */
+static struct conn *confirm_conn;
+
 static struct pl_server *server_of(struct lws *wsi)
 {
 	return lws_context_user(lws_get_context(wsi));
@@ -72,6 +75,8 @@ void pl_transport_want_write(struct lws *wsi)
 void pl_transport_respond(struct lws *wsi, int status, const char *ctype, const char *body, size_t len)
 {
 	struct conn *c = lws_wsi_user(wsi);
+	if (!c)
+		c = confirm_conn;
 	if (!c || c->answered)
 		return;
 	c->answered = true;
@@ -94,8 +99,11 @@ void pl_transport_respond_error(struct lws *wsi, int status, int code, const cha
 	pl_transport_respond(wsi, status, "application/json", body, (size_t)n);
 }
 
-/* Writes the response held in c. Returns the callback's verdict. */
-static int write_response(struct pl_server *srv, struct lws *wsi, struct conn *c)
+/*
+ * Writes the response held in c. With complete, ends the HTTP transaction and returns the
+ * callback's verdict; without, the caller does (a refused upgrade).
+ */
+static int write_response(struct pl_server *srv, struct lws *wsi, struct conn *c, bool complete)
 {
 	unsigned char hdr[LWS_PRE + 2048];
 	unsigned char *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof hdr - 1;
@@ -114,6 +122,8 @@ static int write_response(struct pl_server *srv, struct lws *wsi, struct conn *c
 	c->kind = CONN_NONE;
 	if (kind == CONN_POLL_GET || kind == CONN_POLL_POST)
 		conn_release_session(c, wsi, false);
+	if (!complete)
+		return 0;
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
@@ -355,7 +365,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		    c->session->get_wsi == wsi)
 			pl_eio_poll_writable(c->session, wsi);
 		if (c->responding)
-			return write_response(srv, wsi, c);
+			return write_response(srv, wsi, c, true);
 		return 0;
 
 	case LWS_CALLBACK_HTTP_FILE_COMPLETION:
@@ -371,12 +381,17 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		return 0;
 
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: {
-		int rc = ws_request(srv, wsi, c, false);
-		if (rc == 1 && c->responding) {
-			/* refuse with the Engine.IO error as a plain HTTP response */
-			write_response(srv, wsi, c);
-			return -1;
+		struct conn tmp = {0};
+		header(wsi, WSI_TOKEN_ORIGIN, tmp.origin, sizeof tmp.origin);
+		confirm_conn = &tmp;
+		int rc = ws_request(srv, wsi, &tmp, false);
+		confirm_conn = NULL;
+		if (rc == 1 && tmp.responding) {
+			/* refuse with the Engine.IO error as a plain HTTP response; lws ends the
+			 * transaction itself when this returns > 0 */
+			rc = write_response(srv, wsi, &tmp, false) ? -1 : 1;
 		}
+		pl_sbuf_close(&tmp.resp);
 		return rc;
 	}
 

@@ -1,0 +1,264 @@
+'use strict';
+/*
+ * Browser tests for the pages in web/: headless Chromium (playwright-core, Debian's
+ * /usr/bin/chromium) against the real parley binary on an ephemeral loopback port.
+ *
+ *   PARLEY_BIN       server binary (default <repo>/build/parley)
+ *   PARLEY_CHROMIUM  browser binary (default /usr/bin/chromium)
+ *   PARLEY_SHOTS     directory for screenshots (default: a new temp dir, printed)
+ *
+ * Run with tests/browser/run.sh BUILD_DIR, or `node --test tests/browser/`.
+ */
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const { spawn } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { chromium } = require('playwright-core');
+
+const REPO = path.resolve(__dirname, '..', '..');
+const PARLEY_BIN = process.env.PARLEY_BIN || path.join(REPO, 'build', 'parley');
+const CHROMIUM = process.env.PARLEY_CHROMIUM || '/usr/bin/chromium';
+const WEB_ROOT = path.join(REPO, 'web');
+const STEP_MS = 10000;        // any single wait in a page
+const START_MS = 15000;       // server start and browser launch
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'parley-browser-'));
+const shots = process.env.PARLEY_SHOTS || fs.mkdtempSync(path.join(os.tmpdir(), 'parley-shots-'));
+fs.mkdirSync(shots, { recursive: true });
+
+let server = null;            // child process
+let serverLog = '';           // its stderr, shown when something fails
+let base = '';                // http://127.0.0.1:PORT
+let browser = null;
+const pageErrors = [];
+
+function killServer() {
+  if (server && server.exitCode === null && server.signalCode === null) server.kill('SIGKILL');
+  fs.rmSync(tmp, { recursive: true, force: true });
+}
+process.on('exit', killServer);
+
+/* Start parley and resolve with its "HOST:PORT" once it prints `listening on HOST:PORT`. */
+function startServer(port = 0) {
+  return new Promise((resolve, reject) => {
+    const args = ['--port', String(port), '--host', '127.0.0.1', '--db', path.join(tmp, 'history.db'),
+      '--web-root', WEB_ROOT, '--ping-interval', '1500', '--ping-timeout', '5000'];
+    server = spawn(PARLEY_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(
+      `parley did not print "listening on" within ${START_MS} ms\nstdout: ${out}\nstderr: ${serverLog}`)), START_MS);
+    server.on('error', (err) => { clearTimeout(timer); reject(err); });
+    server.on('exit', (code, sig) => {
+      clearTimeout(timer);
+      reject(new Error(`parley exited early (code ${code}, signal ${sig})\nstderr: ${serverLog}`));
+    });
+    server.stderr.on('data', (d) => { serverLog = (serverLog + d).slice(-20000); });
+    server.stdout.on('data', (d) => {
+      out += d;
+      const m = /^listening on (\S+):(\d+)\s*$/m.exec(out);
+      if (m) { clearTimeout(timer); resolve({ host: m[1], port: Number(m[2]) }); }
+    });
+  });
+}
+
+/* SIGTERM, then SIGKILL if it has not gone within 3 s. Resolves with the exit code. */
+function stopServer() {
+  if (!server || server.exitCode !== null || server.signalCode !== null) {
+    return Promise.resolve(server ? server.exitCode : null);
+  }
+  return new Promise((resolve) => {
+    const t = setTimeout(() => server.kill('SIGKILL'), 3000);
+    server.once('exit', (code) => { clearTimeout(t); resolve(code); });
+    server.kill('SIGTERM');
+  });
+}
+
+async function newPage(file) {
+  const context = await browser.newContext({ viewport: { width: 1000, height: 640 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(STEP_MS);
+  page.sentFrames = [];        // text frames this page sent on any WebSocket: [url, payload]
+  page.on('websocket', (ws) => ws.on('framesent', (f) => page.sentFrames.push([ws.url(), f.payload])));
+  page.on('pageerror', (err) => pageErrors.push(`${file}: ${err.message}`));
+  await page.goto(`${base}/${file}`, { timeout: STEP_MS });
+  return page;
+}
+
+async function login(page, name) {
+  await page.fill('#login-name', name);
+  await page.click('#login-form button[type=submit]');
+  await page.waitForSelector('#status[data-state="on"]');
+}
+
+async function send(page, text) {
+  await page.fill('#send-input', text);
+  await page.click('#send-form button[type=submit]');
+}
+
+/* Wait until the page shows a chat message from `name` with exactly `text`. */
+function waitForChat(page, name, text) {
+  return page.waitForFunction(([n, t]) => [...document.querySelectorAll('#messages li.chat')].some(
+    (li) => li.querySelector('.from').textContent === n && li.querySelector('.text').textContent === t),
+  [name, text], { timeout: STEP_MS });
+}
+
+function waitForNotice(page, text) {
+  return page.waitForFunction((t) => [...document.querySelectorAll('#messages li.notice')].some(
+    (li) => li.textContent === t), text, { timeout: STEP_MS });
+}
+
+before(async () => {
+  assert.ok(fs.existsSync(PARLEY_BIN), `no server binary at ${PARLEY_BIN} (set PARLEY_BIN)`);
+  assert.ok(fs.existsSync(path.join(WEB_ROOT, 'node_modules', 'socket.io-client', 'dist', 'socket.io.js')),
+    'web/node_modules is missing: run `npm ci` in web/');
+  const addr = await startServer();
+  assert.equal(addr.host, '127.0.0.1');
+  base = `http://127.0.0.1:${addr.port}`;
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    timeout: START_MS,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+
+after(async () => {
+  if (browser) await browser.close().catch(() => {});
+  await stopServer();
+  fs.rmSync(tmp, { recursive: true, force: true });
+  console.log(`# screenshots in ${shots}`);
+});
+
+test('the server serves the pages and the socket.io client bundle', { timeout: 20000 }, async () => {
+  for (const [p, type] of [['/index.html', /text\/html/], ['/native.html', /text\/html/],
+    ['/app.js', /javascript/], ['/style.css', /text\/css/], ['/socket.io/socket.io.js', /javascript/],
+    ['/socket.io/socket.io.min.js', /javascript/], ['/socket.io/socket.io.js.map', /json/],
+    ['/socket.io/socket.io.min.js.map', /json/]]) {
+    const res = await fetch(base + p, { signal: AbortSignal.timeout(STEP_MS) });
+    assert.equal(res.status, 200, p);
+    assert.match(res.headers.get('content-type') || '', type, `${p} content-type`);
+    await res.arrayBuffer();
+  }
+});
+
+let alice, bob;
+
+test('two users chat on index.html', { timeout: 60000 }, async () => {
+  alice = await newPage('index.html');
+  bob = await newPage('index.html');
+  await alice.screenshot({ path: path.join(shots, 'index-login.png') });
+
+  await login(alice, 'Alice');
+  await login(bob, 'Bob');
+  await waitForNotice(alice, 'Bob joined');           // io.emit('login', name) reaches others...
+  await waitForNotice(bob, 'Bob joined');             // ...and the sender
+
+  const hello = 'Hello Bob <b>not bold</b> & "quotes"';
+  await send(alice, hello);
+  await waitForChat(alice, 'Alice (you)', hello);     // own message shown locally
+  await waitForChat(bob, 'Alice', hello);
+  // User text is never parsed as HTML.
+  assert.equal(await bob.locator('#messages b').count(), 0);
+
+  await send(bob, 'Hi Alice');
+  await waitForChat(alice, 'Bob', 'Hi Alice');
+  // The server does not echo chat to its sender: Bob sees his message once, as his own.
+  assert.equal(await bob.locator('#messages li.chat').count(), 2);
+
+  // socket.io-client started on polling and upgraded: a WebSocket with the session's sid sent
+  // the upgrade packet "5".
+  const upgraded = (p) => p.sentFrames.some(([url, payload]) => /[?&]sid=/.test(url) && payload === '5');
+  for (let i = 0; i < 50 && !(upgraded(alice) && upgraded(bob)); i++) await alice.waitForTimeout(100);
+  assert.ok(upgraded(alice) && upgraded(bob), 'the pages upgraded from polling to WebSocket');
+
+  // The userid was generated and kept in localStorage; each browser context has its own.
+  const ids = await Promise.all([alice, bob].map((p) => p.evaluate(() => localStorage.getItem('parley.userid'))));
+  assert.ok(ids[0] && ids[1] && ids[0] !== ids[1], `userids ${ids}`);
+  await alice.screenshot({ path: path.join(shots, 'index-alice.png') });
+});
+
+test('rooms: join with members, room chat, leave', { timeout: 60000 }, async (t) => {
+  await alice.fill('#join-room', 'lobby');
+  await alice.click('#join-form button');
+  // The page waits 5 s for the join ack, then says so in a notice.
+  const outcome = await alice.waitForFunction(() => {
+    if (document.querySelector('#view-title').textContent === '# lobby') return 'joined';
+    const n = [...document.querySelectorAll('#messages li.notice')].find((li) => li.textContent.startsWith('Joining #lobby'));
+    return n ? n.textContent : false;
+  }, null, { timeout: STEP_MS }).then((h) => h.jsonValue());
+  if (/no answer/.test(outcome)) { t.skip('server does not acknowledge `join` {room}'); return; }
+  assert.equal(outcome, 'joined');
+  await bob.fill('#join-room', 'lobby');
+  await bob.click('#join-form button');
+  await bob.waitForSelector('#view-title:text-is("# lobby")');
+  await waitForNotice(alice, 'Bob joined #lobby');
+  await alice.waitForFunction(() => {
+    const names = [...document.querySelectorAll('#member-list li')].map((li) => li.textContent);
+    return names.some((n) => n.startsWith('Alice')) && names.includes('Bob');
+  }, null, { timeout: STEP_MS });
+
+  await send(bob, 'room message');
+  await waitForChat(alice, 'Bob', 'room message');
+  // It went to the room only: the "Everyone" view of Alice does not have it.
+  await alice.click('#room-list button:text-is("Everyone")');
+  assert.equal(await alice.locator('#messages li.chat .text:text-is("room message")').count(), 0);
+  await alice.click('#room-list button:has-text("lobby")');
+
+  await bob.click('#leave-btn');
+  await waitForNotice(alice, 'Bob left #lobby');
+  await alice.waitForFunction(() => ![...document.querySelectorAll('#member-list li')]
+    .some((li) => li.textContent === 'Bob'), null, { timeout: STEP_MS });
+  await alice.screenshot({ path: path.join(shots, 'index-room.png') });
+  await alice.click('#room-list button:text-is("Everyone")');
+});
+
+test('native.html (plain WebSocket) chats with index.html', { timeout: 60000 }, async () => {
+  const nat = await newPage('native.html');
+  await login(nat, 'Nat');
+  await waitForNotice(alice, 'Nat joined');
+  await waitForNotice(nat, 'Nat joined');
+
+  await send(nat, 'hi from a raw <i>WebSocket</i>');
+  await waitForChat(alice, 'Nat', 'hi from a raw <i>WebSocket</i>');
+  await waitForChat(bob, 'Nat', 'hi from a raw <i>WebSocket</i>');
+  await send(alice, 'hi Nat');
+  await waitForChat(nat, 'Alice', 'hi Nat');
+  assert.equal(await nat.locator('#messages i').count(), 0);
+
+  // The page answered a server ping (the server runs with --ping-interval 1500).
+  await nat.waitForFunction(() => [...document.querySelectorAll('#frames li.out')]
+    .some((li) => li.textContent === '3'), null, { timeout: STEP_MS });
+  assert.equal(await nat.getAttribute('#status', 'data-state'), 'on');
+  await nat.screenshot({ path: path.join(shots, 'native.png') });
+});
+
+let sigtermExit;               // parley's exit code after SIGTERM (null if it had to be killed)
+
+test('pages show "reconnecting" when the server goes away', { timeout: 30000 }, async () => {
+  sigtermExit = await stopServer();
+  await alice.waitForSelector('#status[data-state="wait"]');
+  assert.match(await alice.textContent('#status'), /reconnecting/);
+  await alice.screenshot({ path: path.join(shots, 'index-reconnecting.png') });
+  assert.deepEqual(pageErrors, []);
+});
+
+test('pages reconnect when the server comes back on the same port', { timeout: 40000 }, async () => {
+  const port = Number(new URL(base).port);
+  await startServer(port);
+  for (const p of [alice, bob]) await p.waitForSelector('#status[data-state="on"]', { timeout: 15000 });
+  await waitForNotice(alice, 'Reconnected.');
+  // The pages logged in again by themselves: chat flows without any user action.
+  await send(bob, 'back again');
+  await waitForChat(alice, 'Bob', 'back again');
+  // Alice rejoined #lobby (a new server has no session to recover).
+  await alice.click('#room-list button:has-text("lobby")');
+  await alice.waitForFunction(() => [...document.querySelectorAll('#member-list li')]
+    .some((li) => li.textContent.startsWith('Alice')), null, { timeout: STEP_MS });
+  assert.deepEqual(pageErrors, []);
+});
+
+test('parley exits 0 on SIGTERM with browsers connected', () => {
+  assert.equal(sigtermExit, 0, `exit code ${sigtermExit} (null: still running 3 s after SIGTERM, killed)`);
+});

@@ -1,0 +1,323 @@
+/*
+ * Parley browser client for the built-in chat app.
+ *
+ * Uses the socket.io-client bundle that the server itself serves at /socket.io/socket.io.js.
+ * Events (see the README / contract):
+ *   emit login {name, userid}        receive login (name)          -> "X joined"
+ *   emit chat {msg}                  receive chat {from, msg}      (the sender gets no echo)
+ *   emit join {room} + ack -> {ok, room, members}, leave {room} + ack, members {room} + ack
+ *   emit chat {room, msg}            receive chat {from, room, msg}
+ *   receive joined / left {room, user}
+ * All user-supplied text goes into the page through textContent, never innerHTML.
+ */
+(function () {
+  'use strict';
+
+  var ACK_TIMEOUT_MS = 5000;
+  var MAX_MESSAGES_PER_VIEW = 500;
+  var GLOBAL = ''; // key of the "Everyone" view (the tutorial's global chat)
+
+  var $ = function (id) { return document.getElementById(id); };
+  var el = {
+    status: $('status'), me: $('me'),
+    loginView: $('login-view'), loginForm: $('login-form'), loginName: $('login-name'),
+    chatView: $('chat-view'), roomList: $('room-list'), joinForm: $('join-form'), joinRoom: $('join-room'),
+    membersBox: $('members-box'), memberList: $('member-list'),
+    viewTitle: $('view-title'), leaveBtn: $('leave-btn'),
+    messages: $('messages'), sendForm: $('send-form'), sendInput: $('send-input')
+  };
+
+  /* ---- identity: a random userid kept in localStorage ---- */
+
+  function storageGet(key) {
+    try { return window.localStorage.getItem(key); } catch (e) { return null; }
+  }
+  function storageSet(key, value) {
+    try { window.localStorage.setItem(key, value); } catch (e) { /* private mode: keep in memory */ }
+  }
+  function randomId() {
+    if (window.crypto && typeof window.crypto.randomUUID === 'function') return window.crypto.randomUUID();
+    var bytes = new Uint8Array(16);
+    window.crypto.getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (b) { return (b + 256).toString(16).slice(1); }).join('');
+  }
+  var me = { name: storageGet('parley.name') || '', userid: storageGet('parley.userid') };
+  if (!me.userid) {
+    me.userid = randomId();
+    storageSet('parley.userid', me.userid);
+  }
+  el.loginName.value = me.name;
+
+  /* ---- views: "Everyone" plus one per joined room ---- */
+
+  var views = new Map(); // key -> {room, messages: [], unread, members: []}
+  var current = GLOBAL;
+
+  function ensureView(room) {
+    var key = room || GLOBAL;
+    if (!views.has(key)) views.set(key, { room: room || null, messages: [], unread: 0, members: [] });
+    return views.get(key);
+  }
+  ensureView(null);
+
+  function timeLabel(ts) {
+    var d = (typeof ts === 'number' || typeof ts === 'string') ? new Date(ts) : new Date();
+    if (isNaN(d.getTime())) d = new Date();
+    return d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  }
+
+  function renderItem(item) {
+    var li = document.createElement('li');
+    li.className = item.kind + (item.own ? ' own' : '') + (item.history ? ' history' : '');
+    if (item.kind === 'notice') {
+      li.textContent = item.text;
+      return li;
+    }
+    var meta = document.createElement('div');
+    meta.className = 'meta';
+    var who = document.createElement('span');
+    who.className = 'from';
+    who.textContent = item.own ? item.name + ' (you)' : item.name;
+    if (item.userid) who.title = 'user id ' + item.userid;
+    var when = document.createElement('time');
+    when.textContent = item.time;
+    meta.append(who, when);
+    var body = document.createElement('div');
+    body.className = 'text';
+    body.textContent = item.text;
+    li.append(meta, body);
+    return li;
+  }
+
+  function addItem(room, item) {
+    var key = room || GLOBAL;
+    var view = ensureView(room);
+    item.time = item.time || timeLabel(item.ts);
+    view.messages.push(item);
+    if (view.messages.length > MAX_MESSAGES_PER_VIEW) view.messages.shift();
+    if (key === current) {
+      var nearBottom = el.messages.scrollHeight - el.messages.scrollTop - el.messages.clientHeight < 80;
+      el.messages.appendChild(renderItem(item));
+      while (el.messages.childElementCount > MAX_MESSAGES_PER_VIEW) el.messages.firstElementChild.remove();
+      if (nearBottom || item.own) el.messages.scrollTop = el.messages.scrollHeight;
+    } else if (item.kind === 'chat') {
+      view.unread++;
+      renderRooms();
+    }
+  }
+  function notice(room, text) { addItem(room, { kind: 'notice', text: text }); }
+
+  function renderRooms() {
+    el.roomList.replaceChildren();
+    views.forEach(function (view, key) {
+      var li = document.createElement('li');
+      var btn = document.createElement('button');
+      btn.type = 'button';
+      btn.className = 'room' + (key === current ? ' active' : '');
+      btn.textContent = key === GLOBAL ? 'Everyone' : '# ' + key;
+      btn.addEventListener('click', function () { switchView(key); });
+      if (view.unread > 0) {
+        var badge = document.createElement('span');
+        badge.className = 'badge';
+        badge.textContent = String(view.unread);
+        btn.appendChild(badge);
+      }
+      li.appendChild(btn);
+      el.roomList.appendChild(li);
+    });
+  }
+
+  function renderMembers() {
+    var view = views.get(current);
+    el.membersBox.hidden = !view || !view.room;
+    if (el.membersBox.hidden) return;
+    el.memberList.replaceChildren();
+    view.members.forEach(function (m) {
+      var li = document.createElement('li');
+      li.textContent = (m.name || '(no name)') + (socket && m.id === socket.id ? ' (you)' : '');
+      if (m.userid) li.title = 'user id ' + m.userid;
+      el.memberList.appendChild(li);
+    });
+  }
+
+  function switchView(key) {
+    if (!views.has(key)) key = GLOBAL;
+    current = key;
+    var view = views.get(key);
+    view.unread = 0;
+    el.viewTitle.textContent = key === GLOBAL ? 'Everyone' : '# ' + key;
+    el.leaveBtn.hidden = key === GLOBAL;
+    el.messages.replaceChildren.apply(el.messages, view.messages.map(renderItem));
+    el.messages.scrollTop = el.messages.scrollHeight;
+    renderRooms();
+    renderMembers();
+    if (view.room) refreshMembers(view.room);
+    el.sendInput.focus();
+  }
+
+  /* ---- connection state ---- */
+
+  function setStatus(state, text) {
+    el.status.className = 'status status-' + state;
+    el.status.textContent = text;
+    el.status.dataset.state = state;
+  }
+
+  /* ---- socket ---- */
+
+  var socket = null;
+  var everConnected = false;
+
+  function userOf(u) {
+    if (u && typeof u === 'object') return u;
+    return { name: String(u), id: null, userid: null };
+  }
+
+  function refreshMembers(room) {
+    socket.timeout(ACK_TIMEOUT_MS).emit('members', { room: room }, function (err, res) {
+      if (err || !res || res.ok === false || !Array.isArray(res.members)) return;
+      var view = views.get(room);
+      if (!view) return;
+      view.members = res.members;
+      if (current === room) renderMembers();
+    });
+  }
+
+  function joinRoom(room, quiet) {
+    socket.timeout(ACK_TIMEOUT_MS).emit('join', { room: room }, function (err, res) {
+      if (err) { notice(current === room ? room : null, 'Joining #' + room + ' failed: no answer from the server.'); return; }
+      if (!res || res.ok === false) {
+        notice(null, 'Joining #' + room + ' was refused' + (res && res.error ? ': ' + res.error : '.'));
+        return;
+      }
+      var view = ensureView(room);
+      if (Array.isArray(res.members)) view.members = res.members;
+      if (!quiet) {
+        notice(room, 'You joined #' + room + '.');
+        switchView(room);
+      } else {
+        renderRooms();
+        if (current === room) renderMembers();
+      }
+    });
+  }
+
+  function leaveRoom(room) {
+    socket.timeout(ACK_TIMEOUT_MS).emit('leave', { room: room }, function () {});
+    views.delete(room);
+    switchView(GLOBAL);
+    notice(null, 'You left #' + room + '.');
+  }
+
+  function connect() {
+    socket = io({ autoConnect: false });
+
+    socket.on('connect', function () {
+      setStatus('on', 'connected');
+      socket.emit('login', { name: me.name, userid: me.userid });
+      if (everConnected) notice(null, 'Reconnected.');
+      // A recovered session keeps its rooms; otherwise join them again.
+      if (everConnected && !socket.recovered) {
+        views.forEach(function (view) { if (view.room) joinRoom(view.room, true); });
+      }
+      everConnected = true;
+    });
+    socket.on('disconnect', function (reason) {
+      if (reason === 'io server disconnect' || reason === 'io client disconnect') {
+        setStatus('off', 'disconnected');
+        notice(null, 'Disconnected by the ' + (reason === 'io server disconnect' ? 'server' : 'client') +
+          '. Click the status to reconnect.');
+      } else {
+        setStatus('wait', 'reconnecting…');
+        notice(null, 'Connection lost (' + reason + '), reconnecting…');
+      }
+    });
+    socket.on('connect_error', function () {
+      setStatus(socket.active ? 'wait' : 'off', socket.active ? 'reconnecting…' : 'connection refused');
+    });
+    socket.io.on('reconnect_attempt', function (n) { setStatus('wait', 'reconnecting (try ' + n + ')…'); });
+
+    socket.on('login', function (name) { notice(null, userOf(name).name + ' joined'); });
+    socket.on('chat', function (d) {
+      if (!d || typeof d !== 'object') return;
+      var from = userOf(d.from || '?');
+      var room = typeof d.room === 'string' && d.room !== '' ? d.room : null;
+      if (room && !views.has(room)) return; // not a room we are showing
+      addItem(room, {
+        kind: 'chat', name: from.name || '(no name)', userid: from.userid,
+        text: typeof d.msg === 'string' ? d.msg : JSON.stringify(d.msg),
+        own: !!from.userid && from.userid === me.userid, // same user, e.g. another tab or history
+        history: !!d.history, ts: d.ts || d.timestamp
+      });
+    });
+    socket.on('joined', function (d) {
+      if (!d || !views.has(d.room)) return;
+      var user = userOf(d.user), view = views.get(d.room);
+      if (user.id !== socket.id) notice(d.room, (user.name || 'someone') + ' joined #' + d.room);
+      if (!view.members.some(function (m) { return m.id && m.id === user.id; })) view.members.push(user);
+      if (current === d.room) renderMembers();
+    });
+    socket.on('left', function (d) {
+      if (!d || !views.has(d.room)) return;
+      var user = userOf(d.user), view = views.get(d.room);
+      notice(d.room, (user.name || 'someone') + ' left #' + d.room);
+      view.members = view.members.filter(function (m) { return !(m.id && m.id === user.id); });
+      if (current === d.room) renderMembers();
+    });
+
+    setStatus('wait', 'connecting…');
+    socket.connect();
+  }
+
+  /* ---- forms ---- */
+
+  el.loginForm.addEventListener('submit', function (ev) {
+    ev.preventDefault();
+    var name = el.loginName.value.trim();
+    if (!name) return;
+    me.name = name;
+    storageSet('parley.name', name);
+    el.me.textContent = name;
+    el.me.hidden = false;
+    el.loginView.hidden = true;
+    el.chatView.hidden = false;
+    switchView(GLOBAL);
+    connect();
+  });
+
+  el.sendForm.addEventListener('submit', function (ev) {
+    ev.preventDefault();
+    var msg = el.sendInput.value;
+    if (!msg.trim()) return;
+    var room = views.get(current).room;
+    // The server does not echo chat back to the sender: show it here. socket.io-client buffers
+    // the emit while disconnected and sends it after reconnecting.
+    socket.emit('chat', room ? { room: room, msg: msg } : { msg: msg });
+    addItem(room, { kind: 'chat', name: me.name, userid: me.userid, text: msg, own: true });
+    el.sendInput.value = '';
+  });
+
+  el.joinForm.addEventListener('submit', function (ev) {
+    ev.preventDefault();
+    var room = el.joinRoom.value.trim();
+    if (!room || !socket) return;
+    el.joinRoom.value = '';
+    if (views.has(room)) switchView(room); else joinRoom(room, false);
+  });
+
+  el.leaveBtn.addEventListener('click', function () {
+    var room = views.get(current).room;
+    if (room) leaveRoom(room);
+  });
+
+  el.status.addEventListener('click', function () {
+    if (socket && !socket.connected && !socket.active) { setStatus('wait', 'connecting…'); socket.connect(); }
+  });
+
+  if (typeof io !== 'function') {
+    setStatus('off', 'socket.io client failed to load');
+    el.loginForm.querySelector('button').disabled = true;
+  } else {
+    setStatus('idle', 'not connected');
+  }
+})();
