@@ -106,8 +106,10 @@ static void finish(struct pl_eio *s)
 		s->timer = NULL;
 	}
 	if (s->get_wsi) {
-		/* a held GET is answered with a close packet, as the reference server does */
-		pl_transport_respond(s->get_wsi, 200, "text/plain; charset=UTF-8", "1", 1);
+		/* as in the reference server, a held GET gets a noop when the client closed the
+		 * session and a close packet when the server did */
+		pl_transport_respond(s->get_wsi, 200, "text/plain; charset=UTF-8",
+				     s->client_closed ? "6" : "1", 1);
 		s->get_wsi = NULL;
 	}
 	if (s->ws_wsi)
@@ -301,8 +303,9 @@ int pl_eio_check(struct pl_server *srv, const struct pl_eio_request *r, bool web
 			pl_transport_respond_error(r->wsi, 400, 1, "Session ID unknown");
 			return -1;
 		}
-		/* polling requests after the upgrade, or a second WebSocket, are refused */
-		if (s->websocket || (websocket && s->ws_wsi)) {
+		/* polling requests after the upgrade are refused; a second WebSocket is accepted
+		 * and closed at once (pl_eio_accept), as the reference server does */
+		if (s->websocket && !websocket) {
 			pl_transport_respond_error(r->wsi, 400, 3, "Bad request");
 			return -1;
 		}
@@ -331,6 +334,10 @@ struct pl_eio *pl_eio_accept(struct pl_server *srv, const struct pl_eio_request 
 		return NULL;
 	if (r->sid) {
 		struct pl_eio *s = pl_map_get(&srv->sessions, r->sid);
+		if (websocket && (s->websocket || s->ws_wsi)) {
+			pl_transport_close_ws(srv, r->wsi);
+			return NULL;
+		}
 		s->refs++; /* the request */
 		return s;
 	}
@@ -412,6 +419,7 @@ static int on_packet(struct pl_eio *s, const struct pl_eio_packet *p)
 		}
 		return 0;
 	case PL_EIO_CLOSE:
+		s->client_closed = true;
 		pl_eio_close(s, "transport close", false);
 		return 1;
 	case PL_EIO_PING:

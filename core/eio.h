@@ -39,6 +39,7 @@ struct pl_eio {
 	bool upgrading;		  /* a probed WebSocket waits for the client's '5' */
 	bool probe_pending;	  /* "3probe" is still to be written on ws_wsi */
 	bool awaiting_pong;	  /* a ping is out and the timer is the pong deadline */
+	bool client_closed;	  /* the client sent a close packet */
 	struct lws *get_wsi;	  /* the held polling GET, or NULL */
 	struct lws *ws_wsi;	  /* the WebSocket (active or probing), or NULL */
 	struct pl_frame **queue;  /* ring of frames waiting to be written */

@@ -6,6 +6,7 @@
  */
 #include "transport.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <libwebsockets.h>
 #include <stdio.h>
@@ -36,6 +37,7 @@ struct conn {
 	struct pl_sbuf body;	  /* POST body or a WebSocket message being reassembled */
 	char origin[256];	  /* the request's Origin header, for CORS */
 	char req_headers[256];	  /* Access-Control-Request-Headers of a preflight */
+	bool conn_close;	  /* the client sent "Connection: close" */
 };
 
 /* lws has no per-connection area yet while an upgrade is confirmed: a refusal is built here */
@@ -112,6 +114,8 @@ static int write_response(struct pl_server *srv, struct lws *wsi, struct conn *c
 	if (lws_add_http_common_headers(wsi, (unsigned)c->status, c->ctype ? c->ctype : "text/plain",
 					(lws_filepos_t)len, &p, end) ||
 	    pl_http_add_cors(srv, wsi, c->origin, c->preflight, c->req_headers, &p, end) ||
+	    (c->conn_close && lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
+							   (const unsigned char *)"close", 5, &p, end)) ||
 	    lws_finalize_write_http_header(wsi, start, &p, end))
 		return -1;
 	if (len && lws_write(wsi, (unsigned char *)c->resp.data + LWS_PRE, len, LWS_WRITE_HTTP_FINAL) !=
@@ -288,6 +292,13 @@ static int on_http(struct pl_server *srv, struct lws *wsi, struct conn *c, const
 	conn_reset(c, wsi);
 	c->kind = CONN_OTHER;
 	header(wsi, WSI_TOKEN_ORIGIN, c->origin, sizeof c->origin);
+	/* lws closes such a connection after the response but does not say so; a client that
+	 * pools connections (Node's keep-alive agent) would then reuse a closing socket */
+	char connection[64];
+	header(wsi, WSI_TOKEN_CONNECTION, connection, sizeof connection);
+	for (char *q = connection; *q; q++)
+		*q = (char)tolower((unsigned char)*q);
+	c->conn_close = strstr(connection, "close") != NULL;
 	if (has(wsi, WSI_TOKEN_OPTIONS_URI)) {
 		c->preflight = true;
 		if (lws_hdr_custom_copy(wsi, c->req_headers, sizeof c->req_headers,
