@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "apps.h"
+#include "history.h"
 #include "json.h"
 #include "log.h"
 #include "server.h"
@@ -71,9 +72,34 @@ static json_t *members_of(struct pl_nsp *nsp, const char *room)
 	return list;
 }
 
+/*
+ * Sends the last messages of a room ('' for the namespace-wide chat) to one socket as ordinary
+ * "chat" events marked {"history":true,"id":..,"ts":..}, so clients that only know the live
+ * event still show them.
+ */
+static void replay(struct pl_server *srv, struct pl_socket *s, const char *room)
+{
+	if (!srv->cfg->history_replay)
+		return;
+	json_t *rows = pl_history_recent(srv->history, pl_nsp_name(s->nsp), room,
+					 (int)srv->cfg->history_replay, 0);
+	size_t i;
+	json_t *row;
+	json_array_foreach(rows, i, row) {
+		json_t *msg = json_object_get(row, "payload");
+		if (!json_is_object(msg))
+			continue;
+		json_object_set_new(msg, "history", json_true());
+		json_object_set(msg, "id", json_object_get(row, "id"));
+		json_object_set(msg, "ts", json_object_get(row, "ts"));
+		pl_socket_emit1(s, "chat", msg);
+	}
+	json_decref(rows);
+}
+
 static enum pl_verdict on_login(struct pl_event *ev, void *ud)
 {
-	(void)ud;
+	struct pl_server *srv = ud;
 	struct pl_socket *s = ev->socket;
 	json_t *data = json_array_get(ev->args, 0);
 	json_t *name = json_object_get(data, "name"), *userid = json_object_get(data, "userid");
@@ -92,12 +118,13 @@ static enum pl_verdict on_login(struct pl_event *ev, void *ud)
 	/* io.emit('login', data.name): everyone, the sender included */
 	pl_nsp_emit1(s->nsp, NULL, NULL, "login", name ? name : json_null());
 	reply(ev, json_pack("{sb}", "ok", 1));
+	replay(srv, s, "");
 	return PL_DONE;
 }
 
 static enum pl_verdict on_chat(struct pl_event *ev, void *ud)
 {
-	(void)ud;
+	struct pl_server *srv = ud;
 	struct pl_socket *s = ev->socket;
 	json_t *data = json_array_get(ev->args, 0);
 	json_t *msg = json_object_get(data, "msg");
@@ -115,10 +142,17 @@ static enum pl_verdict on_chat(struct pl_event *ev, void *ud)
 	}
 	if (msg)
 		json_object_set(out, "msg", msg);
+	/* stored (and committed before any frame leaves) before it is delivered */
+	long long id = pl_history_append(srv->history, pl_nsp_name(s->nsp), room,
+					 json_object_get(out, "from"), "chat", out);
+	if (id < 0) {
+		json_decref(out);
+		return fail(ev, "the message could not be stored");
+	}
 	/* socket.broadcast.emit('chat', ...): everyone but the sender (or the room but the sender) */
 	size_t n = pl_nsp_emit1(s->nsp, room, s, "chat", out);
 	json_decref(out);
-	reply(ev, json_pack("{sbsI}", "ok", 1, "delivered", (json_int_t)n));
+	reply(ev, json_pack("{sbsIsI}", "ok", 1, "id", (json_int_t)id, "delivered", (json_int_t)n));
 	return PL_DONE;
 }
 
@@ -131,7 +165,7 @@ static enum pl_verdict on_force_disconnect(struct pl_event *ev, void *ud)
 
 static enum pl_verdict on_join(struct pl_event *ev, void *ud)
 {
-	(void)ud;
+	struct pl_server *srv = ud;
 	struct pl_socket *s = ev->socket;
 	const char *room = room_arg(json_array_get(ev->args, 0));
 	if (!room)
@@ -147,6 +181,8 @@ static enum pl_verdict on_join(struct pl_event *ev, void *ud)
 		json_decref(notice);
 	}
 	reply(ev, json_pack("{sbssso}", "ok", 1, "room", room, "members", members_of(s->nsp, room)));
+	if (!was_in)
+		replay(srv, s, room);
 	return PL_DONE;
 }
 
@@ -273,7 +309,7 @@ int pl_app_chat_init(struct pl_server *srv)
 	if (!root || !chat)
 		return -1;
 	for (size_t i = 0; i < sizeof events / sizeof *events; i++)
-		if (pl_nsp_on_event(root, events[i].event, 100, events[i].fn, NULL))
+		if (pl_nsp_on_event(root, events[i].event, 100, events[i].fn, srv))
 			return -1;
 	if (pl_nsp_on_disconnect(root, 100, on_disconnect, NULL) ||
 	    pl_nsp_on_event(chat, "chat message", 100, on_chat_message, NULL) ||

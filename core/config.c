@@ -51,6 +51,8 @@ static const struct option_def options[] = {
 	 "allowed CORS origins, comma-separated, or * (default: none)"},
 	{"cors-credentials", OPT_BOOL, F(cors_credentials), 0, 0,
 	 "allow credentials in CORS requests (echoes the origin)"},
+	{"history-replay", OPT_UINT, F(history_replay), 0, 1000,
+	 "messages replayed to a client on login and on joining a room (default 50)"},
 	{"log-level", OPT_LEVEL, F(log_level), 0, 0, "error, warn, info or debug (default info)"},
 	{"app", OPT_APP, F(app), 0, 0,
 	 "built-in application: chat (default), conformance or engine-echo"},
@@ -90,6 +92,7 @@ int pl_config_init(struct pl_config *c)
 	c->ack_timeout = 10000;
 	c->max_send_queue = 4u << 20;
 	c->max_connections = 100000;
+	c->history_replay = 50;
 	c->log_level = PL_LOG_INFO;
 	c->app = PL_APP_CHAT;
 	return 0;

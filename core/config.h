@@ -29,6 +29,7 @@ struct pl_config {
 	size_t max_connections; /* Engine.IO sessions at once */
 	char *cors_origins;	/* comma-separated allowed origins, "*" for any, NULL for none */
 	bool cors_credentials;	/* send Access-Control-Allow-Credentials */
+	unsigned history_replay; /* messages replayed on login and join, 0 for none */
 	int log_level;		/* enum pl_log_level */
 	enum pl_app app;	/* built-in application */
 	char *namespaces[PL_CONFIG_MAX_NSP]; /* namespaces served besides "/" */

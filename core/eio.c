@@ -14,6 +14,7 @@
 #include <libwebsockets.h>
 
 #include "eio_codec.h"
+#include "history.h"
 #include "log.h"
 #include "server.h"
 #include "transport.h"
@@ -373,6 +374,8 @@ void pl_eio_poll_get(struct pl_eio *s, struct lws *wsi)
 int pl_eio_poll_writable(struct pl_eio *s, struct lws *wsi)
 {
 	(void)wsi;
+	/* nothing leaves before the history it may contain is committed */
+	pl_history_commit(s->srv->history);
 	struct pl_sbuf body = {0};
 	size_t n = 0;
 	while (s->qcount) {
@@ -524,6 +527,8 @@ int pl_eio_ws_writable(struct pl_eio *s, struct lws *wsi)
 		return 0;
 	}
 	struct pl_server *srv = s->srv;
+	/* nothing leaves before the history it may contain is committed */
+	pl_history_commit(srv->history);
 	while (s->qcount) {
 		struct pl_frame *first = s->queue[s->qhead];
 		size_t flen;

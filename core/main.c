@@ -11,6 +11,7 @@
 #include "apps.h"
 #include "config.h"
 #include "eio.h"
+#include "history.h"
 #include "log.h"
 #include "server.h"
 #include "sio.h"
@@ -79,6 +80,9 @@ int main(int argc, char **argv)
 	}
 	server.loop = &loop;
 	server.cfg = &cfg;
+	server.history = pl_history_open(cfg.db_path, &loop);
+	if (!server.history)
+		goto out_loop;
 	if (init_app(&server)) {
 		pl_error("cannot initialise the application");
 		goto out_loop;
@@ -103,9 +107,15 @@ out_transport:
 		uv_run(&loop, UV_RUN_DEFAULT);
 	}
 	pl_transport_destroy(&server);
+	pl_history_free(server.history);
+	server.history = NULL;
 	/* the loop must now be empty: anything left is a handle we forgot to close */
 	uv_run(&loop, UV_RUN_DEFAULT);
 out_loop:
+	if (server.history) {
+		pl_history_free(server.history);
+		uv_run(&loop, UV_RUN_DEFAULT);
+	}
 	pl_sio_close(&server);
 	pl_eio_server_close(&server);
 	if (uv_loop_close(&loop) != 0) {

@@ -15,6 +15,7 @@
 struct lws_context;
 struct lws_vhost;
 struct pl_sio;
+struct pl_history;
 
 struct pl_server {
 	uv_loop_t *loop;		  /* the loop everything runs on */
@@ -25,6 +26,7 @@ struct pl_server {
 	struct pl_map sessions;		  /* sid -> struct pl_eio */
 	struct pl_eio_handler handler;	  /* the layer above Engine.IO */
 	struct pl_sio *sio;		  /* the Socket.IO layer, NULL in engine-echo mode */
+	struct pl_history *history;	  /* the chat history store */
 	unsigned char *wbuf;		  /* scratch for batched WebSocket writes */
 	size_t wbuf_cap;		  /* its size after LWS_PRE */
 	uv_timer_t closer;		  /* runs deferred WebSocket closes outside lws callbacks */

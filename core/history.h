@@ -1,0 +1,40 @@
+/*
+ * Chat history in SQLite. Messages are appended inside a transaction that is committed once
+ * per loop iteration, before any frame of that iteration is written to a socket
+ * (pl_history_commit is called from the loop's prepare phase and from the transport before a
+ * write), so a message any client has received is in the history even after a crash.
+ */
+#ifndef PL_HISTORY_H
+#define PL_HISTORY_H
+
+#include <jansson.h>
+#include <uv.h>
+
+struct pl_history;
+
+/*
+ * Opens (creating if needed) the database at path (":memory:" for none on disk), applies the
+ * schema, and commits pending writes in loop's prepare phase. Returns NULL after logging why.
+ */
+struct pl_history *pl_history_open(const char *path, uv_loop_t *loop);
+/* Commits and closes. NULL is a no-op. */
+void pl_history_free(struct pl_history *h);
+
+/*
+ * Appends a message (sender and payload are borrowed JSON). Returns its id (> 0), or a
+ * negative error after logging sqlite3_errmsg.
+ */
+long long pl_history_append(struct pl_history *h, const char *nsp, const char *room,
+			    const json_t *sender, const char *event, const json_t *payload);
+
+/*
+ * Returns the last limit messages of (nsp, room) with an id above after_id (0 for any), oldest
+ * first, as a new array of {"id","ts","from","payload"} objects, or NULL on error.
+ */
+json_t *pl_history_recent(struct pl_history *h, const char *nsp, const char *room, int limit,
+			  long long after_id);
+
+/* Commits the open transaction, if any. Returns 0 or a negative error. */
+int pl_history_commit(struct pl_history *h);
+
+#endif
