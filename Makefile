@@ -6,7 +6,7 @@ APT_PACKAGES = build-essential cmake pkg-config libwebsockets-dev libwebsockets-
                clang valgrind
 NPM_DIRS = web tests tests/bench
 
-.PHONY: all deps build run test unit e2e asan bench clean
+.PHONY: all deps build run test asan asan-build bench clean
 
 all: build
 
@@ -20,12 +20,15 @@ build: deps
 run: build
 	./$(BUILD)/parley
 
-test: build
-	tests/tools/run-all.sh $(BUILD)
+# The whole suite on the normal build, then again under AddressSanitizer + UBSan.
+test: build asan-build
+	tests/tools/run-all.sh $(BUILD) build-asan
 
-asan: deps
+asan-build: deps
 	cmake -S . -B build-asan -DPARLEY_WERROR=ON -DPARLEY_SANITIZE=ON -DCMAKE_C_COMPILER=clang >/dev/null
 	cmake --build build-asan -j $(JOBS)
+
+asan: asan-build
 	tests/tools/run-all.sh build-asan
 
 bench: build

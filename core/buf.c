@@ -99,7 +99,8 @@ struct pl_frame *pl_frame_new(const void *p, size_t len, bool binary)
 	f->refs = 1;
 	f->binary = binary;
 	f->len = len;
-	memcpy(f->mem + PL_FRAME_HEADROOM, p, len);
+	if (len)
+		memcpy(f->mem + PL_FRAME_HEADROOM, p, len);
 	f->mem[PL_FRAME_HEADROOM + len] = '\0';
 	f->hdr_len = write_ws_header(f->mem + PL_FRAME_HEADROOM, len, binary);
 	return f;

@@ -221,7 +221,11 @@ static int lua_value_text(lua_State *L, int idx, const struct option_def *o, cha
 		return 0;
 	}
 	if (t == LUA_TSTRING && o->type != OPT_BOOL) {
-		snprintf(buf, n, "%s", lua_tostring(L, idx));
+		size_t len;
+		const char *v = lua_tolstring(L, idx, &len);
+		if (len >= n)
+			return -1;
+		memcpy(buf, v, len + 1);
 		return 0;
 	}
 	return -1;
@@ -261,12 +265,17 @@ static int load_file(struct pl_config *c, const char *path)
 			goto out;
 		}
 		if (o->type == OPT_NSPS && lua_istable(L, -1)) {
-			for (lua_Integer i = 1; lua_geti(L, -1, i) == LUA_TSTRING; i++) {
+			lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+			for (lua_Integer i = 1; i <= n; i++) {
+				if (lua_geti(L, -1, i) != LUA_TSTRING) {
+					fprintf(stderr, "parley: %s: config key '%s' must list strings\n", path,
+						key);
+					goto out;
+				}
 				if (apply(c, o, key, lua_tostring(L, -1)))
 					goto out;
 				lua_pop(L, 1);
 			}
-			lua_pop(L, 1);
 		} else if (lua_value_text(L, -1, o, buf, sizeof buf) || apply(c, o, key, buf)) {
 			if (lua_value_text(L, -1, o, buf, sizeof buf))
 				fprintf(stderr, "parley: %s: config key '%s' has the wrong type (%s)\n", path,
@@ -303,7 +312,10 @@ void pl_config_usage(void)
 int pl_config_parse_args(struct pl_config *c, int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--config") == 0) {
+		if (strncmp(argv[i], "--config=", 9) == 0) {
+			if (load_file(c, argv[i] + 9))
+				return -1;
+		} else if (strcmp(argv[i], "--config") == 0) {
 			if (i + 1 >= argc) {
 				fprintf(stderr, "parley: --config: missing file name\n");
 				return -1;
@@ -326,6 +338,8 @@ int pl_config_parse_args(struct pl_config *c, int argc, char **argv)
 			i++;
 			continue;
 		}
+		if (strncmp(a, "--config=", 9) == 0)
+			continue;
 		if (strncmp(a, "--", 2) != 0) {
 			fprintf(stderr, "parley: unexpected argument '%s' (see --help)\n", a);
 			return -1;

@@ -8,10 +8,73 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Returns the value of the 4 hex digits at s, or -1. */
+static long hex4(const char *s)
+{
+	long v = 0;
+	for (int i = 0; i < 4; i++) {
+		int c = (unsigned char)s[i], d;
+		if (c >= '0' && c <= '9')
+			d = c - '0';
+		else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+			d = (c | 0x20) - 'a' + 10;
+		else
+			return -1;
+		v = v * 16 + d;
+	}
+	return v;
+}
+
+/*
+ * Rewrites in place each escaped unpaired surrogate ("\ud83d" without a low half after it, or a
+ * lone "\udc00") as "\ufffd", which has the same length. Returns how many it replaced.
+ */
+static size_t replace_lone_surrogates(char *s, size_t len)
+{
+	size_t n = 0;
+	for (size_t i = 0; i + 1 < len; i++) {
+		if (s[i] != '\\')
+			continue;
+		i++; /* the escaped character, so "\\" is skipped whole */
+		if (s[i] != 'u' || len - i < 5)
+			continue;
+		long u = hex4(s + i + 1);
+		if (u < 0xd800 || u > 0xdfff)
+			continue;
+		if (u < 0xdc00 && len - i >= 11 && s[i + 5] == '\\' && s[i + 6] == 'u') {
+			long lo = hex4(s + i + 7);
+			if (lo >= 0xdc00 && lo <= 0xdfff) {
+				i += 10; /* a valid pair */
+				continue;
+			}
+		}
+		memcpy(s + i + 1, "fffd", 4);
+		i += 4;
+		n++;
+	}
+	return n;
+}
+
 json_t *pl_json_parse(const char *text, size_t len)
 {
 	json_error_t err;
-	return json_loadb(text, len, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, &err);
+	const size_t flags = JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL;
+	json_t *v = json_loadb(text, len, flags, &err);
+	if (v)
+		return v;
+	/*
+	 * JavaScript strings may hold unpaired surrogates and JSON.stringify escapes them
+	 * ("\ud83d" from a string cut inside an emoji); jansson refuses them. Retry with each one
+	 * replaced by U+FFFD, as a browser's TextDecoder would.
+	 */
+	char *copy = malloc(len);
+	if (!copy)
+		return NULL;
+	memcpy(copy, text, len);
+	if (replace_lone_surrogates(copy, len))
+		v = json_loadb(copy, len, flags, &err);
+	free(copy);
+	return v;
 }
 
 /* Finds the shortest digit string that reads back as d: digits (no dot) and decimal exponent. */
@@ -22,6 +85,27 @@ static void shortest_digits(double d, char *digits, int *ndigits, int *exp10)
 		snprintf(buf, sizeof buf, "%.*e", prec - 1, d);
 		if (strtod(buf, NULL) == d || prec == 17)
 			break;
+		/*
+		 * Below a power of two the gap to the next double is half the gap above, so the
+		 * nearest prec-digit decimal may not read back while the next one up does.
+		 */
+		char up[40];
+		char *e = strchr(buf, 'e');
+		memcpy(up, buf, sizeof up);
+		char *q = up + (e - buf) - 1;
+		for (; q >= up; q--) {
+			if (*q == '.')
+				continue;
+			if (*q != '9') {
+				(*q)++;
+				break;
+			}
+			*q = '0';
+		}
+		if (q >= up && strtod(up, NULL) == d) {
+			memcpy(buf, up, sizeof buf);
+			break;
+		}
 	}
 	/* buf is "d.ddddde[+-]xx" or "de[+-]xx" */
 	int n = 0;

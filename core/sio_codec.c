@@ -32,7 +32,7 @@ int pl_sio_decode(const char *s, size_t len, struct pl_sio_packet *p)
 				return PL_SIO_EBADATTACH;
 			i++;
 		}
-		if (i == start || i >= len || s[i] != '-')
+		if (i == start || i >= len || s[i] != '-' || n == 0)
 			return PL_SIO_EBADATTACH;
 		i++;
 		p->attachments = n;

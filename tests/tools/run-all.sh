@@ -1,28 +1,36 @@
 #!/usr/bin/env bash
-# Runs every test suite against a build directory: unit tests (ctest), end-to-end tests on the
-# real binary with the npm socket.io-client, and browser tests in Chromium. Prints one closing
-# line "N passed, N failed" counting suites, and exits non-zero if any failed.
+# Runs every test suite against one or more build directories: unit tests (ctest), end-to-end
+# tests on the real binary with the npm socket.io-client, browser tests in Chromium, and a short
+# smoke run of the benchmark tool. Prints one closing line "suites: N passed, N failed" and exits
+# non-zero if any suite failed.
 set -uo pipefail
-build=${1:-build}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
+[ $# -gt 0 ] || set -- build
 passed=0; failed=0; failed_names=()
 
 run_suite() {
   local name=$1; shift
   echo "=== $name"
+  local start=$SECONDS
   if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); failed_names+=("$name"); fi
+  echo "=== $name: $((SECONDS - start)) s"
 }
 
-run_suite unit ctest --test-dir "$build" --output-on-failure --timeout 120 -j 2
-for suite in e2e browser; do
-  if [ -x "tests/$suite/run.sh" ]; then
-    run_suite "$suite" "tests/$suite/run.sh" "$build"
+for build in "$@"; do
+  # sanitizer reports fail the run; leaks are checked by valgrind and LeakSanitizer alike
+  export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+  export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+  run_suite "$build/unit" ctest --test-dir "$build" --output-on-failure --timeout 120 -j 2
+  for suite in e2e browser; do
+    if [ -x "tests/$suite/run.sh" ]; then
+      run_suite "$build/$suite" "tests/$suite/run.sh" "$build"
+    fi
+  done
+  if [ -x tests/bench/smoke.sh ]; then
+    run_suite "$build/bench-smoke" tests/bench/smoke.sh "$build"
   fi
 done
-if [ -x tests/bench/smoke.sh ]; then
-  run_suite bench-smoke tests/bench/smoke.sh "$build"
-fi
 
 echo
 [ $failed -gt 0 ] && echo "failed suites: ${failed_names[*]}"

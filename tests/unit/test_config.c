@@ -1,0 +1,435 @@
+/*
+ * Tests for core/config.c: command-line options, Lua config files and their errors, which must
+ * name the offending option or key. stderr and stdout are captured to check the messages.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "test.h"
+
+static char err_text[8192]; /* what the last parse printed on stderr */
+static char out_text[8192]; /* what the last parse printed on stdout */
+
+/* Reads what was written to tmp since it was created into text. */
+static void slurp(FILE *tmp, char *text, size_t n)
+{
+	rewind(tmp);
+	size_t got = fread(text, 1, n - 1, tmp);
+	text[got] = '\0';
+	fclose(tmp);
+}
+
+/*
+ * Runs pl_config_parse_args on a fresh default config with the given arguments (a NULL-ended
+ * list after the program name), capturing stdout and stderr. Returns its result; c is left
+ * filled for the caller to check and close.
+ */
+static int parse(struct pl_config *c, ...)
+{
+	char *argv[64];
+	int argc = 0;
+	argv[argc++] = (char *)"parley";
+	va_list ap;
+	va_start(ap, c);
+	for (const char *a; (a = va_arg(ap, const char *)) && argc < 63;)
+		argv[argc++] = (char *)a;
+	va_end(ap);
+	argv[argc] = NULL;
+
+	pl_config_init(c);
+	FILE *err = tmpfile(), *out = tmpfile();
+	if (!err || !out)
+		abort();
+	fflush(stdout);
+	fflush(stderr);
+	int saved_out = dup(1), saved_err = dup(2);
+	dup2(fileno(out), 1);
+	dup2(fileno(err), 2);
+	int rc = pl_config_parse_args(c, argc, argv);
+	fflush(stdout);
+	fflush(stderr);
+	dup2(saved_out, 1);
+	dup2(saved_err, 2);
+	close(saved_out);
+	close(saved_err);
+	slurp(err, err_text, sizeof err_text);
+	slurp(out, out_text, sizeof out_text);
+	return rc;
+}
+
+/* Fails unless the captured stderr contains each of the given strings (a NULL-ended list). */
+#define ASSERT_ERR_HAS(...)                                                                        \
+	do {                                                                                       \
+		const char *test_want[] = {__VA_ARGS__, NULL};                                     \
+		for (int test_i = 0; test_want[test_i]; test_i++) {                                \
+			if (!strstr(err_text, test_want[test_i])) {                                \
+				test_fail_head(__FILE__, __LINE__, "stderr check");                \
+				fprintf(stderr, ": \"%s\" not in \"%s\"\n", test_want[test_i],     \
+					err_text);                                                 \
+				return;                                                            \
+			}                                                                          \
+		}                                                                                  \
+	} while (0)
+
+static char file_path[4096]; /* the temporary config file written by write_file */
+
+/* Writes text to a new temporary file whose name is left in file_path. */
+static void write_file(const char *text)
+{
+	const char *dir = getenv("TMPDIR");
+	snprintf(file_path, sizeof file_path, "%s/parley-test-config-XXXXXX", dir ? dir : "/tmp");
+	int fd = mkstemp(file_path);
+	if (fd < 0)
+		abort();
+	size_t n = strlen(text);
+	if (write(fd, text, n) != (ssize_t)n)
+		abort();
+	close(fd);
+}
+
+static void test_defaults(void)
+{
+	struct pl_config c;
+	ASSERT_EQ(parse(&c, NULL), 0);
+	ASSERT_STR_EQ(c.host, "0.0.0.0");
+	ASSERT_EQ(c.port, 3000);
+	ASSERT_STR_EQ(c.web_root, "web");
+	ASSERT_STR_EQ(c.client_dist, "web/node_modules/socket.io-client/dist");
+	ASSERT_STR_EQ(c.db_path, "parley.db");
+	ASSERT_STR_EQ(c.path, "/socket.io/");
+	ASSERT_EQ(c.ping_interval, 25000);
+	ASSERT_EQ(c.ping_timeout, 20000);
+	ASSERT_EQ(c.max_payload, 1000000);
+	ASSERT_EQ(c.connect_timeout, 45000);
+	ASSERT_EQ(c.ack_timeout, 10000);
+	ASSERT_EQ(c.max_send_queue, 4194304);
+	ASSERT_EQ(c.max_connections, 100000);
+	ASSERT_NULL(c.cors_origins);
+	ASSERT(!c.cors_credentials);
+	ASSERT_EQ(c.history_replay, 50);
+	ASSERT_EQ(c.log_level, PL_LOG_INFO);
+	ASSERT_EQ(c.app, PL_APP_CHAT);
+	ASSERT_EQ(c.n_namespaces, 0);
+	ASSERT_STR_EQ(err_text, "");
+	pl_config_close(&c);
+	ASSERT_NULL(c.host);
+}
+
+static void test_options(void)
+{
+	struct pl_config c;
+	ASSERT_EQ(parse(&c, "--port", "0", "--host", "127.0.0.1", "--web-root", "/srv/www",
+			"--db=/tmp/x.db", "--path", "/io/", "--ping-interval", "300",
+			"--ping-timeout=10", "--max-payload", "64", "--connect-timeout", "3600000",
+			"--ack-timeout", "10", "--max-send-queue", "4294967296",
+			"--max-connections", "1", "--cors-origin", "http://a,http://b",
+			"--cors-credentials", "--log-level", "debug", "--app", "conformance",
+			"--namespace", "/a", "--namespace=/b", NULL),
+		  0);
+	ASSERT_STR_EQ(err_text, "");
+	ASSERT_EQ(c.port, 0);
+	ASSERT_STR_EQ(c.host, "127.0.0.1");
+	ASSERT_STR_EQ(c.web_root, "/srv/www");
+	ASSERT_STR_EQ(c.client_dist, "/srv/www/node_modules/socket.io-client/dist");
+	ASSERT_STR_EQ(c.db_path, "/tmp/x.db");
+	ASSERT_STR_EQ(c.path, "/io/");
+	ASSERT_EQ(c.ping_interval, 300);
+	ASSERT_EQ(c.ping_timeout, 10);
+	ASSERT_EQ(c.max_payload, 64);
+	ASSERT_EQ(c.connect_timeout, 3600000);
+	ASSERT_EQ(c.ack_timeout, 10);
+	ASSERT_EQ(c.max_send_queue, 4294967296LL);
+	ASSERT_EQ(c.max_connections, 1);
+	ASSERT_STR_EQ(c.cors_origins, "http://a,http://b");
+	ASSERT(c.cors_credentials);
+	ASSERT_EQ(c.log_level, PL_LOG_DEBUG);
+	ASSERT_EQ(c.app, PL_APP_CONFORMANCE);
+	ASSERT_EQ(c.n_namespaces, 2);
+	ASSERT_STR_EQ(c.namespaces[0], "/a");
+	ASSERT_STR_EQ(c.namespaces[1], "/b");
+	pl_config_close(&c);
+
+	/* later options win; booleans take =true/=false/=1/=0; --client-dist is kept */
+	ASSERT_EQ(parse(&c, "--port", "1", "--port=65535", "--cors-credentials",
+			"--cors-credentials=0", "--client-dist", "/d", "--app", "engine-echo",
+			NULL),
+		  0);
+	ASSERT_EQ(c.port, 65535);
+	ASSERT(!c.cors_credentials);
+	ASSERT_STR_EQ(c.client_dist, "/d");
+	ASSERT_EQ(c.app, PL_APP_ENGINE_ECHO);
+	pl_config_close(&c);
+	ASSERT_EQ(parse(&c, "--cors-credentials=true", "--log-level=error", "--history-replay", "0",
+			NULL),
+		  0);
+	ASSERT_EQ(c.history_replay, 0);
+	ASSERT(c.cors_credentials);
+	ASSERT_EQ(c.log_level, PL_LOG_ERROR);
+	pl_config_close(&c);
+}
+
+static void test_option_errors(void)
+{
+	struct pl_config c;
+	static const struct {
+		const char *args[3]; /* up to two arguments */
+		const char *names;   /* what the error must mention */
+	} cases[] = {
+	    {{"--port", "70000"}, "--port"},
+	    {{"--port", "65536"}, "--port"},
+	    {{"--port", "-1"}, "--port"},
+	    {{"--port", "abc"}, "--port"},
+	    {{"--port", "12x"}, "--port"},
+	    {{"--port", ""}, "--port"},
+	    {{"--port", "99999999999999999999999"}, "--port"},
+	    {{"--port"}, "--port"},
+	    {{"--ping-interval", "9"}, "--ping-interval"},
+	    {{"--ping-interval", "3600001"}, "--ping-interval"},
+	    {{"--ping-timeout=0"}, "--ping-timeout"},
+	    {{"--max-payload", "63"}, "--max-payload"},
+	    {{"--max-send-queue", "4294967297"}, "--max-send-queue"},
+	    {{"--max-connections", "0"}, "--max-connections"},
+	    {{"--history-replay", "1001"}, "--history-replay"},
+	    {{"--host", ""}, "--host"},
+	    {{"--host"}, "--host"},
+	    {{"--cors-credentials=maybe"}, "--cors-credentials"},
+	    {{"--log-level", "loud"}, "--log-level"},
+	    {{"--app", "nope"}, "--app"},
+	    {{"--namespace", "chat"}, "--namespace"},
+	    {{"--namespace", "/a,b"}, "--namespace"},
+	    {{"--path", "/io"}, "path"},
+	    {{"--path", "io/"}, "path"},
+	    {{"--bogus"}, "--bogus"},
+	    {{"--bogus=1"}, "--bogus"},
+	    {{"--ping_interval", "300"}, "--ping_interval"},
+	    {{"--"}, "--"},
+	    {{"-p", "80"}, "-p"},
+	    {{"stray"}, "stray"},
+	    {{"--config"}, "--config"},
+	    {{"--aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"},
+	     "unknown"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		int rc = parse(&c, cases[i].args[0], cases[i].args[1], cases[i].args[2], NULL);
+		pl_config_close(&c);
+		ASSERT_EQ(rc, -1);
+		ASSERT_ERR_HAS(cases[i].names);
+		if (test_failed) {
+			fprintf(stderr, "  (case %zu)\n", i);
+			return;
+		}
+	}
+
+	/* a namespace over 256 bytes, and more than PL_CONFIG_MAX_NSP namespaces */
+	static char nsp[300];
+	nsp[0] = '/';
+	memset(nsp + 1, 'n', 256);
+	ASSERT_EQ(parse(&c, "--namespace", nsp, NULL), -1);
+	pl_config_close(&c);
+	ASSERT_ERR_HAS("--namespace");
+	nsp[256] = '\0';
+	ASSERT_EQ(parse(&c, "--namespace", nsp, NULL), 0);
+	ASSERT_EQ(c.n_namespaces, 1);
+	pl_config_close(&c);
+
+	char *args[2 * (PL_CONFIG_MAX_NSP + 1)];
+	static char names[PL_CONFIG_MAX_NSP + 1][8];
+	for (int i = 0; i <= PL_CONFIG_MAX_NSP; i++) {
+		snprintf(names[i], sizeof names[i], "/n%d", i);
+		args[2 * i] = (char *)"--namespace";
+		args[2 * i + 1] = names[i];
+	}
+	/* 16 are fine, the 17th is refused */
+	char *argv[2 * (PL_CONFIG_MAX_NSP + 1) + 2];
+	argv[0] = (char *)"parley";
+	memcpy(argv + 1, args, sizeof args);
+	pl_config_init(&c);
+	ASSERT_EQ(pl_config_parse_args(&c, 1 + 2 * PL_CONFIG_MAX_NSP, argv), 0);
+	ASSERT_EQ(c.n_namespaces, PL_CONFIG_MAX_NSP);
+	pl_config_close(&c);
+	fflush(stderr);
+	int saved = dup(2);
+	FILE *err = tmpfile();
+	dup2(fileno(err), 2);
+	pl_config_init(&c);
+	int rc = pl_config_parse_args(&c, 1 + 2 * (PL_CONFIG_MAX_NSP + 1), argv);
+	pl_config_close(&c);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	slurp(err, err_text, sizeof err_text);
+	ASSERT_EQ(rc, -1);
+	ASSERT_ERR_HAS("--namespace", "at most 16");
+}
+
+static void test_help_version(void)
+{
+	struct pl_config c;
+	ASSERT_EQ(parse(&c, "--help", NULL), 1);
+	pl_config_close(&c);
+	ASSERT(strstr(out_text, "Usage: parley") != NULL);
+	ASSERT(strstr(out_text, "--port N") != NULL);
+	ASSERT(strstr(out_text, "--config FILE") != NULL);
+	ASSERT(strstr(out_text, "--cors-credentials ") != NULL);
+	ASSERT_STR_EQ(err_text, "");
+	ASSERT_EQ(parse(&c, "--port", "80", "-h", NULL), 1);
+	pl_config_close(&c);
+	ASSERT(strstr(out_text, "Usage: parley") != NULL);
+	ASSERT_EQ(parse(&c, "--version", NULL), 1);
+	pl_config_close(&c);
+	ASSERT_STR_EQ(out_text, "parley 0.1.0\n");
+	/* an error before --help wins */
+	ASSERT_EQ(parse(&c, "--port", "70000", "--help", NULL), -1);
+	pl_config_close(&c);
+	ASSERT_ERR_HAS("--port");
+}
+
+static void test_config_file(void)
+{
+	struct pl_config c;
+	write_file("-- a Parley configuration\n"
+		   "port = 1234\n"
+		   "ping_interval = 300\n");
+	int rc = parse(&c, "--config", file_path, NULL);
+	ASSERT_EQ(rc, 0);
+	ASSERT_STR_EQ(err_text, "");
+	ASSERT_EQ(c.port, 1234);
+	ASSERT_EQ(c.ping_interval, 300);
+	ASSERT_EQ(c.ping_timeout, 20000);
+	pl_config_close(&c);
+
+	/* the command line overrides the file, wherever --config appears */
+	ASSERT_EQ(parse(&c, "--port", "5", "--config", file_path, NULL), 0);
+	ASSERT_EQ(c.port, 5);
+	ASSERT_EQ(c.ping_interval, 300);
+	pl_config_close(&c);
+	ASSERT_EQ(parse(&c, "--config", file_path, "--ping-interval", "400", NULL), 0);
+	ASSERT_EQ(c.port, 1234);
+	ASSERT_EQ(c.ping_interval, 400);
+	pl_config_close(&c);
+	unlink(file_path);
+
+	/* every type, locals and expressions (it is Lua), and string numbers */
+	write_file("local base = 1000\n"
+		   "host = '127.0.0.1'\n"
+		   "port = '4321'\n"
+		   "max_payload = base * 64\n"
+		   "max_send_queue = 1 << 20\n"
+		   "cors_origin = 'http://x'\n"
+		   "cors_credentials = true\n"
+		   "log_level = 'warn'\n"
+		   "app = 'engine-echo'\n"
+		   "namespace = {'/a', '/b'}\n"
+		   "path = '/io/'\n"
+		   "web_root = [[/srv]]\n"
+		   "history_replay = 1000\n");
+	rc = parse(&c, "--config", file_path, "--namespace", "/c", NULL);
+	unlink(file_path);
+	ASSERT_EQ(rc, 0);
+	ASSERT_STR_EQ(c.host, "127.0.0.1");
+	ASSERT_EQ(c.port, 4321);
+	ASSERT_EQ(c.max_payload, 64000);
+	ASSERT_EQ(c.max_send_queue, 1 << 20);
+	ASSERT_STR_EQ(c.cors_origins, "http://x");
+	ASSERT(c.cors_credentials);
+	ASSERT_EQ(c.log_level, PL_LOG_WARN);
+	ASSERT_EQ(c.app, PL_APP_ENGINE_ECHO);
+	ASSERT_EQ(c.n_namespaces, 3);
+	ASSERT_STR_EQ(c.namespaces[0], "/a");
+	ASSERT_STR_EQ(c.namespaces[1], "/b");
+	ASSERT_STR_EQ(c.namespaces[2], "/c");
+	ASSERT_STR_EQ(c.path, "/io/");
+	ASSERT_STR_EQ(c.client_dist, "/srv/node_modules/socket.io-client/dist");
+	ASSERT_EQ(c.history_replay, 1000);
+	pl_config_close(&c);
+
+	/* an empty file changes nothing */
+	write_file("");
+	rc = parse(&c, "--config", file_path, NULL);
+	unlink(file_path);
+	ASSERT_EQ(rc, 0);
+	ASSERT_EQ(c.port, 3000);
+	pl_config_close(&c);
+}
+
+static void test_config_file_errors(void)
+{
+	static const struct {
+		const char *text;  /* the file */
+		const char *names; /* what the error must mention */
+	} cases[] = {
+	    {"port = 1234\nbogus = 1\n", "bogus"},
+	    {"ping_interval = 300\nping-interval = 300\n", "config"}, /* a Lua syntax error */
+	    {"_ENV['ping-interval'] = 300\n", "ping-interval"},
+	    {"_ENV[1] = 300\n", "unknown config key"},
+	    {"Port = 80\n", "Port"},
+	    {"port = true\n", "port"},
+	    {"port = 12.5\n", "port"},
+	    {"port = 80.0\n", "port"},
+	    {"port = {}\n", "port"},
+	    {"port = 'x'\n", "port"},
+	    {"port = 70000\n", "port"},
+	    {"port = -1\n", "port"},
+	    {"ping_interval = 1\n", "ping_interval"},
+	    {"history_replay = -1\n", "history_replay"},
+	    {"host = 5\n", "host"},
+	    {"host = ''\n", "host"},
+	    {"cors_credentials = 'yes'\n", "cors_credentials"},
+	    {"cors_credentials = 1\n", "cors_credentials"},
+	    {"log_level = 'loud'\n", "log_level"},
+	    {"app = 3\n", "app"},
+	    {"namespace = {'/a', 'b'}\n", "namespace"},
+	    {"namespace = 'nope'\n", "namespace"},
+	    {"path = 'io'\n", "path"},
+	    {"port = \n", "config"},
+	    {"error('boom')\n", "config"}, /* no libraries: calling a nil global fails */
+	    {"os.exit(1)\n", "config"},
+	    {"port = string.rep('1', 3)\n", "config"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		struct pl_config c;
+		write_file(cases[i].text);
+		int rc = parse(&c, "--config", file_path, NULL);
+		pl_config_close(&c);
+		unlink(file_path);
+		ASSERT_EQ(rc, -1);
+		ASSERT_ERR_HAS(cases[i].names);
+		if (test_failed) {
+			fprintf(stderr, "  (case %zu: %s)\n", i, cases[i].text);
+			return;
+		}
+	}
+
+	/* a wrong type says so */
+	struct pl_config c;
+	write_file("ping_interval = 'often'\nport = false\n");
+	int rc = parse(&c, "--config", file_path, NULL);
+	pl_config_close(&c);
+	unlink(file_path);
+	ASSERT_EQ(rc, -1);
+	ASSERT(strstr(err_text, "wrong type") || strstr(err_text, "expected"));
+
+	write_file("port = true\n");
+	rc = parse(&c, "--config", file_path, NULL);
+	pl_config_close(&c);
+	unlink(file_path);
+	ASSERT_EQ(rc, -1);
+	ASSERT_ERR_HAS("'port'", "wrong type", "boolean");
+
+	/* a missing file, and a precompiled chunk (only text is loaded) */
+	ASSERT_EQ(parse(&c, "--config", "/nonexistent/parley.lua", NULL), -1);
+	pl_config_close(&c);
+	ASSERT_ERR_HAS("/nonexistent/parley.lua");
+	write_file("\x1bLua\x54");
+	rc = parse(&c, "--config", file_path, NULL);
+	pl_config_close(&c);
+	unlink(file_path);
+	ASSERT_EQ(rc, -1);
+	ASSERT_ERR_HAS("config");
+}
+
+TEST_MAIN(TEST(test_defaults), TEST(test_options), TEST(test_option_errors),
+	  TEST(test_help_version), TEST(test_config_file), TEST(test_config_file_errors))
