@@ -4,6 +4,7 @@
 #include "json.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,27 +199,95 @@ static int write_string(struct pl_sbuf *out, const char *s, size_t len)
 	return pl_sbuf_putc(out, '"');
 }
 
+/* True if key is a canonical array index ("0", "17", not "01"), which JavaScript orders first. */
+static bool index_key(const char *key, unsigned long *value)
+{
+	if (!*key || (key[0] == '0' && key[1]) || strlen(key) > 10)
+		return false;
+	unsigned long long v = 0;
+	for (const char *p = key; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return false;
+		v = v * 10 + (unsigned long long)(*p - '0');
+	}
+	if (v >= 4294967295ull)
+		return false;
+	*value = (unsigned long)v;
+	return true;
+}
+
+struct index_entry {
+	unsigned long index; /* numeric value of the key */
+	const char *key;     /* the key */
+	json_t *value;	     /* its value */
+};
+
+static int by_index(const void *a, const void *b)
+{
+	unsigned long x = ((const struct index_entry *)a)->index;
+	unsigned long y = ((const struct index_entry *)b)->index;
+	return x < y ? -1 : x > y;
+}
+
+static int write_member(struct pl_sbuf *out, const char *key, const json_t *val, int *first)
+{
+	if (!*first && pl_sbuf_putc(out, ','))
+		return -1;
+	*first = 0;
+	if (write_string(out, key, strlen(key)) || pl_sbuf_putc(out, ':') || pl_json_write(out, val))
+		return -1;
+	return 0;
+}
+
+/*
+ * Writes an object's members in JavaScript's property order: array-index keys first in
+ * ascending numeric order, then the others in insertion order (jansson keeps it).
+ */
+static int write_object(struct pl_sbuf *out, const json_t *v)
+{
+	const char *key;
+	json_t *val;
+	unsigned long idx;
+	size_t n_index = 0;
+	/* the iteration macros need a non-const object */
+	json_object_foreach((json_t *)v, key, val) {
+		if (index_key(key, &idx))
+			n_index++;
+	}
+	int first = 1, rc = -1;
+	struct index_entry *ix = NULL;
+	if (pl_sbuf_putc(out, '{'))
+		return -1;
+	if (n_index) {
+		ix = malloc(n_index * sizeof *ix);
+		if (!ix)
+			return -1;
+		size_t i = 0;
+		json_object_foreach((json_t *)v, key, val) {
+			if (index_key(key, &idx))
+				ix[i++] = (struct index_entry){idx, key, val};
+		}
+		qsort(ix, n_index, sizeof *ix, by_index);
+		for (i = 0; i < n_index; i++)
+			if (write_member(out, ix[i].key, ix[i].value, &first))
+				goto out;
+	}
+	json_object_foreach((json_t *)v, key, val) {
+		if ((!n_index || !index_key(key, &idx)) && write_member(out, key, val, &first))
+			goto out;
+	}
+	rc = pl_sbuf_putc(out, '}');
+out:
+	free(ix);
+	return rc;
+}
+
 int pl_json_write(struct pl_sbuf *out, const json_t *v)
 {
 	char num[40];
 	switch (json_typeof(v)) {
-	case JSON_OBJECT: {
-		if (pl_sbuf_putc(out, '{'))
-			return -1;
-		const char *key;
-		json_t *val;
-		int first = 1;
-		/* jansson keeps insertion order; the iteration macros need a non-const object */
-		json_object_foreach((json_t *)v, key, val) {
-			if (!first && pl_sbuf_putc(out, ','))
-				return -1;
-			first = 0;
-			if (write_string(out, key, strlen(key)) || pl_sbuf_putc(out, ':') ||
-			    pl_json_write(out, val))
-				return -1;
-		}
-		return pl_sbuf_putc(out, '}');
-	}
+	case JSON_OBJECT:
+		return write_object(out, v);
 	case JSON_ARRAY: {
 		if (pl_sbuf_putc(out, '['))
 			return -1;
@@ -232,9 +301,13 @@ int pl_json_write(struct pl_sbuf *out, const json_t *v)
 	}
 	case JSON_STRING:
 		return write_string(out, json_string_value(v), json_string_length(v));
-	case JSON_INTEGER:
-		return pl_sbuf_append(out, num,
-				      pl_json_format_number((double)json_integer_value(v), num));
+	case JSON_INTEGER: {
+		json_int_t i = json_integer_value(v);
+		/* exact below 2^53; beyond, printed as the double JavaScript would hold */
+		if (i > -9007199254740992LL && i < 9007199254740992LL)
+			return pl_sbuf_printf(out, "%lld", (long long)i);
+		return pl_sbuf_append(out, num, pl_json_format_number((double)i, num));
+	}
 	case JSON_REAL:
 		return pl_sbuf_append(out, num, pl_json_format_number(json_real_value(v), num));
 	case JSON_TRUE:

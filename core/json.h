@@ -2,7 +2,8 @@
  * JSON the way JavaScript reads and writes it. Parsing uses jansson with every number read as a
  * double, as JavaScript does (so 12345678901234567890 is accepted and rounds like in a browser).
  * Writing follows JSON.stringify: shortest round-trip numbers (0.1, 1e+21, 1.5e-7), -0 as 0,
- * raw UTF-8 with only the mandatory escapes, keys in insertion order.
+ * raw UTF-8 with only the mandatory escapes, keys in JavaScript's order (array indexes
+ * ascending, then insertion order).
  */
 #ifndef PL_JSON_H
 #define PL_JSON_H
