@@ -355,6 +355,15 @@ struct pl_eio *pl_eio_accept(struct pl_server *srv, const struct pl_eio_request 
 
 void pl_eio_poll_get(struct pl_eio *s, struct lws *wsi)
 {
+	if (s->get_wsi && pl_transport_peer_gone(s->get_wsi)) {
+		/* the held GET was aborted: the client has gone, so has the session */
+		struct lws *old = s->get_wsi;
+		s->get_wsi = NULL;
+		pl_transport_drop(old);
+		pl_eio_close(s, "transport close", false);
+		pl_transport_respond_error(wsi, 400, 1, "Session ID unknown");
+		return;
+	}
 	if (s->get_wsi) {
 		/* a second concurrent GET is a protocol error that ends the session */
 		pl_warn("eio %s: overlapping polling GET from %s", s->sid, s->remote);

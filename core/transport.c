@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 
 #include "buf.h"
 #include "eio.h"
@@ -67,6 +68,20 @@ static void conn_reset(struct conn *c, struct lws *wsi)
 	pl_sbuf_close(&c->resp);
 	pl_sbuf_close(&c->body);
 	memset(c, 0, sizeof *c);
+}
+
+bool pl_transport_peer_gone(struct lws *wsi)
+{
+	/* lws stops reading a connection while its request is unanswered, so a client that closes
+	 * a held GET goes unnoticed; peek at the socket instead */
+	char c;
+	ssize_t n = recv(lws_get_socket_fd(wsi), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+void pl_transport_drop(struct lws *wsi)
+{
+	lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 }
 
 void pl_transport_want_write(struct lws *wsi)

@@ -27,6 +27,10 @@ void pl_transport_respond(struct lws *wsi, int status, const char *ctype, const 
 			  size_t len);
 /* Answers an Engine.IO error: status with {"code":code,"message":message}. */
 void pl_transport_respond_error(struct lws *wsi, int status, int code, const char *message);
+/* True if the client closed the connection of a request that is still unanswered. */
+bool pl_transport_peer_gone(struct lws *wsi);
+/* Drops a connection without a response (its client has gone). */
+void pl_transport_drop(struct lws *wsi);
 /* Asks for a writable callback on wsi. */
 void pl_transport_want_write(struct lws *wsi);
 /*
