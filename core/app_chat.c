@@ -103,10 +103,11 @@ static enum pl_verdict on_login(struct pl_event *ev, void *ud)
 	struct pl_socket *s = ev->socket;
 	json_t *data = json_array_get(ev->args, 0);
 	json_t *name = json_object_get(data, "name"), *userid = json_object_get(data, "userid");
+	json_t *sd = pl_socket_data(s);
 	if (name)
-		json_object_set(s->data, "name", name);
+		json_object_set(sd, "name", name);
 	if (userid)
-		json_object_set(s->data, "userid", userid);
+		json_object_set(sd, "userid", userid);
 	if (json_is_string(name) && pl_log_enabled(PL_LOG_INFO)) {
 		struct pl_sbuf uid = {0};
 		if (userid)

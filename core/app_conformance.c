@@ -15,7 +15,9 @@
 static enum pl_verdict on_connection(struct pl_event *ev, void *ud)
 {
 	(void)ud;
-	pl_socket_emit1(ev->socket, "auth", ev->socket->auth);
+	json_t *empty = json_object();
+	pl_socket_emit1(ev->socket, "auth", ev->socket->auth ? ev->socket->auth : empty);
+	json_decref(empty);
 	return PL_PASS;
 }
 

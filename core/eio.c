@@ -6,6 +6,7 @@
 #include "eio.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,11 +22,34 @@
 
 #define CLOSE_GRACE_MS 2000 /* how long a closing session waits for its last packet to leave */
 
+static void handle_freed(uv_handle_t *h)
+{
+	free(h);
+}
+
+static void flush_after_io(uv_check_t *h);
+static void flush_soon(uv_idle_t *h);
+
 int pl_eio_server_init(struct pl_server *srv, const struct pl_eio_handler *h)
 {
 	srv->handler = *h;
 	memset(&srv->sessions, 0, sizeof srv->sessions);
-	return 0;
+	srv->flusher = malloc(sizeof *srv->flusher);
+	srv->flush_soon = malloc(sizeof *srv->flush_soon);
+	if (!srv->flusher || !srv->flush_soon) {
+		free(srv->flusher);
+		free(srv->flush_soon);
+		srv->flusher = NULL;
+		srv->flush_soon = NULL;
+		return -ENOMEM;
+	}
+	uv_check_init(srv->loop, srv->flusher);
+	srv->flusher->data = srv;
+	uv_check_start(srv->flusher, flush_after_io);
+	uv_unref((uv_handle_t *)srv->flusher);
+	uv_idle_init(srv->loop, srv->flush_soon);
+	srv->flush_soon->data = srv;
+	return pl_deadlines_init(&srv->deadlines, srv->loop);
 }
 
 void pl_eio_close_all(struct pl_server *srv)
@@ -45,14 +69,27 @@ void pl_eio_close_all(struct pl_server *srv)
 	free(all);
 }
 
+void pl_eio_server_stop(struct pl_server *srv)
+{
+	pl_deadlines_close(&srv->deadlines);
+	for (size_t i = 0; i < srv->n_flush; i++) {
+		srv->flush[i]->flush_pending = false;
+		pl_eio_unref(srv->flush[i]);
+	}
+	free(srv->flush);
+	srv->flush = NULL;
+	srv->n_flush = srv->cap_flush = 0;
+	if (srv->flusher)
+		uv_close((uv_handle_t *)srv->flusher, handle_freed);
+	if (srv->flush_soon)
+		uv_close((uv_handle_t *)srv->flush_soon, handle_freed);
+	srv->flusher = NULL;
+	srv->flush_soon = NULL;
+}
+
 void pl_eio_server_close(struct pl_server *srv)
 {
 	pl_map_close(&srv->sessions);
-}
-
-static void timer_freed(uv_handle_t *h)
-{
-	free(h);
 }
 
 static void session_free(struct pl_eio *s)
@@ -101,11 +138,7 @@ static void finish(struct pl_eio *s)
 	if (s->state == PL_EIO_STATE_CLOSED)
 		return;
 	s->state = PL_EIO_STATE_CLOSED;
-	if (s->timer) {
-		uv_timer_stop(s->timer);
-		uv_close((uv_handle_t *)s->timer, timer_freed);
-		s->timer = NULL;
-	}
+	pl_deadline_cancel(&s->srv->deadlines, &s->heartbeat);
 	if (s->get_wsi) {
 		/* as in the reference server, a held GET gets a noop when the client closed the
 		 * session and a close packet when the server did */
@@ -121,12 +154,12 @@ static void finish(struct pl_eio *s)
 	}
 }
 
-static void heartbeat(uv_timer_t *t);
+static void heartbeat(struct pl_deadline *d);
 
 static void arm(struct pl_eio *s, unsigned ms)
 {
-	if (s->timer)
-		uv_timer_start(s->timer, heartbeat, ms, 0);
+	if (s->state != PL_EIO_STATE_CLOSED)
+		pl_deadline_set(&s->srv->deadlines, &s->heartbeat, ms, heartbeat);
 }
 
 static int enqueue(struct pl_eio *s, struct pl_frame *f)
@@ -158,13 +191,37 @@ static struct pl_frame *dequeue(struct pl_eio *s)
 	return f;
 }
 
+static void flush_soon(uv_idle_t *h);
+
+/* Adds a WebSocket session to the list sent at the end of this loop iteration. */
+static void schedule_flush(struct pl_eio *s)
+{
+	struct pl_server *srv = s->srv;
+	if (s->flush_pending)
+		return;
+	if (srv->n_flush == srv->cap_flush) {
+		size_t cap = srv->cap_flush ? srv->cap_flush * 2 : 256;
+		struct pl_eio **a = realloc(srv->flush, cap * sizeof *a);
+		if (!a) {
+			pl_transport_want_write(s->ws_wsi); /* the slower path still works */
+			return;
+		}
+		srv->flush = a;
+		srv->cap_flush = cap;
+	}
+	srv->flush[srv->n_flush++] = pl_eio_ref(s);
+	s->flush_pending = true;
+	if (srv->n_flush == 1)
+		uv_idle_start(srv->flush_soon, flush_soon);
+}
+
 /* Asks the active transport to write what is queued. */
 static void kick(struct pl_eio *s)
 {
 	if (!s->qcount)
 		return;
 	if (s->websocket && s->ws_wsi)
-		pl_transport_want_write(s->ws_wsi);
+		schedule_flush(s);
 	else if (!s->websocket && s->get_wsi && !s->upgrading)
 		pl_transport_want_write(s->get_wsi);
 }
@@ -230,9 +287,9 @@ void pl_eio_close(struct pl_eio *s, const char *reason, bool flush)
 	pl_eio_unref(s);
 }
 
-static void heartbeat(uv_timer_t *t)
+static void heartbeat(struct pl_deadline *d)
 {
-	struct pl_eio *s = t->data;
+	struct pl_eio *s = (struct pl_eio *)((char *)d - offsetof(struct pl_eio, heartbeat));
 	if (s->state == PL_EIO_STATE_CLOSING) {
 		finish(s);
 		return;
@@ -253,12 +310,10 @@ static struct pl_eio *session_new(struct pl_server *srv, const struct pl_eio_req
 	struct pl_eio *s = calloc(1, sizeof *s);
 	if (!s)
 		return NULL;
-	s->timer = malloc(sizeof *s->timer);
 	s->query = strdup(r->query ? r->query : "");
-	if (!s->timer || !s->query)
+	if (!s->query)
 		goto fail;
-	uv_timer_init(srv->loop, s->timer);
-	s->timer->data = s;
+	pl_deadline_init(&s->heartbeat);
 	s->srv = srv;
 	s->websocket = websocket;
 	snprintf(s->remote, sizeof s->remote, "%s", r->remote ? r->remote : "?");
@@ -280,8 +335,6 @@ static struct pl_eio *session_new(struct pl_server *srv, const struct pl_eio_req
 	pl_debug("eio %s: open (%s) from %s", s->sid, websocket ? "websocket" : "polling", s->remote);
 	return s;
 fail:
-	if (s->timer)
-		free(s->timer);
 	free(s->query);
 	free(s);
 	return NULL;
@@ -520,6 +573,114 @@ void pl_eio_ws_message(struct pl_eio *s, struct lws *wsi, char *data, size_t len
 	on_packet(s, &p);
 }
 
+/*
+ * Points at the queued WebSocket bytes, from the unsent rest of the oldest frame on: the frame
+ * itself when it is alone or large (no copy), else up to wbuf_cap bytes of whole frames copied
+ * into the server's scratch buffer. Both have LWS_PRE writable bytes before them.
+ */
+static unsigned char *gather(struct pl_eio *s, size_t *len)
+{
+	struct pl_server *srv = s->srv;
+	size_t flen;
+	unsigned char *fp = pl_frame_ws(s->queue[s->qhead], &flen);
+	if (s->qcount == 1 || flen - s->head_sent >= srv->wbuf_cap / 2) {
+		*len = flen - s->head_sent;
+		return fp + s->head_sent;
+	}
+	size_t used = 0;
+	for (size_t i = 0; i < s->qcount; i++) {
+		unsigned char *p = pl_frame_ws(s->queue[(s->qhead + i) % s->qcap], &flen);
+		size_t skip = i == 0 ? s->head_sent : 0;
+		if (used + flen - skip > srv->wbuf_cap)
+			break;
+		memcpy(srv->wbuf + LWS_PRE + used, p + skip, flen - skip);
+		used += flen - skip;
+	}
+	*len = used;
+	return srv->wbuf + LWS_PRE;
+}
+
+/* Drops n sent bytes from the head of the queue. */
+static void consume(struct pl_eio *s, size_t n)
+{
+	while (n && s->qcount) {
+		size_t flen;
+		pl_frame_ws(s->queue[s->qhead], &flen);
+		size_t rest = flen - s->head_sent;
+		if (n < rest) {
+			s->head_sent += n;
+			return;
+		}
+		n -= rest;
+		s->head_sent = 0;
+		pl_frame_unref(dequeue(s));
+	}
+}
+
+/* After a write: more to send waits for writable; a closing session that is done ends. */
+static void after_write(struct pl_eio *s, struct lws *wsi)
+{
+	if (s->qcount)
+		pl_transport_want_write(wsi);
+	else if (s->state == PL_EIO_STATE_CLOSING)
+		finish(s);
+}
+
+/*
+ * Sends queued frames straight to the socket, without waiting for lws's writable callback
+ * (a round trip of several epoll_ctl calls in lws's libuv glue, per connection and message).
+ * Whatever the kernel does not take waits for writable. Only when lws holds no unsent bytes
+ * of its own, so the stream stays in order.
+ */
+static void direct_flush(struct pl_eio *s)
+{
+	struct lws *wsi = s->ws_wsi;
+	if (!s->qcount)
+		return;
+	if (pl_transport_busy(wsi)) {
+		pl_transport_want_write(wsi);
+		return;
+	}
+	size_t len;
+	unsigned char *p = gather(s, &len);
+	ssize_t n = pl_transport_send(wsi, p, len);
+	if (n < 0) {
+		pl_eio_close(s, "transport error", false);
+		return;
+	}
+	consume(s, (size_t)n);
+	after_write(s, wsi);
+}
+
+/* Sends every session in the flush list. History is committed first: nothing leaves before
+ * the messages it carries are stored. */
+static void flush_all(struct pl_server *srv)
+{
+	if (!srv->n_flush)
+		return;
+	pl_history_commit(srv->history);
+	/* sending may close sessions, whose handlers may queue more: the list can grow */
+	for (size_t i = 0; i < srv->n_flush; i++) {
+		struct pl_eio *s = srv->flush[i];
+		s->flush_pending = false;
+		if (s->state != PL_EIO_STATE_CLOSED && s->websocket && s->ws_wsi)
+			direct_flush(s);
+		pl_eio_unref(s);
+	}
+	srv->n_flush = 0;
+	uv_idle_stop(srv->flush_soon);
+}
+
+static void flush_after_io(uv_check_t *h)
+{
+	flush_all(h->data);
+}
+
+static void flush_soon(uv_idle_t *h)
+{
+	flush_all(h->data);
+}
+
 int pl_eio_ws_writable(struct pl_eio *s, struct lws *wsi)
 {
 	if (s->ws_wsi != wsi)
@@ -535,42 +696,19 @@ int pl_eio_ws_writable(struct pl_eio *s, struct lws *wsi)
 		}
 		return 0;
 	}
-	struct pl_server *srv = s->srv;
-	/* nothing leaves before the history it may contain is committed */
-	pl_history_commit(srv->history);
-	while (s->qcount) {
-		struct pl_frame *first = s->queue[s->qhead];
-		size_t flen;
-		unsigned char *fp = pl_frame_ws(first, &flen);
-		if (s->qcount == 1 || flen >= srv->wbuf_cap / 2) {
-			/* a lone or large frame goes out from its own buffer, without a copy */
-			dequeue(s);
-			int rc = pl_transport_ws_write_raw(wsi, fp, flen);
-			pl_frame_unref(first);
-			if (rc)
-				return rc;
-		} else {
-			size_t used = 0;
-			while (s->qcount) {
-				struct pl_frame *f = s->queue[s->qhead];
-				unsigned char *p = pl_frame_ws(f, &flen);
-				if (used + flen > srv->wbuf_cap)
-					break;
-				memcpy(srv->wbuf + LWS_PRE + used, p, flen);
-				used += flen;
-				pl_frame_unref(dequeue(s));
-			}
-			int rc = pl_transport_ws_write_raw(wsi, srv->wbuf + LWS_PRE, used);
-			if (rc)
-				return rc;
-		}
-		/* one write per writable callback; the rest waits for the next one */
-		break;
+	if (!s->qcount) {
+		after_write(s, wsi);
+		return 0;
 	}
-	if (s->qcount)
-		pl_transport_want_write(wsi);
-	else if (s->state == PL_EIO_STATE_CLOSING)
-		finish(s);
+	/* nothing leaves before the history it may contain is committed */
+	pl_history_commit(s->srv->history);
+	size_t len;
+	unsigned char *p = gather(s, &len);
+	/* lws takes it all: what the kernel refuses, lws keeps and sends first */
+	if (pl_transport_ws_write_raw(wsi, p, len))
+		return -1;
+	consume(s, len);
+	after_write(s, wsi);
 	return 0;
 }
 

@@ -12,6 +12,7 @@
 #include <uv.h>
 
 #include "buf.h"
+#include "deadline.h"
 
 struct lws;
 struct pl_server;
@@ -47,7 +48,9 @@ struct pl_eio {
 	size_t qcount;		  /* frames queued */
 	size_t qcap;		  /* ring capacity */
 	size_t qbytes;		  /* bytes queued, the backpressure signal */
-	uv_timer_t *timer;	  /* heartbeat: next ping, or the pong deadline */
+	size_t head_sent;	  /* bytes of the oldest frame's WebSocket form already sent */
+	bool flush_pending;	  /* in the server's flush list (which holds a reference) */
+	struct pl_deadline heartbeat; /* next ping, the pong deadline, or the close grace */
 	char *query;		  /* the handshake's query string, for hooks */
 	char remote[48];	  /* peer address */
 	void *user;		  /* the upper layer's object (a Socket.IO client) */
@@ -57,6 +60,8 @@ struct pl_eio {
 int pl_eio_server_init(struct pl_server *srv, const struct pl_eio_handler *h);
 /* Closes every session with a close packet (shutdown). */
 void pl_eio_close_all(struct pl_server *srv);
+/* Stops the heartbeat machinery (after the transport is gone, before the loop ends). */
+void pl_eio_server_stop(struct pl_server *srv);
 /* Frees the session table once every session is gone. */
 void pl_eio_server_close(struct pl_server *srv);
 

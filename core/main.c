@@ -107,15 +107,17 @@ out_transport:
 		uv_run(&loop, UV_RUN_DEFAULT);
 	}
 	pl_transport_destroy(&server);
+	pl_eio_server_stop(&server);
 	pl_history_free(server.history);
 	server.history = NULL;
 	/* the loop must now be empty: anything left is a handle we forgot to close */
 	uv_run(&loop, UV_RUN_DEFAULT);
 out_loop:
-	if (server.history) {
-		pl_history_free(server.history);
-		uv_run(&loop, UV_RUN_DEFAULT);
-	}
+	/* on the error paths, whatever was started is stopped here */
+	pl_eio_server_stop(&server);
+	pl_history_free(server.history);
+	server.history = NULL;
+	uv_run(&loop, UV_RUN_DEFAULT);
 	pl_sio_close(&server);
 	pl_eio_server_close(&server);
 	if (uv_loop_close(&loop) != 0) {

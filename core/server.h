@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include "config.h"
+#include "deadline.h"
 #include "eio.h"
 #include "map.h"
 
@@ -24,9 +25,14 @@ struct pl_server {
 	struct lws_vhost *vhost;	  /* the listening vhost */
 	int port;			  /* the port actually bound */
 	struct pl_map sessions;		  /* sid -> struct pl_eio */
+	struct pl_deadlines deadlines;	  /* the sessions' heartbeat deadlines */
 	struct pl_eio_handler handler;	  /* the layer above Engine.IO */
 	struct pl_sio *sio;		  /* the Socket.IO layer, NULL in engine-echo mode */
 	struct pl_history *history;	  /* the chat history store */
+	struct pl_eio **flush;		  /* WebSocket sessions with frames to send this iteration */
+	size_t n_flush, cap_flush;	  /* entries used and allocated in flush */
+	uv_check_t *flusher;		  /* sends them after the I/O phase of each loop iteration */
+	uv_idle_t *flush_soon;		  /* ...or before the next poll, for frames queued by timers */
 	unsigned char *wbuf;		  /* scratch for batched WebSocket writes */
 	size_t wbuf_cap;		  /* its size after LWS_PRE */
 	uv_timer_t closer;		  /* runs deferred WebSocket closes outside lws callbacks */

@@ -54,10 +54,14 @@ struct pl_client {
 	struct pl_eio *eio;	    /* the session, NULL once closed */
 	struct pl_socket *sockets;  /* connected namespaces */
 	uv_timer_t *connect_timer;  /* closes a client that never connects a namespace */
-	struct pl_sio_packet pending; /* a binary packet waiting for its attachments */
-	bool has_pending;	    /* pending is in use */
+	struct pending *pending;    /* a binary packet waiting for its attachments, or NULL */
+};
+
+/* A binary packet being received: the packet, then its attachments one message each. */
+struct pending {
+	struct pl_sio_packet packet;		      /* the decoded header packet */
 	struct pl_frame *att[PL_SIO_MAX_ATTACHMENTS]; /* attachments received so far */
-	unsigned n_att;		    /* entries in att */
+	unsigned n_att;				      /* entries in att */
 };
 
 struct pl_pending_ack {
@@ -480,12 +484,24 @@ void pl_socket_disconnect(struct pl_socket *s, bool close)
 		pl_eio_close(c->eio, "forced close", true);
 }
 
+json_t *pl_socket_data(struct pl_socket *s)
+{
+	if (!s->data)
+		s->data = json_object();
+	return s->data;
+}
+
 const char *pl_socket_engine_sid(const struct pl_socket *s)
 {
 	return s->client->eio ? s->client->eio->sid : "";
 }
 
 /* ---- client packets ---- */
+
+static void timer_freed(uv_handle_t *h)
+{
+	free(h);
+}
 
 static void client_close(struct pl_client *c, const char *why)
 {
@@ -530,8 +546,7 @@ static void on_connect(struct pl_client *c, struct pl_sio_packet *p)
 	s->nsp = nsp;
 	s->client = c;
 	s->refs = 1;
-	s->auth = p->data ? json_incref(p->data) : json_object();
-	s->data = json_object();
+	s->auth = p->data ? json_incref(p->data) : NULL;
 	if (nsp->n == nsp->cap) {
 		size_t cap = nsp->cap ? nsp->cap * 2 : 16;
 		struct pl_socket **l = realloc(nsp->list, cap * sizeof *l);
@@ -568,8 +583,10 @@ static void on_connect(struct pl_client *c, struct pl_sio_packet *p)
 	s->next_in_client = c->sockets;
 	c->sockets = s;
 	s->connected = true;
-	if (c->connect_timer)
-		uv_timer_stop(c->connect_timer);
+	if (c->connect_timer) {
+		uv_close((uv_handle_t *)c->connect_timer, timer_freed);
+		c->connect_timer = NULL;
+	}
 
 	json_t *ok = json_pack("{ss}", "sid", s->id);
 	struct pl_frame *f = encode_frame(nsp->name, PL_SIO_CONNECT, -1, ok, 0);
@@ -682,14 +699,20 @@ static void on_packet(struct pl_client *c, struct pl_sio_packet *p, struct pl_fr
 	}
 }
 
+static void pending_free(struct pending *p)
+{
+	if (!p)
+		return;
+	pl_sio_packet_close(&p->packet);
+	for (unsigned i = 0; i < p->n_att; i++)
+		pl_frame_unref(p->att[i]);
+	free(p);
+}
+
 static void release_pending(struct pl_client *c)
 {
-	if (c->has_pending)
-		pl_sio_packet_close(&c->pending);
-	c->has_pending = false;
-	for (unsigned i = 0; i < c->n_att; i++)
-		pl_frame_unref(c->att[i]);
-	c->n_att = 0;
+	pending_free(c->pending);
+	c->pending = NULL;
 }
 
 static void eio_message(struct pl_eio *e, const char *data, size_t len, bool binary)
@@ -698,29 +721,24 @@ static void eio_message(struct pl_eio *e, const char *data, size_t len, bool bin
 	if (!c)
 		return;
 	if (binary) {
-		if (!c->has_pending) {
+		struct pending *p = c->pending;
+		if (!p) {
 			client_close(c, "binary data without a binary packet");
 			return;
 		}
 		struct pl_frame *f = pl_frame_new(data, len, true);
 		if (!f)
 			return;
-		c->att[c->n_att++] = f;
-		if (c->n_att == c->pending.attachments) {
-			struct pl_sio_packet p = c->pending;
-			struct pl_frame *att[PL_SIO_MAX_ATTACHMENTS];
-			unsigned n = c->n_att;
-			memcpy(att, c->att, n * sizeof *att);
-			c->has_pending = false;
-			c->n_att = 0;
-			on_packet(c, &p, att, n);
-			pl_sio_packet_close(&p);
-			for (unsigned i = 0; i < n; i++)
-				pl_frame_unref(att[i]);
+		p->att[p->n_att++] = f;
+		if (p->n_att == p->packet.attachments) {
+			/* handlers may close the connection, freeing c: detach p first */
+			c->pending = NULL;
+			on_packet(c, &p->packet, p->att, p->n_att);
+			pending_free(p);
 		}
 		return;
 	}
-	if (c->has_pending) {
+	if (c->pending) {
 		client_close(c, "text packet while binary attachments were expected");
 		return;
 	}
@@ -731,17 +749,17 @@ static void eio_message(struct pl_eio *e, const char *data, size_t len, bool bin
 		return;
 	}
 	if ((p.type == PL_SIO_BINARY_EVENT || p.type == PL_SIO_BINARY_ACK) && p.attachments > 0) {
-		c->pending = p;
-		c->has_pending = true;
+		c->pending = calloc(1, sizeof *c->pending);
+		if (!c->pending) {
+			pl_sio_packet_close(&p);
+			client_close(c, "out of memory");
+			return;
+		}
+		c->pending->packet = p;
 		return;
 	}
 	on_packet(c, &p, NULL, 0);
 	pl_sio_packet_close(&p);
-}
-
-static void timer_freed(uv_handle_t *h)
-{
-	free(h);
 }
 
 static void connect_timeout(uv_timer_t *t)
@@ -784,10 +802,8 @@ static void eio_close(struct pl_eio *e, const char *reason)
 	c->eio = NULL;
 	e->user = NULL;
 	release_pending(c);
-	if (c->connect_timer) {
-		uv_timer_stop(c->connect_timer);
+	if (c->connect_timer)
 		uv_close((uv_handle_t *)c->connect_timer, timer_freed);
-	}
 	free(c);
 }
 

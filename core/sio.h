@@ -60,8 +60,8 @@ struct pl_socket {
 	struct pl_membership *rooms; /* rooms joined */
 	size_t n_rooms, cap_rooms;   /* rooms used and allocated */
 	uint64_t mark;		     /* broadcast dedup stamp */
-	json_t *auth;		     /* the CONNECT auth payload (an object) */
-	json_t *data;		     /* application data (identity, ...), an object */
+	json_t *auth;		     /* the CONNECT auth payload (an object), NULL when none */
+	json_t *data;		     /* application data (identity, ...), NULL until pl_socket_data */
 	struct pl_pending_ack *acks; /* server-to-client acks awaiting an answer */
 	long long next_ack_id;	     /* next server-assigned ack id */
 	bool connected;		     /* false once disconnected (the object may outlive it briefly) */
@@ -97,6 +97,9 @@ struct pl_room *pl_nsp_room(struct pl_nsp *nsp, const char *name);
 int pl_nsp_on_event(struct pl_nsp *nsp, const char *event, int priority, pl_event_fn fn, void *ud);
 int pl_nsp_on_connect(struct pl_nsp *nsp, int priority, pl_connect_fn fn, void *ud);
 int pl_nsp_on_disconnect(struct pl_nsp *nsp, int priority, pl_disconnect_fn fn, void *ud);
+
+/* The socket's application data object, created on first use (NULL only without memory). */
+json_t *pl_socket_data(struct pl_socket *s);
 
 /* Joins or leaves a room (idempotent). Returns 0 or -ENOMEM. */
 int pl_socket_join(struct pl_socket *s, const char *room);

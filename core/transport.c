@@ -36,8 +36,6 @@ struct conn {
 	const char *ctype;	  /* response Content-Type (static string), or NULL */
 	struct pl_sbuf resp;	  /* LWS_PRE bytes, then the response body */
 	struct pl_sbuf body;	  /* POST body or a WebSocket message being reassembled */
-	char origin[256];	  /* the request's Origin header, for CORS */
-	char req_headers[256];	  /* Access-Control-Request-Headers of a preflight */
 	bool conn_close;	  /* the client sent "Connection: close" */
 };
 
@@ -79,6 +77,19 @@ bool pl_transport_peer_gone(struct lws *wsi)
 	return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
+bool pl_transport_busy(struct lws *wsi)
+{
+	return lws_partial_buffered(wsi) != 0;
+}
+
+ssize_t pl_transport_send(struct lws *wsi, const void *p, size_t len)
+{
+	ssize_t n = send(lws_get_socket_fd(wsi), p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return 0;
+	return n;
+}
+
 void pl_transport_drop(struct lws *wsi)
 {
 	lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
@@ -116,6 +127,14 @@ void pl_transport_respond_error(struct lws *wsi, int status, int code, const cha
 	pl_transport_respond(wsi, status, "application/json", body, (size_t)n);
 }
 
+/* Copies a header into buf ("" when absent). */
+static void header(struct lws *wsi, enum lws_token_indexes t, char *buf, int len)
+{
+	buf[0] = '\0';
+	if (lws_hdr_total_length(wsi, t) > 0 && lws_hdr_copy(wsi, buf, len, t) < 0)
+		buf[0] = '\0';
+}
+
 /*
  * Writes the response held in c. With complete, ends the HTTP transaction and returns the
  * callback's verdict; without, the caller does (a refused upgrade).
@@ -126,9 +145,15 @@ static int write_response(struct pl_server *srv, struct lws *wsi, struct conn *c
 	unsigned char *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof hdr - 1;
 	size_t len = c->resp.len > LWS_PRE ? c->resp.len - LWS_PRE : 0;
 	c->responding = false;
+	/* the request's headers stay readable until the transaction completes */
+	char origin[256], req_headers[256] = "";
+	header(wsi, WSI_TOKEN_ORIGIN, origin, sizeof origin);
+	if (c->preflight && lws_hdr_custom_copy(wsi, req_headers, sizeof req_headers,
+						"access-control-request-headers:", 31) < 0)
+		req_headers[0] = '\0';
 	if (lws_add_http_common_headers(wsi, (unsigned)c->status, c->ctype ? c->ctype : "text/plain",
 					(lws_filepos_t)len, &p, end) ||
-	    pl_http_add_cors(srv, wsi, c->origin, c->preflight, c->req_headers, &p, end) ||
+	    pl_http_add_cors(srv, wsi, origin, c->preflight, req_headers, &p, end) ||
 	    (c->conn_close && lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
 							   (const unsigned char *)"close", 5, &p, end)) ||
 	    lws_finalize_write_http_header(wsi, start, &p, end))
@@ -194,14 +219,6 @@ static void forget_pending_close(struct pl_server *srv, struct lws *wsi)
 			return;
 		}
 	}
-}
-
-/* Copies a header into buf ("" when absent). */
-static void header(struct lws *wsi, enum lws_token_indexes t, char *buf, int len)
-{
-	buf[0] = '\0';
-	if (lws_hdr_total_length(wsi, t) > 0 && lws_hdr_copy(wsi, buf, len, t) < 0)
-		buf[0] = '\0';
 }
 
 /* The Engine.IO parts of a request: query arguments and the headers that matter. */
@@ -306,7 +323,6 @@ static int on_http(struct pl_server *srv, struct lws *wsi, struct conn *c, const
 {
 	conn_reset(c, wsi);
 	c->kind = CONN_OTHER;
-	header(wsi, WSI_TOKEN_ORIGIN, c->origin, sizeof c->origin);
 	/* lws closes such a connection after the response but does not say so; a client that
 	 * pools connections (Node's keep-alive agent) would then reuse a closing socket */
 	char connection[64];
@@ -316,9 +332,6 @@ static int on_http(struct pl_server *srv, struct lws *wsi, struct conn *c, const
 	c->conn_close = strstr(connection, "close") != NULL;
 	if (has(wsi, WSI_TOKEN_OPTIONS_URI)) {
 		c->preflight = true;
-		if (lws_hdr_custom_copy(wsi, c->req_headers, sizeof c->req_headers,
-					"access-control-request-headers:", 31) < 0)
-			c->req_headers[0] = '\0';
 		pl_transport_respond(wsi, 204, NULL, NULL, 0);
 		return 0;
 	}
@@ -408,7 +421,6 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: {
 		struct conn tmp = {0};
-		header(wsi, WSI_TOKEN_ORIGIN, tmp.origin, sizeof tmp.origin);
 		confirm_conn = &tmp;
 		int rc = ws_request(srv, wsi, &tmp, false);
 		confirm_conn = NULL;
@@ -512,8 +524,8 @@ int pl_transport_start(struct pl_server *srv)
 		fds = (unsigned)rl.rlim_cur;
 	info.fd_limit_per_thread = fds;
 	/* the 4096-byte default is too small for real browsers' cookies */
-	info.max_http_header_data = 16384;
-	info.max_http_header_pool = 256;
+	info.max_http_header_data = 8192;
+	info.max_http_header_pool = 64;
 	srv->lws = lws_create_context(&info);
 	if (!srv->lws) {
 		pl_error("cannot create the libwebsockets context");

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 struct lws;
 struct pl_server;
@@ -29,6 +30,13 @@ void pl_transport_respond(struct lws *wsi, int status, const char *ctype, const 
 void pl_transport_respond_error(struct lws *wsi, int status, int code, const char *message);
 /* True if the client closed the connection of a request that is still unanswered. */
 bool pl_transport_peer_gone(struct lws *wsi);
+/* True while lws holds unsent bytes of its own for wsi (then only writable may write). */
+bool pl_transport_busy(struct lws *wsi);
+/*
+ * Sends bytes on wsi's socket now, outside lws. Returns the bytes the kernel took (0 when it
+ * took none), or -1 when the connection failed.
+ */
+ssize_t pl_transport_send(struct lws *wsi, const void *p, size_t len);
 /* Drops a connection without a response (its client has gone). */
 void pl_transport_drop(struct lws *wsi);
 /* Asks for a writable callback on wsi. */
