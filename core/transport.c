@@ -487,7 +487,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 }
 
 static struct lws_protocols protocols[] = {
-	{"parley", callback, sizeof(struct conn), 1024, 0, NULL, 65536},
+	{"parley", callback, sizeof(struct conn), 512, 0, NULL, 65536},
 	{NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
@@ -520,8 +520,15 @@ int pl_transport_start(struct pl_server *srv)
 	/* size lws's tables for the connections we allow, not from ulimit -n */
 	struct rlimit rl;
 	unsigned fds = (unsigned)srv->cfg->max_connections + 64;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < fds)
-		fds = (unsigned)rl.rlim_cur;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		/* use every descriptor the hard limit allows */
+		if (rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
+		if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < fds)
+			fds = (unsigned)rl.rlim_cur;
+	}
 	info.fd_limit_per_thread = fds;
 	/* the 4096-byte default is too small for real browsers' cookies */
 	info.max_http_header_data = 8192;

@@ -1,0 +1,172 @@
+/*
+ * Shared declarations of parley-bench, the Socket.IO load generator. The tool is three parts:
+ * parley-bench.c (options, /proc sampling, latency histogram, the JSON report), bench_conn.c
+ * (the client side of Engine.IO v4 over WebSocket and HTTP long-polling, parsing frames in place
+ * from one shared 64 KiB read buffer) and bench_scenarios.c (what each scenario sends, counts
+ * and measures). Everything runs on one libuv loop in one thread, so the global state below is
+ * reached without locks.
+ */
+#ifndef PARLEY_BENCH_H
+#define PARLEY_BENCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#define BENCH_READ_SIZE	   65536      /* bytes asked of the kernel per read */
+#define BENCH_MAX_FRAME	   (4u << 20) /* larger server frames or bodies close the connection */
+#define BENCH_RING	   65536      /* in-flight message slots, a power of two */
+#define BENCH_HIST_BUCKETS 1280	      /* log-linear latency buckets, about 3 % wide */
+
+enum bench_scenario {
+	BENCH_IDLE,   /* hold N connections with heartbeats, measure RSS per connection */
+	BENCH_FANOUT, /* login, then chat broadcast from senders to everyone else on "/" */
+	BENCH_ROOMS,  /* "/chat" namespace, many small rooms with traffic in each */
+	BENCH_ECHO,   /* request/response: an "echo" event answered by an ack */
+	BENCH_CHURN,  /* connect, log in, close, again */
+	BENCH_POLLING /* fanout traffic with every client on HTTP long-polling */
+};
+
+enum bench_conn_kind {
+	BENCH_CONN_WS,	/* a WebSocket connection */
+	BENCH_CONN_GET, /* polling: the connection carrying long GETs */
+	BENCH_CONN_POST /* polling: the connection carrying POSTs */
+};
+
+enum bench_client_state {
+	BENCH_CL_IDLE,	   /* not started, or closed and waiting for a restart */
+	BENCH_CL_OPENING,  /* TCP connect, HTTP upgrade or handshake, Engine.IO open */
+	BENCH_CL_NSP_WAIT, /* Socket.IO CONNECT sent, waiting for its answer */
+	BENCH_CL_READY,	   /* connected to the namespace */
+	BENCH_CL_CLOSING,  /* we are closing it */
+	BENCH_CL_DEAD	   /* failed or closed by the server; not restarted */
+};
+
+/* Growable byte buffer; kept for the life of its owner so steady state does not allocate. */
+struct bench_buf {
+	char *data; /* heap bytes, or NULL while empty */
+	size_t len; /* bytes in use */
+	size_t cap; /* bytes allocated */
+};
+
+struct bench_client;
+
+/* One TCP connection with its partial-input and output buffers. */
+struct bench_conn {
+	uv_tcp_t tcp;		    /* the socket handle; data points back to this struct */
+	uv_connect_t connect_req;   /* the pending connect */
+	uv_write_t write_req;	    /* the one write in flight, if writing */
+	uv_shutdown_t shutdown_req; /* used when closing politely */
+	struct bench_client *cl;    /* owner */
+	uint8_t kind;		    /* enum bench_conn_kind */
+	bool open;		    /* handle initialised and not yet closed */
+	bool connected;		    /* TCP connect completed */
+	bool headers_done;	    /* WebSocket: 101 answer read */
+	bool writing;		    /* write_req is in flight with wbuf */
+	bool busy;		    /* polling: a request is waiting for its response */
+	struct bench_buf pend;	    /* unparsed input kept between reads (partial frame) */
+	struct bench_buf out;	    /* output waiting for the write in flight to finish */
+	struct bench_buf wbuf;	    /* output handed to libuv, valid until the write callback */
+	struct bench_buf frag;	    /* WebSocket continuation frames being reassembled (rare) */
+};
+
+/* One Socket.IO client: a WebSocket, or a pair of polling connections. */
+struct bench_client {
+	struct bench_conn ws;	/* WebSocket, or the polling GET connection */
+	struct bench_conn post; /* polling only: the POST connection */
+	uint32_t id;		/* index in bench.clients */
+	uint32_t gen;		/* churn: how many times this slot has connected */
+	uint32_t room;		/* rooms: the room index */
+	uint8_t state;		/* enum bench_client_state */
+	bool polling;		/* long-polling instead of WebSocket */
+	bool sender;		/* emits the measured traffic */
+	bool joined;		/* logged in (fanout) or joined its room (rooms) */
+	uint8_t handles;	/* TCP handles not yet closed */
+	uint8_t sid_len;	/* bytes in sid */
+	char sid[40];		/* polling: Engine.IO session id */
+	uint32_t acks_out;	/* echo: requests waiting for their ack */
+	uint32_t next_ack;	/* echo: next ack id */
+	uint64_t t_start;	/* uv_hrtime() when this connection attempt began */
+	struct bench_buf pq;	/* polling: packets queued for the next POST */
+};
+
+/* Command-line options. */
+struct bench_opts {
+	int scenario;	      /* enum bench_scenario */
+	const char *host;     /* server address, loopback only */
+	int port;	      /* server port */
+	uint32_t clients;     /* connections (or concurrent churn slots) */
+	uint32_t senders;     /* clients sending measured traffic */
+	double rate;	      /* messages (or churn cycles) per second in total; 0 = max */
+	uint32_t window;      /* messages in flight at most (per client for echo) */
+	double duration;      /* seconds of measured traffic */
+	uint32_t room_size;   /* rooms: members per room */
+	uint32_t msg_size;    /* bytes of padding appended to each message text */
+	uint32_t concurrency; /* connection attempts in flight at most */
+	int server_pid;	      /* 0, or the server to sample in /proc */
+	bool login;	      /* fanout/polling: log every client in first */
+	const char *label;    /* name printed in the JSON "scenario" field */
+};
+
+/* Latency histogram in nanoseconds with log-linear buckets: fixed size, no allocation. */
+struct bench_hist {
+	uint64_t count;			     /* samples recorded */
+	uint64_t max;			     /* largest sample, exact */
+	uint64_t sum;			     /* sum of samples, for the mean */
+	uint64_t bucket[BENCH_HIST_BUCKETS]; /* sample counts per bucket */
+};
+
+/* Server resource sample from /proc. */
+struct bench_proc {
+	bool ok;	 /* the read worked */
+	uint64_t cpu_us; /* utime + stime in microseconds */
+	uint64_t rss_kb; /* VmRSS in KiB */
+};
+
+/* The whole load generator's state. */
+struct bench {
+	uv_loop_t *loop;	      /* the one loop */
+	struct bench_opts o;	      /* options */
+	struct sockaddr_in addr;      /* server address */
+	char hostport[64];	      /* "HOST:PORT" for Host headers */
+	struct bench_client *clients; /* o.clients entries */
+	uint32_t opening;	      /* connection attempts between connect and namespace answer */
+	uint32_t next_start;	      /* next client index the ramp starts */
+	uint32_t ready;		      /* clients currently connected to their namespace */
+	uint32_t ever_ready;	      /* namespace connections completed in total */
+	uint32_t failed;	      /* connection attempts that failed */
+	uint32_t server_closed;	      /* ready clients the server dropped */
+	bool stopping;		      /* shutting down: do not restart anything */
+	uint64_t pings;		      /* Engine.IO pings answered */
+	uint64_t frames;	      /* Engine.IO packets received */
+	uint64_t bytes_in;	      /* bytes read */
+	struct bench_hist hist;	      /* measured latencies */
+};
+
+extern struct bench bench;
+
+/* parley-bench.c */
+void bench_hist_add(struct bench_hist *h, uint64_t ns);
+uint64_t bench_hist_pct(const struct bench_hist *h, double pct);
+struct bench_proc bench_proc_sample(int pid);
+uint64_t bench_self_cpu_us(void);
+void bench_log(const char *fmt, ...);
+
+/* bench_conn.c */
+int bench_client_start(struct bench_client *cl);
+int bench_client_send(struct bench_client *cl, const char *pkt, size_t len);
+void bench_client_close(struct bench_client *cl, bool polite);
+void bench_conn_free_buffers(struct bench_client *cl);
+
+/* bench_scenarios.c: called by bench_conn.c */
+void bench_on_ready(struct bench_client *cl, uint64_t now);
+void bench_on_packet(struct bench_client *cl, const char *p, size_t len, uint64_t now);
+void bench_on_closed(struct bench_client *cl, bool failed);
+void bench_on_read_done(void);
+
+/* bench_scenarios.c: called by main */
+int bench_scenario_run(void);
+
+#endif
