@@ -31,8 +31,12 @@ asan-build: deps
 asan: asan-build
 	tests/tools/run-all.sh build-asan
 
+# Benchmarks (not part of make test): every scenario against Parley and the Node.js server,
+# then the room-size sweep and its plot.
 bench: build
+	@tests/tools/install-deps.sh gnuplot-nox --
 	tests/bench/run.sh $(BUILD)
+	tests/bench/sweep.sh $(BUILD) $(BUILD)/bench-rooms.png
 
 clean:
 	rm -rf $(BUILD) build-asan build-fuzz

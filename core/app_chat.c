@@ -221,6 +221,36 @@ static enum pl_verdict on_members(struct pl_event *ev, void *ud)
 	return PL_DONE;
 }
 
+/* A private message whose sender asked for confirmation: counts the recipients' acks. */
+struct receipt {
+	struct pl_socket *sender; /* a reference, released when the sender is answered */
+	long long ack_id;	  /* the sender's ack id */
+	size_t delivered;	  /* recipients the message was sent to */
+	size_t confirmed;	  /* recipients that acknowledged it */
+	size_t pending;		  /* acks still awaited, plus one while sending */
+};
+
+static void receipt_done(struct receipt *r)
+{
+	if (--r->pending)
+		return;
+	json_t *args = json_pack("[{sbsIsI}]", "ok", 1, "delivered", (json_int_t)r->delivered,
+				 "confirmed", (json_int_t)r->confirmed);
+	pl_socket_ack(r->sender, r->ack_id, args, NULL, 0); /* a no-op if the sender has gone */
+	json_decref(args);
+	pl_socket_unref(r->sender);
+	free(r);
+}
+
+static void receipt_ack(struct pl_socket *recipient, json_t *args, void *ud)
+{
+	(void)recipient;
+	struct receipt *r = ud;
+	if (args)
+		r->confirmed++;
+	receipt_done(r);
+}
+
 static enum pl_verdict on_private(struct pl_event *ev, void *ud)
 {
 	(void)ud;
@@ -229,6 +259,16 @@ static enum pl_verdict on_private(struct pl_event *ev, void *ud)
 	json_t *to = json_object_get(data, "to");
 	if (!to || json_is_null(to))
 		return fail(ev, "a recipient userid is required");
+	/* with confirm, recipients are asked to ack and the sender hears how many did */
+	struct receipt *r = NULL;
+	if (json_is_true(json_object_get(data, "confirm")) && ev->ack_id >= 0) {
+		r = calloc(1, sizeof *r);
+		if (!r)
+			return fail(ev, "out of memory");
+		r->sender = pl_socket_ref(s);
+		r->ack_id = ev->ack_id;
+		r->pending = 1;
+	}
 	json_t *out = json_object();
 	json_object_set_new(out, "from", identity(s));
 	json_t *msg = json_object_get(data, "msg");
@@ -240,14 +280,28 @@ static enum pl_verdict on_private(struct pl_event *ev, void *ud)
 	size_t n = 0;
 	for (size_t i = 0; i < pl_nsp_count(s->nsp); i++) {
 		struct pl_socket *t = pl_nsp_socket_at(s->nsp, i);
-		if (json_equal(json_object_get(t->data, "userid"), to) &&
-		    pl_socket_emit(t, &m, NULL, NULL) == 0)
+		if (!json_equal(json_object_get(t->data, "userid"), to))
+			continue;
+		if (pl_socket_emit(t, &m, r ? receipt_ack : NULL, r) == 0) {
 			n++;
+			if (r) {
+				r->delivered++;
+				r->pending++;
+			}
+		}
 	}
 	json_decref(payload);
-	if (n == 0)
+	if (n == 0) {
+		if (r) {
+			pl_socket_unref(r->sender);
+			free(r);
+		}
 		return fail(ev, "no such user online");
-	reply(ev, json_pack("{sbsI}", "ok", 1, "delivered", (json_int_t)n));
+	}
+	if (r)
+		receipt_done(r); /* the sender is answered once every recipient has */
+	else
+		reply(ev, json_pack("{sbsI}", "ok", 1, "delivered", (json_int_t)n));
 	return PL_DONE;
 }
 

@@ -191,21 +191,20 @@ static struct pl_frame *dequeue(struct pl_eio *s)
 	return f;
 }
 
-static void flush_soon(uv_idle_t *h);
-
-/* Adds a WebSocket session to the list sent at the end of this loop iteration. */
-static void schedule_flush(struct pl_eio *s)
+/*
+ * Adds a session to the list handled at the end of this loop iteration: WebSocket sessions
+ * with frames to send, and sessions to close (overflow). Returns 0 or -ENOMEM.
+ */
+static int schedule_flush(struct pl_eio *s)
 {
 	struct pl_server *srv = s->srv;
 	if (s->flush_pending)
-		return;
+		return 0;
 	if (srv->n_flush == srv->cap_flush) {
 		size_t cap = srv->cap_flush ? srv->cap_flush * 2 : 256;
 		struct pl_eio **a = realloc(srv->flush, cap * sizeof *a);
-		if (!a) {
-			pl_transport_want_write(s->ws_wsi); /* the slower path still works */
-			return;
-		}
+		if (!a)
+			return -ENOMEM;
 		srv->flush = a;
 		srv->cap_flush = cap;
 	}
@@ -213,6 +212,7 @@ static void schedule_flush(struct pl_eio *s)
 	s->flush_pending = true;
 	if (srv->n_flush == 1)
 		uv_idle_start(srv->flush_soon, flush_soon);
+	return 0;
 }
 
 /* Asks the active transport to write what is queued. */
@@ -220,20 +220,27 @@ static void kick(struct pl_eio *s)
 {
 	if (!s->qcount)
 		return;
-	if (s->websocket && s->ws_wsi)
-		schedule_flush(s);
-	else if (!s->websocket && s->get_wsi && !s->upgrading)
+	if (s->websocket && s->ws_wsi) {
+		if (schedule_flush(s))
+			pl_transport_want_write(s->ws_wsi); /* the slower path still works */
+	} else if (!s->websocket && s->get_wsi && !s->upgrading)
 		pl_transport_want_write(s->get_wsi);
 }
 
 static int queue_frame(struct pl_eio *s, struct pl_frame *f)
 {
+	if (s->overflow)
+		return -ENOBUFS;
 	if (enqueue(s, f))
 		return -ENOMEM;
 	if (s->qbytes > s->srv->cfg->max_send_queue) {
 		pl_warn("eio %s: send queue over %zu bytes, disconnecting slow client %s", s->sid,
 			s->srv->cfg->max_send_queue, s->remote);
-		pl_eio_close(s, "send queue full", false);
+		/* closed at the end of this iteration, not here: the caller may be walking a
+		 * room or namespace that the close would change under it */
+		s->overflow = true;
+		if (schedule_flush(s))
+			pl_eio_close(s, "send queue full", false);
 		return -ENOBUFS;
 	}
 	kick(s);
@@ -663,7 +670,9 @@ static void flush_all(struct pl_server *srv)
 	for (size_t i = 0; i < srv->n_flush; i++) {
 		struct pl_eio *s = srv->flush[i];
 		s->flush_pending = false;
-		if (s->state != PL_EIO_STATE_CLOSED && s->websocket && s->ws_wsi)
+		if (s->overflow)
+			pl_eio_close(s, "send queue full", false);
+		else if (s->state != PL_EIO_STATE_CLOSED && s->websocket && s->ws_wsi)
 			direct_flush(s);
 		pl_eio_unref(s);
 	}

@@ -50,6 +50,7 @@ struct pl_eio {
 	size_t qbytes;		  /* bytes queued, the backpressure signal */
 	size_t head_sent;	  /* bytes of the oldest frame's WebSocket form already sent */
 	bool flush_pending;	  /* in the server's flush list (which holds a reference) */
+	bool overflow;		  /* the send queue passed its cap: closed at the end of the iteration */
 	struct pl_deadline heartbeat; /* next ping, the pong deadline, or the close grace */
 	char *query;		  /* the handshake's query string, for hooks */
 	char remote[48];	  /* peer address */

@@ -73,6 +73,8 @@ struct pl_pending_ack {
 	struct pl_pending_ack *next; /* the socket's other pending acks */
 };
 
+static void socket_unref(struct pl_socket *s);
+
 /* ---- namespaces and handlers ---- */
 
 struct pl_nsp *pl_sio_nsp(struct pl_server *srv, const char *name, bool create)
@@ -306,31 +308,34 @@ int pl_socket_emit(struct pl_socket *s, const struct pl_message *m, pl_ack_fn fn
 {
 	if (!s->connected)
 		return -EPIPE;
-	long long id = -1;
-	struct pl_pending_ack *a = NULL;
-	if (fn) {
-		a = calloc(1, sizeof *a);
-		if (!a || !(a->timer = malloc(sizeof *a->timer))) {
-			free(a);
-			return -ENOMEM;
-		}
-		id = a->id = s->next_ack_id++;
-		a->fn = fn;
-		a->ud = ud;
-		a->socket = s;
-		uv_timer_init(s->nsp->srv->loop, a->timer);
-		a->timer->data = a;
-		uv_timer_start(a->timer, ack_timeout, s->nsp->srv->cfg->ack_timeout, 0);
-		a->next = s->acks;
-		s->acks = a;
-	}
+	long long id = fn ? s->next_ack_id++ : -1;
 	int type = m->n_attachments ? PL_SIO_BINARY_EVENT : PL_SIO_EVENT;
 	struct pl_frame *f = encode_frame(s->nsp->name, type, id, m->payload, m->n_attachments);
 	if (!f)
 		return -ENOMEM;
 	int rc = send_frames(s, f, m->attachments, m->n_attachments);
 	pl_frame_unref(f);
-	return rc;
+	/* the ack is awaited only once the packet is on its way (sending can disconnect a slow
+	 * client), so fn is never called for an emit that failed */
+	if (rc || !fn)
+		return rc;
+	if (!s->connected)
+		return -EPIPE;
+	struct pl_pending_ack *a = calloc(1, sizeof *a);
+	if (!a || !(a->timer = malloc(sizeof *a->timer))) {
+		free(a);
+		return -ENOMEM;
+	}
+	a->id = id;
+	a->fn = fn;
+	a->ud = ud;
+	a->socket = s;
+	uv_timer_init(s->nsp->srv->loop, a->timer);
+	a->timer->data = a;
+	uv_timer_start(a->timer, ack_timeout, s->nsp->srv->cfg->ack_timeout, 0);
+	a->next = s->acks;
+	s->acks = a;
+	return 0;
 }
 
 int pl_socket_ack(struct pl_socket *s, long long id, json_t *args, struct pl_frame **att,
@@ -424,6 +429,17 @@ size_t pl_nsp_emit1(struct pl_nsp *nsp, const char *room, struct pl_socket *exce
 
 /* ---- sockets ---- */
 
+struct pl_socket *pl_socket_ref(struct pl_socket *s)
+{
+	s->refs++;
+	return s;
+}
+
+void pl_socket_unref(struct pl_socket *s)
+{
+	socket_unref(s);
+}
+
 static void socket_unref(struct pl_socket *s)
 {
 	if (--s->refs)
@@ -448,9 +464,11 @@ static void socket_remove(struct pl_socket *s, const char *reason)
 	s->connected = false;
 	while (s->n_rooms)
 		leave_at(s, s->n_rooms - 1);
+	/* acks still awaited will not come: their callers hear "no answer" now */
 	while (s->acks) {
 		struct pl_pending_ack *a = s->acks;
 		s->acks = a->next;
+		a->fn(s, NULL, a->ud);
 		ack_free(a);
 	}
 	pl_map_del(&nsp->sockets, s->id);

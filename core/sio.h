@@ -43,7 +43,7 @@ typedef enum pl_verdict (*pl_event_fn)(struct pl_event *ev, void *ud);
 typedef enum pl_verdict (*pl_connect_fn)(struct pl_socket *s, json_t *auth, json_t **error,
 					 void *ud);
 typedef void (*pl_disconnect_fn)(struct pl_socket *s, const char *reason, void *ud);
-/* A server-to-client ack: args is the client's answer, or NULL on timeout. */
+/* A server-to-client ack: args is the client's answer, or NULL on timeout or disconnect. */
 typedef void (*pl_ack_fn)(struct pl_socket *s, json_t *args, void *ud);
 
 struct pl_membership {
@@ -98,6 +98,11 @@ int pl_nsp_on_event(struct pl_nsp *nsp, const char *event, int priority, pl_even
 int pl_nsp_on_connect(struct pl_nsp *nsp, int priority, pl_connect_fn fn, void *ud);
 int pl_nsp_on_disconnect(struct pl_nsp *nsp, int priority, pl_disconnect_fn fn, void *ud);
 
+/* Takes a reference that keeps s valid (not connected) after it disconnects. */
+struct pl_socket *pl_socket_ref(struct pl_socket *s);
+/* Drops a reference taken with pl_socket_ref. */
+void pl_socket_unref(struct pl_socket *s);
+
 /* The socket's application data object, created on first use (NULL only without memory). */
 json_t *pl_socket_data(struct pl_socket *s);
 
@@ -119,8 +124,11 @@ struct pl_message {
 	unsigned n_attachments;	       /* their number */
 };
 
-/* Emits to one socket. With ack, the client is asked for an ack that fn receives (or NULL on
- * timeout). Returns 0 or a negative errno. */
+/*
+ * Emits to one socket. With fn, the client is asked for an ack that fn receives (NULL on
+ * timeout or disconnect), never from within this call and only when it returns 0. Returns 0 or
+ * a negative errno.
+ */
 int pl_socket_emit(struct pl_socket *s, const struct pl_message *m, pl_ack_fn fn, void *ud);
 /* Answers a client's ack id with args (an array, borrowed). */
 int pl_socket_ack(struct pl_socket *s, long long id, json_t *args, struct pl_frame **att,

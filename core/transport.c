@@ -532,7 +532,10 @@ int pl_transport_start(struct pl_server *srv)
 	info.fd_limit_per_thread = fds;
 	/* the 4096-byte default is too small for real browsers' cookies */
 	info.max_http_header_data = 8192;
-	info.max_http_header_pool = 64;
+	/* every held long-poll GET keeps its header table until it is answered: a fixed pool
+	 * would stall polling clients beyond its size. 0 lets lws allocate one per connection on
+	 * demand (freed when the request ends), bounded by the descriptors */
+	info.max_http_header_pool = 0;
 	srv->lws = lws_create_context(&info);
 	if (!srv->lws) {
 		pl_error("cannot create the libwebsockets context");

@@ -266,6 +266,41 @@ describe('chat protocol', () => {
     assert.deepEqual(await priv[0].next(), { from: { name: 'C', userid: c.userid }, msg: 'back' });
   });
 
+  it('private with confirm: recipients are asked to ack; the sender hears how many did', async (t) => {
+    // A server of its own with a short --ack-timeout: a recipient that never acks is counted
+    // as unconfirmed once the server-to-client ack times out.
+    const srv2 = await startServer(t, { args: ['--ack-timeout', '300'] });
+    const a = await user(t, srv2, 'A');
+    const shared = uniqueName('uid-R');
+    const acking = await user(t, srv2, 'R', { userid: shared });
+    const silent = await user(t, srv2, 'R', { userid: shared, transports: ['polling'] });
+    const want = { from: { name: 'A', userid: a.userid }, msg: 'sure?', };
+    let acked = null;
+    acking.s.on('private', (m, ack) => { acked = m; ack({ seen: true }); });
+    const silentGot = record(silent.s, 'private');
+    const started = Date.now();
+    const r = await a.s.timeout(5000).emitWithAck('private', { to: shared, msg: 'sure?', confirm: true });
+    const waited = Date.now() - started;
+    assert.deepEqual(r, { ok: true, delivered: 2, confirmed: 1 });
+    assert.deepEqual(acked, want, 'the acking recipient got the message');
+    assert.deepEqual(await silentGot.next(), want, 'the silent recipient got it too');
+    assert.ok(waited >= 250, `the answer waited for the ack timeout (${waited} ms)`);
+
+    // Both recipients ack: the answer comes at once, well before the timeout.
+    silent.s.removeAllListeners('private');
+    silent.s.on('private', (m, ack) => ack());
+    const t0 = Date.now();
+    const r2 = await a.s.timeout(5000).emitWithAck('private', { to: shared, msg: 'again', confirm: true });
+    assert.deepEqual(r2, { ok: true, delivered: 2, confirmed: 2 });
+    assert.ok(Date.now() - t0 < 250, 'no wait when everyone acked');
+
+    // A recipient that disconnects before acking counts as unconfirmed, without waiting.
+    silent.s.removeAllListeners('private');
+    silent.s.on('private', () => silent.s.disconnect());
+    const r3 = await a.s.timeout(5000).emitWithAck('private', { to: shared, msg: 'bye', confirm: true });
+    assert.deepEqual(r3, { ok: true, delivered: 2, confirmed: 1 });
+  });
+
   it('errors are acked with ok:false and a message', async (t) => {
     const a = await user(t, srv, 'E');
     assertError(await emitAck(a.s, 'join', {}), 'join without room');
