@@ -124,6 +124,7 @@ scenario_args() {
 
 : >"$OUT"
 start=$(date +%s)
+echo "run.sh: Parley runs its default configuration (it has no flood control to raise or turn off), with a fresh history file per run" >&2
 for rep in $(seq 1 "$REPS"); do
   # Alternate which server goes first, so neither always runs on a warmer machine.
   order=$SERVERS

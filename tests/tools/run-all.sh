@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test suite against one or more build directories: unit tests (ctest), end-to-end
-# tests on the real binary with the npm socket.io-client, browser tests in Chromium, and a short
-# smoke run of the benchmark tool. Prints one closing line "suites: N passed, N failed" and exits
+# tests on the real binary with the npm socket.io-client, browser tests in Chromium, a shutdown
+# under valgrind, and a short smoke run of the benchmark tool. Prints one closing line "suites: N passed, N failed" and exits
 # non-zero if any suite failed.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -27,6 +27,7 @@ for build in "$@"; do
       run_suite "$build/$suite" "tests/$suite/run.sh" "$build"
     fi
   done
+  run_suite "$build/valgrind-shutdown" tests/tools/valgrind-shutdown.sh "$build"
   if [ -x tests/bench/smoke.sh ]; then
     run_suite "$build/bench-smoke" tests/bench/smoke.sh "$build"
   fi
