@@ -25,7 +25,7 @@ test: build asan-build
 	tests/tools/run-all.sh $(BUILD) build-asan
 
 asan-build: deps
-	cmake -S . -B build-asan -DPARLEY_WERROR=ON -DPARLEY_SANITIZE=ON -DCMAKE_C_COMPILER=clang >/dev/null
+	cmake -S . -B build-asan -DPARLEY_WERROR=ON -DPARLEY_SANITIZE=ON -DPARLEY_FUZZ=ON -DCMAKE_C_COMPILER=clang >/dev/null
 	cmake --build build-asan -j $(JOBS)
 
 asan: asan-build
