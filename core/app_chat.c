@@ -15,6 +15,7 @@
 #include "sio.h"
 
 #define MAX_ROOM_NAME 128
+#define MAX_ROOMS 1000 /* rooms one socket may be in: a client cannot grow the server at will */
 
 /* The sender's identity as the tutorial sends it: {name, userid}, absent fields omitted. */
 static json_t *identity(struct pl_socket *s)
@@ -174,6 +175,8 @@ static enum pl_verdict on_join(struct pl_event *ev, void *ud)
 	if (pl_nsp_socket(s->nsp, room))
 		return fail(ev, "that name is reserved");
 	bool was_in = pl_socket_in(s, room);
+	if (!was_in && s->n_rooms >= MAX_ROOMS)
+		return fail(ev, "too many rooms");
 	if (pl_socket_join(s, room))
 		return fail(ev, "cannot join now");
 	if (!was_in) {
@@ -343,6 +346,8 @@ static enum pl_verdict on_chat_message(struct pl_event *ev, void *ud)
 	const char *room = room_arg(data);
 	if (!room)
 		return fail(ev, "a room name of 1 to 128 characters is required");
+	if (!pl_socket_in(s, room) && s->n_rooms >= MAX_ROOMS)
+		return fail(ev, "too many rooms");
 	if (pl_socket_join(s, room))
 		return fail(ev, "cannot join now");
 	json_t *msg = json_object_get(data, "msg");

@@ -68,6 +68,15 @@ void pl_sbuf_close(struct pl_sbuf *b)
 	b->len = b->cap = 0;
 }
 
+void *pl_array_grow(void *arr, size_t *cap, size_t elem, size_t min_cap)
+{
+	size_t n = *cap ? *cap * 2 : min_cap;
+	void *p = realloc(arr, n * elem);
+	if (p)
+		*cap = n;
+	return p;
+}
+
 /* Writes the unmasked server-side WebSocket header that ends at `end` and returns its length. */
 static unsigned char write_ws_header(unsigned char *end, size_t len, bool binary)
 {

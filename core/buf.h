@@ -29,6 +29,12 @@ int pl_sbuf_reserve(struct pl_sbuf *b, size_t n);
 void pl_sbuf_close(struct pl_sbuf *b);
 
 /*
+ * Grows an array of elem-byte elements to twice *cap (or min_cap when empty). Returns the
+ * moved array and updates *cap, or returns NULL and leaves both unchanged.
+ */
+void *pl_array_grow(void *arr, size_t *cap, size_t elem, size_t min_cap);
+
+/*
  * Bytes reserved in front of every frame's payload: libwebsockets' LWS_PRE plus the largest
  * WebSocket header (10 bytes for a server frame), so a frame can be written without copying.
  */

@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "buf.h"
+
 static void swap(struct pl_deadline **h, size_t a, size_t b)
 {
 	struct pl_deadline *t = h[a];
@@ -120,12 +122,10 @@ int pl_deadline_set(struct pl_deadlines *set, struct pl_deadline *d, uint64_t ms
 			sift_down(set->heap, set->n, d->index);
 	} else {
 		if (set->n == set->cap) {
-			size_t cap = set->cap ? set->cap * 2 : 64;
-			struct pl_deadline **h = realloc(set->heap, cap * sizeof *h);
+			struct pl_deadline **h = pl_array_grow(set->heap, &set->cap, sizeof *h, 64);
 			if (!h)
 				return -ENOMEM;
 			set->heap = h;
-			set->cap = cap;
 		}
 		d->due = due;
 		d->index = set->n;

@@ -201,12 +201,10 @@ static int schedule_flush(struct pl_eio *s)
 	if (s->flush_pending)
 		return 0;
 	if (srv->n_flush == srv->cap_flush) {
-		size_t cap = srv->cap_flush ? srv->cap_flush * 2 : 256;
-		struct pl_eio **a = realloc(srv->flush, cap * sizeof *a);
+		struct pl_eio **a = pl_array_grow(srv->flush, &srv->cap_flush, sizeof *a, 256);
 		if (!a)
 			return -ENOMEM;
 		srv->flush = a;
-		srv->cap_flush = cap;
 	}
 	srv->flush[srv->n_flush++] = pl_eio_ref(s);
 	s->flush_pending = true;

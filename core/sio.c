@@ -185,30 +185,39 @@ int pl_socket_join(struct pl_socket *s, const char *name)
 		}
 	}
 	if (r->n == r->cap) {
-		size_t cap = r->cap ? r->cap * 2 : 4;
-		struct pl_socket **m = realloc(r->members, cap * sizeof *m);
-		if (!m)
-			return -ENOMEM;
-		r->members = m;
-		size_t *sl = realloc(r->slots, cap * sizeof *sl);
+		/* members and slots grow together; each keeps its own copy of the capacity until
+		 * both have grown */
+		size_t cap_m = r->cap, cap_s = r->cap;
+		struct pl_socket **m = pl_array_grow(r->members, &cap_m, sizeof *m, 4);
+		if (m)
+			r->members = m;
+		size_t *sl = m ? pl_array_grow(r->slots, &cap_s, sizeof *sl, 4) : NULL;
 		if (!sl)
-			return -ENOMEM;
+			goto fail;
 		r->slots = sl;
-		r->cap = cap;
+		r->cap = cap_m;
 	}
 	if (s->n_rooms == s->cap_rooms) {
-		size_t cap = s->cap_rooms ? s->cap_rooms * 2 : 2;
-		struct pl_membership *a = realloc(s->rooms, cap * sizeof *a);
+		struct pl_membership *a = pl_array_grow(s->rooms, &s->cap_rooms, sizeof *a, 2);
 		if (!a)
-			return -ENOMEM;
+			goto fail;
 		s->rooms = a;
-		s->cap_rooms = cap;
 	}
 	r->members[r->n] = s;
 	r->slots[r->n] = s->n_rooms;
 	s->rooms[s->n_rooms++] = (struct pl_membership){r, r->n};
 	r->n++;
 	return 0;
+fail:
+	if (r->n == 0) {
+		/* a room created for this join goes again */
+		pl_map_del(&nsp->rooms, r->name);
+		free(r->members);
+		free(r->slots);
+		free(r->name);
+		free(r);
+	}
+	return -ENOMEM;
 }
 
 /* Removes membership k of s, swapping the last entries into the holes on both sides. */
@@ -566,12 +575,10 @@ static void on_connect(struct pl_client *c, struct pl_sio_packet *p)
 	s->refs = 1;
 	s->auth = p->data ? json_incref(p->data) : NULL;
 	if (nsp->n == nsp->cap) {
-		size_t cap = nsp->cap ? nsp->cap * 2 : 16;
-		struct pl_socket **l = realloc(nsp->list, cap * sizeof *l);
+		struct pl_socket **l = pl_array_grow(nsp->list, &nsp->cap, sizeof *l, 16);
 		if (!l)
 			goto fail;
 		nsp->list = l;
-		nsp->cap = cap;
 	}
 	for (size_t i = 0; i < nsp->n_handlers; i++) {
 		struct handler *h = &nsp->handlers[i];

@@ -197,14 +197,12 @@ void pl_transport_close_ws(struct pl_server *srv, struct lws *wsi)
 		if (srv->pending_close[i] == wsi)
 			return;
 	if (srv->n_pending_close == srv->cap_pending_close) {
-		size_t cap = srv->cap_pending_close ? srv->cap_pending_close * 2 : 16;
-		struct lws **a = realloc(srv->pending_close, cap * sizeof *a);
+		struct lws **a = pl_array_grow(srv->pending_close, &srv->cap_pending_close, sizeof *a, 16);
 		if (!a) {
 			lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, 1);
 			return;
 		}
 		srv->pending_close = a;
-		srv->cap_pending_close = cap;
 	}
 	srv->pending_close[srv->n_pending_close++] = wsi;
 	uv_timer_start(&srv->closer, closer_run, 0, 0);

@@ -319,6 +319,18 @@ describe('chat protocol', () => {
     assert.deepEqual(await emitAck(a.s, 'join', { room }), { ok: true, room, members: [a.me] });
   });
 
+  it('a socket can be in at most 1000 rooms', async (t) => {
+    const a = await user(t, srv, 'M');
+    const base = uniqueName('many');
+    for (let i = 0; i < 1000; i++) a.s.emit('join', { room: `${base}-${i}` });
+    const r = await emitAck(a.s, 'join', { room: `${base}-1000` });
+    assert.deepEqual(r, { ok: false, error: 'too many rooms' });
+    const rooms = await emitAck(a.s, 'rooms');
+    assert.equal(rooms.rooms.length, 1000);
+    // rejoining one it is in is fine
+    assert.equal((await emitAck(a.s, 'join', { room: `${base}-7` })).ok, true);
+  });
+
   it('a join without a payload is an error ack, not a crash', async (t) => {
     const a = await user(t, srv, 'N');
     const r = await a.s.timeout(3000).emitWithAck('join');
