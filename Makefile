@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS  ?= 2
 APT_PACKAGES = build-essential cmake pkg-config libwebsockets-dev libwebsockets-evlib-uv \
                libuv1-dev libjansson-dev libsqlite3-dev liblua5.4-dev nodejs npm chromium \
-               clang valgrind
+               clang libclang-rt-14-dev valgrind
 NPM_DIRS = web tests tests/bench/node-server
 
 .PHONY: all deps build run test asan asan-build bench clean
