@@ -4,6 +4,7 @@
  * README. On "/chat", the tutorial's rooms example ("chat message"). Every event is an ordinary
  * handler on the namespace's dispatch point, as plugins and scripts will be.
  */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -105,6 +106,8 @@ static enum pl_verdict on_login(struct pl_event *ev, void *ud)
 	json_t *data = json_array_get(ev->args, 0);
 	json_t *name = json_object_get(data, "name"), *userid = json_object_get(data, "userid");
 	json_t *sd = pl_socket_data(s);
+	/* history is replayed on the first login only: logging in again is no way to pull it */
+	bool first = !json_object_get(sd, "name") && !json_object_get(sd, "userid");
 	if (name)
 		json_object_set(sd, "name", name);
 	if (userid)
@@ -120,7 +123,8 @@ static enum pl_verdict on_login(struct pl_event *ev, void *ud)
 	/* io.emit('login', data.name): everyone, the sender included */
 	pl_nsp_emit1(s->nsp, NULL, NULL, "login", name ? name : json_null());
 	reply(ev, json_pack("{sb}", "ok", 1));
-	replay(srv, s, "");
+	if (first)
+		replay(srv, s, "");
 	return PL_DONE;
 }
 

@@ -243,6 +243,11 @@ describe('chat protocol', () => {
     assert.equal(last.id, id);
     assert.deepEqual(last.from, { name: 'A', userid: a.userid });
     assert.equal(last.room, undefined);
+
+    // Logging in again does not replay it again.
+    await chats.none(200);
+    await emitAck(s, 'login', { name: 'Newcomer again', userid: uniqueName('uid') });
+    await chats.none(300);
   });
 
   it('private: delivered to every socket logged in with that userid, acked with the count', async (t) => {
