@@ -99,7 +99,8 @@ static void session_free(struct pl_eio *s)
 		s->qhead = (s->qhead + 1) % s->qcap;
 		s->qcount--;
 	}
-	free(s->queue);
+	if (s->queue != s->inline_queue)
+		free(s->queue);
 	free(s->query);
 	free(s);
 }
@@ -165,13 +166,14 @@ static void arm(struct pl_eio *s, unsigned ms)
 static int enqueue(struct pl_eio *s, struct pl_frame *f)
 {
 	if (s->qcount == s->qcap) {
-		size_t cap = s->qcap ? s->qcap * 2 : 4;
+		size_t cap = s->qcap * 2;
 		struct pl_frame **q = malloc(cap * sizeof *q);
 		if (!q)
 			return -ENOMEM;
 		for (size_t i = 0; i < s->qcount; i++)
 			q[i] = s->queue[(s->qhead + i) % s->qcap];
-		free(s->queue);
+		if (s->queue != s->inline_queue)
+			free(s->queue);
 		s->queue = q;
 		s->qcap = cap;
 		s->qhead = 0;
@@ -232,8 +234,8 @@ static int queue_frame(struct pl_eio *s, struct pl_frame *f)
 	if (enqueue(s, f))
 		return -ENOMEM;
 	if (s->qbytes > s->srv->cfg->max_send_queue) {
-		pl_warn("eio %s: send queue over %zu bytes, disconnecting slow client %s", s->sid,
-			s->srv->cfg->max_send_queue, s->remote);
+		pl_warn("eio %s: send queue over %zu bytes, disconnecting slow client", s->sid,
+			s->srv->cfg->max_send_queue);
 		/* closed at the end of this iteration, not here: the caller may be walking a
 		 * room or namespace that the close would change under it */
 		s->overflow = true;
@@ -319,9 +321,10 @@ static struct pl_eio *session_new(struct pl_server *srv, const struct pl_eio_req
 	if (!s->query)
 		goto fail;
 	pl_deadline_init(&s->heartbeat);
+	s->queue = s->inline_queue;
+	s->qcap = sizeof s->inline_queue / sizeof *s->inline_queue;
 	s->srv = srv;
 	s->websocket = websocket;
-	snprintf(s->remote, sizeof s->remote, "%s", r->remote ? r->remote : "?");
 	do
 		pl_random_id(s->sid);
 	while (pl_map_get(&srv->sessions, s->sid));
@@ -337,7 +340,9 @@ static struct pl_eio *session_new(struct pl_server *srv, const struct pl_eio_req
 			 srv->cfg->ping_timeout, srv->cfg->max_payload);
 	send_typed(s, PL_EIO_OPEN, open, (size_t)n);
 	arm(s, srv->cfg->ping_interval);
-	pl_debug("eio %s: open (%s) from %s", s->sid, websocket ? "websocket" : "polling", s->remote);
+	/* the one line that names the peer: later lines of this session carry its sid */
+	pl_info("connection %s from %s (%s)", s->sid, r->remote ? r->remote : "?",
+		websocket ? "websocket" : "polling");
 	return s;
 fail:
 	free(s->query);
@@ -424,7 +429,7 @@ void pl_eio_poll_get(struct pl_eio *s, struct lws *wsi)
 	}
 	if (s->get_wsi) {
 		/* a second concurrent GET is a protocol error that ends the session */
-		pl_warn("eio %s: overlapping polling GET from %s", s->sid, s->remote);
+		pl_warn("eio %s: overlapping polling GET", s->sid);
 		pl_transport_respond(wsi, 400, NULL, NULL, 0);
 		pl_eio_close(s, "transport error", false);
 		return;
@@ -494,7 +499,7 @@ static int on_packet(struct pl_eio *s, const struct pl_eio_packet *p)
 		return 1;
 	case PL_EIO_PING:
 		/* in v4 heartbeats go from server to client; a client ping is a protocol error */
-		pl_warn("eio %s: invalid heartbeat direction from %s", s->sid, s->remote);
+		pl_warn("eio %s: invalid heartbeat direction", s->sid);
 		pl_eio_close(s, "transport error", false);
 		return 1;
 	default: /* open, upgrade outside an upgrade, noop: nothing to do */
@@ -512,7 +517,7 @@ void pl_eio_poll_post(struct pl_eio *s, struct lws *wsi, char *body, size_t len)
 	s->refs++;
 	int rc = pl_eio_decode_payload(body, len, payload_packet, s);
 	if (rc == PL_EIO_EBADPACKET) {
-		pl_warn("eio %s: unparseable polling payload from %s", s->sid, s->remote);
+		pl_warn("eio %s: unparseable polling payload", s->sid);
 		pl_transport_respond(wsi, 400, NULL, NULL, 0);
 		pl_eio_close(s, "parse error", false);
 	} else {
@@ -547,7 +552,7 @@ void pl_eio_ws_message(struct pl_eio *s, struct lws *wsi, char *data, size_t len
 	if (binary) {
 		p = (struct pl_eio_packet){.type = PL_EIO_MESSAGE, .binary = true, .data = data, .len = len};
 	} else if (pl_eio_decode_text(data, len, &p)) {
-		pl_warn("eio %s: unparseable WebSocket frame from %s", s->sid, s->remote);
+		pl_warn("eio %s: unparseable WebSocket frame", s->sid);
 		pl_eio_close(s, "parse error", false);
 		return;
 	}
@@ -567,7 +572,7 @@ void pl_eio_ws_message(struct pl_eio *s, struct lws *wsi, char *data, size_t len
 			pl_debug("eio %s: upgraded to websocket", s->sid);
 			kick(s);
 		} else {
-			pl_warn("eio %s: unexpected packet during upgrade from %s", s->sid, s->remote);
+			pl_warn("eio %s: unexpected packet during upgrade", s->sid);
 			s->ws_wsi = NULL;
 			s->upgrading = false;
 			pl_transport_close_ws(s->srv, wsi);

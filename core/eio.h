@@ -43,7 +43,8 @@ struct pl_eio {
 	bool client_closed;	  /* the client sent a close packet */
 	struct lws *get_wsi;	  /* the held polling GET, or NULL */
 	struct lws *ws_wsi;	  /* the WebSocket (active or probing), or NULL */
-	struct pl_frame **queue;  /* ring of frames waiting to be written */
+	struct pl_frame **queue;  /* ring of frames waiting to be written (inline_queue at first) */
+	struct pl_frame *inline_queue[2]; /* the ring's first home, so an idle session allocates none */
 	size_t qhead;		  /* index of the oldest queued frame */
 	size_t qcount;		  /* frames queued */
 	size_t qcap;		  /* ring capacity */
@@ -53,7 +54,6 @@ struct pl_eio {
 	bool overflow;		  /* the send queue passed its cap: closed at the end of the iteration */
 	struct pl_deadline heartbeat; /* next ping, the pong deadline, or the close grace */
 	char *query;		  /* the handshake's query string, for hooks */
-	char remote[48];	  /* peer address */
 	void *user;		  /* the upper layer's object (a Socket.IO client) */
 };
 

@@ -533,7 +533,7 @@ static void timer_freed(uv_handle_t *h)
 static void client_close(struct pl_client *c, const char *why)
 {
 	if (c->eio) {
-		pl_warn("eio %s: closing connection from %s: %s", c->eio->sid, c->eio->remote, why);
+		pl_warn("eio %s: closing the connection: %s", c->eio->sid, why);
 		pl_eio_close(c->eio, "parse error", false);
 	}
 }
@@ -813,7 +813,6 @@ static void eio_open(struct pl_eio *e)
 		c->connect_timer->data = c;
 		uv_timer_start(c->connect_timer, connect_timeout, e->srv->cfg->connect_timeout, 0);
 	}
-	pl_info("connection %s from %s", e->sid, e->remote);
 }
 
 static void eio_close(struct pl_eio *e, const char *reason)

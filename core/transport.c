@@ -447,8 +447,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		bool binary = lws_frame_is_binary(wsi);
 		/* lws has no maximum message size of its own: enforce maxPayload here */
 		if (c->body.len + len > srv->cfg->max_payload) {
-			pl_warn("eio %s: message over maxPayload from %s", c->session->sid,
-				c->session->remote);
+			pl_warn("eio %s: message over maxPayload", c->session->sid);
 			lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, NULL, 0);
 			pl_eio_close(c->session, "payload too large", false);
 			return -1;
