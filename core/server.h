@@ -18,6 +18,12 @@ struct lws_vhost;
 struct pl_sio;
 struct pl_history;
 
+/* A WebSocket close scheduled outside its callbacks, with the status its close frame carries. */
+struct pl_pending_close {
+	struct lws *wsi; /* the connection */
+	int status;	 /* RFC 6455 close status */
+};
+
 struct pl_server {
 	uv_loop_t *loop;		  /* the loop everything runs on */
 	struct pl_config *cfg;		  /* validated configuration */
@@ -36,7 +42,7 @@ struct pl_server {
 	unsigned char *wbuf;		  /* scratch for batched WebSocket writes */
 	size_t wbuf_cap;		  /* its size after LWS_PRE */
 	uv_timer_t closer;		  /* runs deferred WebSocket closes outside lws callbacks */
-	struct lws **pending_close;	  /* WebSockets to close at the next closer run */
+	struct pl_pending_close *pending_close; /* WebSockets to close at the next closer run */
 	size_t n_pending_close;		  /* entries in pending_close */
 	size_t cap_pending_close;	  /* capacity of pending_close */
 	bool stopping;			  /* shutdown in progress */

@@ -37,6 +37,7 @@ struct conn {
 	struct pl_sbuf resp;	  /* LWS_PRE bytes, then the response body */
 	struct pl_sbuf body;	  /* POST body or a WebSocket message being reassembled */
 	bool conn_close;	  /* the client sent "Connection: close" */
+	bool too_large;		  /* a WebSocket message passed maxPayload: closing, input ignored */
 };
 
 /* lws has no per-connection area yet while an upgrade is confirmed: a refusal is built here */
@@ -185,34 +186,41 @@ static void closer_run(uv_timer_t *t)
 	/* Closing from inside a connection's own callback (returning -1 from WRITEABLE) makes
 	 * Debian's debug build of lws drop the close frame; closing here, outside, sends it. */
 	while (srv->n_pending_close) {
-		struct lws *wsi = srv->pending_close[--srv->n_pending_close];
-		lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
-		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
+		struct pl_pending_close pc = srv->pending_close[--srv->n_pending_close];
+		lws_close_reason(pc.wsi, (enum lws_close_status)pc.status, NULL, 0);
+		lws_set_timeout(pc.wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
 	}
 }
 
-void pl_transport_close_ws(struct pl_server *srv, struct lws *wsi)
+void pl_transport_close_ws_status(struct pl_server *srv, struct lws *wsi, int status)
 {
+	/* the first close scheduled for a connection decides its status */
 	for (size_t i = 0; i < srv->n_pending_close; i++)
-		if (srv->pending_close[i] == wsi)
+		if (srv->pending_close[i].wsi == wsi)
 			return;
 	if (srv->n_pending_close == srv->cap_pending_close) {
-		struct lws **a = pl_array_grow(srv->pending_close, &srv->cap_pending_close, sizeof *a, 16);
+		struct pl_pending_close *a =
+			pl_array_grow(srv->pending_close, &srv->cap_pending_close, sizeof *a, 16);
 		if (!a) {
 			lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, 1);
 			return;
 		}
 		srv->pending_close = a;
 	}
-	srv->pending_close[srv->n_pending_close++] = wsi;
+	srv->pending_close[srv->n_pending_close++] = (struct pl_pending_close){wsi, status};
 	uv_timer_start(&srv->closer, closer_run, 0, 0);
+}
+
+void pl_transport_close_ws(struct pl_server *srv, struct lws *wsi)
+{
+	pl_transport_close_ws_status(srv, wsi, LWS_CLOSE_STATUS_NORMAL);
 }
 
 /* Forgets a wsi that closed before its scheduled close ran. */
 static void forget_pending_close(struct pl_server *srv, struct lws *wsi)
 {
 	for (size_t i = 0; i < srv->n_pending_close; i++) {
-		if (srv->pending_close[i] == wsi) {
+		if (srv->pending_close[i].wsi == wsi) {
 			srv->pending_close[i] = srv->pending_close[--srv->n_pending_close];
 			return;
 		}
@@ -443,14 +451,20 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_RECEIVE: {
 		if (!c->session)
 			return -1;
+		if (c->too_large)
+			return 0;
 		bool done = lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi);
 		bool binary = lws_frame_is_binary(wsi);
 		/* lws has no maximum message size of its own: enforce maxPayload here */
 		if (c->body.len + len > srv->cfg->max_payload) {
 			pl_warn("eio %s: message over maxPayload", c->session->sid);
-			lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, NULL, 0);
+			/* closed from the closer, not by returning -1 here, so the client gets
+			 * 1009 rather than 1006; the rest of the message is ignored */
+			pl_transport_close_ws_status(srv, wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE);
 			pl_eio_close(c->session, "payload too large", false);
-			return -1;
+			pl_sbuf_close(&c->body);
+			c->too_large = true;
+			return 0;
 		}
 		if (done && c->body.len == 0) {
 			/* the common case: a whole message in one piece, used in place */

@@ -46,7 +46,9 @@ void pl_transport_want_write(struct lws *wsi);
  * Only from the connection's writable callback. Returns 0 or -1 when the connection failed.
  */
 int pl_transport_ws_write_raw(struct lws *wsi, unsigned char *p, size_t len);
-/* Closes a WebSocket with a close frame, outside of its callbacks. */
+/* Closes a WebSocket with a close frame (status 1000), outside of its callbacks. */
 void pl_transport_close_ws(struct pl_server *srv, struct lws *wsi);
+/* The same with another RFC 6455 status (1009 for a message over maxPayload). */
+void pl_transport_close_ws_status(struct pl_server *srv, struct lws *wsi, int status);
 
 #endif
