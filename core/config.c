@@ -53,6 +53,8 @@ static const struct option_def options[] = {
 	 "allow credentials in CORS requests (echoes the origin)"},
 	{"history-replay", OPT_UINT, F(history_replay), 0, 1000,
 	 "messages replayed to a client on login and on joining a room (default 50)"},
+	{"history-keep", OPT_UINT, F(history_keep), 0, 100000000,
+	 "messages kept per room, older ones deleted every minute; 0 keeps all (default 10000)"},
 	{"log-level", OPT_LEVEL, F(log_level), 0, 0, "error, warn, info or debug (default info)"},
 	{"app", OPT_APP, F(app), 0, 0,
 	 "built-in application: chat (default), conformance or engine-echo"},
@@ -93,6 +95,7 @@ int pl_config_init(struct pl_config *c)
 	c->max_send_queue = 4u << 20;
 	c->max_connections = 100000;
 	c->history_replay = 50;
+	c->history_keep = 10000;
 	c->log_level = PL_LOG_INFO;
 	c->app = PL_APP_CHAT;
 	return 0;

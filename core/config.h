@@ -30,6 +30,7 @@ struct pl_config {
 	char *cors_origins;	/* comma-separated allowed origins, "*" for any, NULL for none */
 	bool cors_credentials;	/* send Access-Control-Allow-Credentials */
 	unsigned history_replay; /* messages replayed on login and join, 0 for none */
+	unsigned history_keep;	/* messages kept per room, 0 for all */
 	int log_level;		/* enum pl_log_level */
 	enum pl_app app;	/* built-in application */
 	char *namespaces[PL_CONFIG_MAX_NSP]; /* namespaces served besides "/" */

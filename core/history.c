@@ -23,6 +23,8 @@ struct pl_history {
 	sqlite3_stmt *recent;	 /* last N of a room after an id */
 	int in_tx;		 /* a write transaction is open */
 	uv_prepare_t *prepare;	 /* commits before the loop polls for I/O; freed by its close */
+	uv_timer_t *retention;	 /* trims old messages every minute; freed by its close */
+	unsigned keep;		 /* messages kept per room, 0 for all */
 };
 
 static void commit_cb(uv_prepare_t *p)
@@ -30,9 +32,17 @@ static void commit_cb(uv_prepare_t *p)
 	pl_history_commit(p->data);
 }
 
-static void prepare_freed(uv_handle_t *p)
+#define RETENTION_INTERVAL_MS 60000
+
+static void handle_freed(uv_handle_t *p)
 {
 	free(p);
+}
+
+static void retention_cb(uv_timer_t *t)
+{
+	struct pl_history *h = t->data;
+	pl_history_trim(h, h->keep);
 }
 
 static int exec(struct pl_history *h, const char *sql)
@@ -46,11 +56,12 @@ static int exec(struct pl_history *h, const char *sql)
 	return 0;
 }
 
-struct pl_history *pl_history_open(const char *path, uv_loop_t *loop)
+struct pl_history *pl_history_open(const char *path, uv_loop_t *loop, unsigned keep)
 {
 	struct pl_history *h = calloc(1, sizeof *h);
 	if (!h)
 		return NULL;
+	h->keep = keep;
 	if (sqlite3_open_v2(path, &h->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
 	    SQLITE_OK) {
 		pl_error("history: cannot open %s: %s", path, h->db ? sqlite3_errmsg(h->db) : "?");
@@ -78,6 +89,18 @@ struct pl_history *pl_history_open(const char *path, uv_loop_t *loop)
 	h->prepare->data = h;
 	uv_prepare_start(h->prepare, commit_cb);
 	uv_unref((uv_handle_t *)h->prepare); /* it must not keep the loop alive */
+	if (keep) {
+		if (pl_history_trim(h, keep) < 0)
+			goto fail;
+		h->retention = malloc(sizeof *h->retention);
+		if (!h->retention)
+			goto fail;
+		uv_timer_init(loop, h->retention);
+		h->retention->data = h;
+		uv_timer_start(h->retention, retention_cb, RETENTION_INTERVAL_MS,
+			       RETENTION_INTERVAL_MS);
+		uv_unref((uv_handle_t *)h->retention);
+	}
 	return h;
 fail:
 	pl_history_free(h);
@@ -91,12 +114,44 @@ void pl_history_free(struct pl_history *h)
 	pl_history_commit(h);
 	if (h->prepare) {
 		uv_prepare_stop(h->prepare);
-		uv_close((uv_handle_t *)h->prepare, prepare_freed);
+		uv_close((uv_handle_t *)h->prepare, handle_freed);
 	}
+	if (h->retention)
+		uv_close((uv_handle_t *)h->retention, handle_freed);
 	sqlite3_finalize(h->insert);
 	sqlite3_finalize(h->recent);
 	sqlite3_close(h->db);
 	free(h);
+}
+
+long long pl_history_trim(struct pl_history *h, unsigned keep)
+{
+	if (!keep)
+		return 0;
+	pl_history_commit(h);
+	/* per room, everything at or below the id of the (keep+1)-th newest message goes; the
+	 * (nsp, room, id) index serves both the offset and the range */
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(h->db,
+			       "DELETE FROM messages WHERE rowid IN (SELECT m.id FROM "
+			       "(SELECT DISTINCT nsp, room FROM messages) r JOIN messages m "
+			       "ON m.nsp = r.nsp AND m.room = r.room AND m.id <= "
+			       "(SELECT id FROM messages x WHERE x.nsp = r.nsp AND x.room = r.room "
+			       "ORDER BY id DESC LIMIT 1 OFFSET ?))",
+			       -1, &st, NULL) != SQLITE_OK) {
+		pl_error("history: %s", sqlite3_errmsg(h->db));
+		return -EIO;
+	}
+	sqlite3_bind_int64(st, 1, keep);
+	long long n = -EIO;
+	if (sqlite3_step(st) == SQLITE_DONE)
+		n = sqlite3_changes(h->db);
+	else
+		pl_error("history: cannot trim: %s", sqlite3_errmsg(h->db));
+	sqlite3_finalize(st);
+	if (n > 0)
+		pl_info("history: removed %lld old messages (keeping %u per room)", n, keep);
+	return n;
 }
 
 int pl_history_commit(struct pl_history *h)

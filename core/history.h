@@ -14,9 +14,15 @@ struct pl_history;
 
 /*
  * Opens (creating if needed) the database at path (":memory:" for none on disk), applies the
- * schema, and commits pending writes in loop's prepare phase. Returns NULL after logging why.
+ * schema, and commits pending writes in loop's prepare phase. keep is the number of messages
+ * kept per room (0 keeps all): older ones are deleted at open and then every minute.
+ * Returns NULL after logging why.
  */
-struct pl_history *pl_history_open(const char *path, uv_loop_t *loop);
+struct pl_history *pl_history_open(const char *path, uv_loop_t *loop, unsigned keep);
+
+/* Deletes all but the newest keep messages of every room. Returns the number deleted, or a
+ * negative error after logging sqlite3_errmsg. */
+long long pl_history_trim(struct pl_history *h, unsigned keep);
 /* Commits and closes. NULL is a no-op. */
 void pl_history_free(struct pl_history *h);
 

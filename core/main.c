@@ -80,7 +80,7 @@ int main(int argc, char **argv)
 	}
 	server.loop = &loop;
 	server.cfg = &cfg;
-	server.history = pl_history_open(cfg.db_path, &loop);
+	server.history = pl_history_open(cfg.db_path, &loop, cfg.history_keep);
 	if (!server.history)
 		goto out_loop;
 	if (init_app(&server)) {

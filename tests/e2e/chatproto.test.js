@@ -5,7 +5,7 @@
 
 const assert = require('node:assert/strict');
 const { describe, it, before, after } = require('node:test');
-const { startServer, connected, emitAck, record, sleep, uniqueName, liveChats } = require('./lib/server');
+const { startServer, connected, emitAck, record, sleep, uniqueName, liveChats, tempDir } = require('./lib/server');
 
 const byId = (a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
@@ -247,6 +247,25 @@ describe('chat protocol', () => {
     // Logging in again does not replay it again.
     await chats.none(200);
     await emitAck(s, 'login', { name: 'Newcomer again', userid: uniqueName('uid') });
+    await chats.none(300);
+  });
+
+  it('history: --history-keep keeps the newest messages of each room across a restart', async (t) => {
+    const dir = tempDir();
+    t.after(() => require('node:fs').rmSync(dir, { recursive: true, force: true }));
+    const db = require('node:path').join(dir, 'keep.db');
+    const first = await startServer(t, { db, args: ['--history-keep', '3'] });
+    const a = await user(t, first, 'A');
+    for (let i = 0; i < 5; i++) await emitAck(a.s, 'chat', { msg: `g${i}` });
+    a.s.disconnect();
+    await first.stop();
+
+    const second = await startServer(t, { db, args: ['--history-keep', '3'] });
+    const s = await connected(t, second);
+    const chats = record(s, 'chat');
+    await emitAck(s, 'login', { name: 'Late', userid: uniqueName('uid') });
+    const got = await chats.take(3);
+    assert.deepEqual(got.map((h) => h.msg), ['g2', 'g3', 'g4'], 'the three newest survive');
     await chats.none(300);
   });
 
