@@ -74,6 +74,16 @@ static json_t *members_of(struct pl_nsp *nsp, const char *room)
 	return list;
 }
 
+/* A stored row (borrowed) as clients see it: the message with its id and time; a new reference. */
+static json_t *history_message(json_t *row)
+{
+	json_t *msg = json_object_get(row, "payload");
+	json_t *out = json_is_object(msg) ? json_incref(msg) : json_object();
+	json_object_set(out, "id", json_object_get(row, "id"));
+	json_object_set(out, "ts", json_object_get(row, "ts"));
+	return out;
+}
+
 /*
  * Sends the last messages of a room ('' for the namespace-wide chat) to one socket as ordinary
  * "chat" events marked {"history":true,"id":..,"ts":..}, so clients that only know the live
@@ -83,18 +93,15 @@ static void replay(struct pl_server *srv, struct pl_socket *s, const char *room)
 {
 	if (!srv->cfg->history_replay)
 		return;
-	json_t *rows = pl_history_recent(srv->history, pl_nsp_name(s->nsp), room,
-					 (int)srv->cfg->history_replay, 0);
+	json_t *rows = pl_history_page(srv->history, pl_nsp_name(s->nsp), room, 0, -1,
+				       (int)srv->cfg->history_replay);
 	size_t i;
 	json_t *row;
 	json_array_foreach(rows, i, row) {
-		json_t *msg = json_object_get(row, "payload");
-		if (!json_is_object(msg))
-			continue;
+		json_t *msg = history_message(row);
 		json_object_set_new(msg, "history", json_true());
-		json_object_set(msg, "id", json_object_get(row, "id"));
-		json_object_set(msg, "ts", json_object_get(row, "ts"));
 		pl_socket_emit1(s, "chat", msg);
+		json_decref(msg);
 	}
 	json_decref(rows);
 }
@@ -322,6 +329,57 @@ static enum pl_verdict on_rooms(struct pl_event *ev, void *ud)
 	return PL_DONE;
 }
 
+/* Reads an optional whole-number field of at least min; false when present and invalid. */
+static bool number_arg(json_t *data, const char *key, long long min, long long *out)
+{
+	json_t *v = json_object_get(data, key);
+	if (!v)
+		return true;
+	double d = json_number_value(v);
+	if (!json_is_number(v) || d < (double)min || d > 9007199254740991.0 || d != (double)(long long)d)
+		return false;
+	*out = (long long)d;
+	return true;
+}
+
+/*
+ * history {room?, before?, since?, limit?}: a page of stored messages of a room the socket is
+ * in (or of the namespace-wide chat without room), oldest first. before pages back from an id,
+ * since forward from one; without either, the newest.
+ */
+static enum pl_verdict on_history(struct pl_event *ev, void *ud)
+{
+	struct pl_server *srv = ud;
+	struct pl_socket *s = ev->socket;
+	json_t *data = json_array_get(ev->args, 0);
+	const char *room = "";
+	if (json_object_get(data, "room")) {
+		room = room_arg(data);
+		if (!room || !pl_socket_in(s, room))
+			return fail(ev, "not in that room");
+	}
+	long long before = 0, since = -1, limit = 50;
+	if (!number_arg(data, "before", 1, &before) || !number_arg(data, "since", 0, &since) ||
+	    !number_arg(data, "limit", 1, &limit))
+		return fail(ev, "before, since and limit are whole numbers");
+	if (json_object_get(data, "before") && json_object_get(data, "since"))
+		return fail(ev, "ask for before or since, not both");
+	if (limit > 100)
+		limit = 100;
+	json_t *rows = pl_history_page(srv->history, pl_nsp_name(s->nsp), room, before, since,
+				       (int)limit);
+	if (!rows)
+		return fail(ev, "the history cannot be read now");
+	json_t *messages = json_array();
+	size_t i;
+	json_t *row;
+	json_array_foreach(rows, i, row)
+		json_array_append_new(messages, history_message(row));
+	json_decref(rows);
+	reply(ev, json_pack("{sbssso}", "ok", 1, "room", room, "messages", messages));
+	return PL_DONE;
+}
+
 /* Acknowledges with the arguments as sent: a round trip for clients and benchmarks. */
 static enum pl_verdict on_echo(struct pl_event *ev, void *ud)
 {
@@ -368,6 +426,7 @@ int pl_app_chat_init(struct pl_server *srv)
 		{"login", on_login},	 {"chat", on_chat},	  {"forceDisconnect", on_force_disconnect},
 		{"join", on_join},	 {"leave", on_leave},	  {"members", on_members},
 		{"private", on_private}, {"rooms", on_rooms},	  {"echo", on_echo},
+		{"history", on_history},
 	};
 	struct pl_nsp *root = pl_sio_nsp(srv, "/", true), *chat = pl_sio_nsp(srv, "/chat", true);
 	if (!root || !chat)

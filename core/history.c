@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <sqlite3.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,7 +21,8 @@ extern const char pl_schema_sql[]; /* schema.sql, compiled in by the build */
 struct pl_history {
 	sqlite3 *db;		 /* the connection */
 	sqlite3_stmt *insert;	 /* INSERT INTO messages */
-	sqlite3_stmt *recent;	 /* last N of a room after an id */
+	sqlite3_stmt *newest;	 /* the newest N of a room below an id */
+	sqlite3_stmt *oldest;	 /* the oldest N of a room above an id */
 	int in_tx;		 /* a write transaction is open */
 	uv_prepare_t *prepare;	 /* commits before the loop polls for I/O; freed by its close */
 	uv_timer_t *retention;	 /* trims old messages every minute; freed by its close */
@@ -76,9 +78,13 @@ struct pl_history *pl_history_open(const char *path, uv_loop_t *loop, unsigned k
 			       -1, &h->insert, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(h->db,
 			       "SELECT id, ts, sender, payload FROM (SELECT * FROM messages "
-			       "WHERE nsp = ? AND room = ? AND id > ? ORDER BY id DESC LIMIT ?) "
+			       "WHERE nsp = ? AND room = ? AND id < ? ORDER BY id DESC LIMIT ?) "
 			       "ORDER BY id",
-			       -1, &h->recent, NULL) != SQLITE_OK) {
+			       -1, &h->newest, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(h->db,
+			       "SELECT id, ts, sender, payload FROM messages "
+			       "WHERE nsp = ? AND room = ? AND id > ? ORDER BY id LIMIT ?",
+			       -1, &h->oldest, NULL) != SQLITE_OK) {
 		pl_error("history: %s", sqlite3_errmsg(h->db));
 		goto fail;
 	}
@@ -119,7 +125,8 @@ void pl_history_free(struct pl_history *h)
 	if (h->retention)
 		uv_close((uv_handle_t *)h->retention, handle_freed);
 	sqlite3_finalize(h->insert);
-	sqlite3_finalize(h->recent);
+	sqlite3_finalize(h->newest);
+	sqlite3_finalize(h->oldest);
 	sqlite3_close(h->db);
 	free(h);
 }
@@ -207,23 +214,24 @@ out:
 	return id;
 }
 
-json_t *pl_history_recent(struct pl_history *h, const char *nsp, const char *room, int limit,
-			  long long after_id)
+json_t *pl_history_page(struct pl_history *h, const char *nsp, const char *room, long long before,
+			long long since, int limit)
 {
+	sqlite3_stmt *st = since >= 0 ? h->oldest : h->newest;
 	json_t *out = json_array();
-	sqlite3_bind_text(h->recent, 1, nsp, -1, SQLITE_STATIC);
-	sqlite3_bind_text(h->recent, 2, room ? room : "", -1, SQLITE_STATIC);
-	sqlite3_bind_int64(h->recent, 3, after_id);
-	sqlite3_bind_int(h->recent, 4, limit);
+	sqlite3_bind_text(st, 1, nsp, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, room ? room : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, since >= 0 ? since : before > 0 ? before : INT64_MAX);
+	sqlite3_bind_int(st, 4, limit);
 	int rc;
-	while ((rc = sqlite3_step(h->recent)) == SQLITE_ROW) {
-		const char *sender = (const char *)sqlite3_column_text(h->recent, 2);
-		const char *payload = (const char *)sqlite3_column_text(h->recent, 3);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *sender = (const char *)sqlite3_column_text(st, 2);
+		const char *payload = (const char *)sqlite3_column_text(st, 3);
 		json_t *from = sender ? pl_json_parse(sender, strlen(sender)) : NULL;
 		json_t *p = payload ? pl_json_parse(payload, strlen(payload)) : NULL;
 		json_array_append_new(
-			out, json_pack("{sIsIsoso}", "id", (json_int_t)sqlite3_column_int64(h->recent, 0),
-				       "ts", (json_int_t)sqlite3_column_int64(h->recent, 1), "from",
+			out, json_pack("{sIsIsoso}", "id", (json_int_t)sqlite3_column_int64(st, 0), "ts",
+				       (json_int_t)sqlite3_column_int64(st, 1), "from",
 				       from ? from : json_object(), "payload", p ? p : json_null()));
 	}
 	if (rc != SQLITE_DONE) {
@@ -231,7 +239,7 @@ json_t *pl_history_recent(struct pl_history *h, const char *nsp, const char *roo
 		json_decref(out);
 		out = NULL;
 	}
-	sqlite3_reset(h->recent);
-	sqlite3_clear_bindings(h->recent);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
 	return out;
 }

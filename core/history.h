@@ -34,11 +34,13 @@ long long pl_history_append(struct pl_history *h, const char *nsp, const char *r
 			    const json_t *sender, const char *event, const json_t *payload);
 
 /*
- * Returns the last limit messages of (nsp, room) with an id above after_id (0 for any), oldest
- * first, as a new array of {"id","ts","from","payload"} objects, or NULL on error.
+ * Returns messages of (nsp, room) as a new array of {"id","ts","from","payload"} objects, oldest
+ * first, or NULL on error. With since >= 0, the oldest limit messages with an id above since
+ * (paging forward); otherwise the newest limit ones with an id below before (paging back), or
+ * the newest of all when before is 0.
  */
-json_t *pl_history_recent(struct pl_history *h, const char *nsp, const char *room, int limit,
-			  long long after_id);
+json_t *pl_history_page(struct pl_history *h, const char *nsp, const char *room, long long before,
+			long long since, int limit);
 
 /* Commits the open transaction, if any. Returns 0 or a negative error. */
 int pl_history_commit(struct pl_history *h);

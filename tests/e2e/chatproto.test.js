@@ -250,6 +250,36 @@ describe('chat protocol', () => {
     await chats.none(300);
   });
 
+  it('history: pages back with before, forward with since, per room or namespace-wide', async (t) => {
+    const srv2 = await startServer(t, {});
+    const a = await user(t, srv2, 'A');
+    const room = uniqueName('paged');
+    await emitAck(a.s, 'join', { room });
+    const ids = [];
+    for (let i = 0; i < 7; i++) ids.push((await emitAck(a.s, 'chat', { room, msg: `m${i}` })).id);
+    const g = (await emitAck(a.s, 'chat', { msg: 'global' })).id;
+    const msgs = (r) => r.messages.map((m) => m.msg);
+
+    const newest = await emitAck(a.s, 'history', { room, limit: 3 });
+    assert.equal(newest.ok, true);
+    assert.equal(newest.room, room);
+    assert.deepEqual(msgs(newest), ['m4', 'm5', 'm6']);
+    assert.deepEqual(newest.messages[2].from, { name: 'A', userid: a.userid });
+    assert.equal(newest.messages[2].id, ids[6]);
+    assert.equal(typeof newest.messages[2].ts, 'number');
+    assert.deepEqual(msgs(await emitAck(a.s, 'history', { room, before: ids[4], limit: 3 })), ['m1', 'm2', 'm3']);
+    assert.deepEqual(msgs(await emitAck(a.s, 'history', { room, since: ids[4], limit: 10 })), ['m5', 'm6']);
+    assert.deepEqual(msgs(await emitAck(a.s, 'history', { room, since: 0, limit: 2 })), ['m0', 'm1']);
+    const global = await emitAck(a.s, 'history', {});
+    assert.deepEqual(global.messages.map((m) => m.id), [g]);
+
+    assertError(await emitAck(a.s, 'history', { room: uniqueName('elsewhere') }), 'history of a room not joined');
+    assertError(await emitAck(a.s, 'history', { room, before: 'x' }), 'non-numeric before');
+    assertError(await emitAck(a.s, 'history', { room, limit: 0 }), 'limit 0');
+    assertError(await emitAck(a.s, 'history', { room, before: 5, since: 1 }), 'both before and since');
+    assert.equal((await emitAck(a.s, 'history', { room, limit: 1000 })).messages.length, 7, 'limit is clamped, not refused');
+  });
+
   it('history: --history-keep keeps the newest messages of each room across a restart', async (t) => {
     const dir = tempDir();
     t.after(() => require('node:fs').rmSync(dir, { recursive: true, force: true }));
