@@ -65,6 +65,14 @@ static const char *room_arg(json_t *arg)
 	return name;
 }
 
+/* Joins room within the per-socket cap. Returns NULL, or the error to answer. */
+static const char *join_capped(struct pl_socket *s, const char *room)
+{
+	if (!pl_socket_in(s, room) && s->n_rooms >= MAX_ROOMS)
+		return "too many rooms";
+	return pl_socket_join(s, room) ? "cannot join now" : NULL;
+}
+
 static json_t *members_of(struct pl_nsp *nsp, const char *room)
 {
 	json_t *list = json_array();
@@ -186,10 +194,9 @@ static enum pl_verdict on_join(struct pl_event *ev, void *ud)
 	if (pl_nsp_socket(s->nsp, room))
 		return fail(ev, "that name is reserved");
 	bool was_in = pl_socket_in(s, room);
-	if (!was_in && s->n_rooms >= MAX_ROOMS)
-		return fail(ev, "too many rooms");
-	if (pl_socket_join(s, room))
-		return fail(ev, "cannot join now");
+	const char *err = join_capped(s, room);
+	if (err)
+		return fail(ev, err);
 	if (!was_in) {
 		json_t *notice = json_pack("{ssso}", "room", room, "user", member(s));
 		pl_nsp_emit1(s->nsp, room, s, "joined", notice);
@@ -408,10 +415,9 @@ static enum pl_verdict on_chat_message(struct pl_event *ev, void *ud)
 	const char *room = room_arg(data);
 	if (!room)
 		return fail(ev, "a room name of 1 to 128 characters is required");
-	if (!pl_socket_in(s, room) && s->n_rooms >= MAX_ROOMS)
-		return fail(ev, "too many rooms");
-	if (pl_socket_join(s, room))
-		return fail(ev, "cannot join now");
+	const char *err = join_capped(s, room);
+	if (err)
+		return fail(ev, err);
 	json_t *msg = json_object_get(data, "msg");
 	pl_nsp_emit1(s->nsp, room, NULL, "chat message", msg ? msg : json_null());
 	return PL_DONE;
