@@ -1,0 +1,308 @@
+/*
+ * Parley's extension API: the only header that plugins and the built-in applications see.
+ *
+ * An extension gets a table of host functions (struct parley_api) and an owner handle; every
+ * hook, timer and per-socket value it registers belongs to that owner and goes with it. Sockets
+ * and namespaces are opaque handles read through the table. Event structs start with their
+ * size and end with reserved pointers, so they can grow without breaking built extensions;
+ * the table only ever grows at its end (check api->size before using a newer member).
+ *
+ * Errors are 0 or a negative code; api->strerror() describes one. JSON values are jansson's:
+ * parameters are borrowed unless a comment says "adopted" (the callee takes the reference),
+ * and returned JSON is borrowed unless it says "new reference".
+ */
+#ifndef PARLEY_PLUGIN_H
+#define PARLEY_PLUGIN_H
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The API version this header describes; the host may offer several. */
+#define PARLEY_API_VERSION 1
+
+typedef struct parley_socket parley_socket; /* one client in one namespace */
+typedef struct parley_nsp parley_nsp;	    /* a namespace ("/", "/chat", ...) */
+typedef struct parley_owner parley_owner;   /* a plugin, script or built-in application */
+typedef struct parley_binary parley_binary; /* a binary attachment (refcounted by the host) */
+typedef struct parley_timer parley_timer;   /* a timer owned by an extension */
+
+/* Hook points, in the order a socket meets them. */
+enum parley_hook {
+	PARLEY_HOOK_CONNECT,	    /* handshake + auth, may refuse (struct parley_evt_connect) */
+	PARLEY_HOOK_CONNECT_FAILED, /* a CONNECT that passed a handler was refused later: told to
+				     * the connect handlers that passed (struct parley_evt_connect) */
+	PARLEY_HOOK_CONNECTED,	    /* the socket is connected (struct parley_evt_socket) */
+	PARLEY_HOOK_EVENT,	    /* a client event, by name or catch-all (struct parley_evt_message) */
+	PARLEY_HOOK_JOIN,	    /* before a socket joins a room; may refuse (struct parley_evt_room) */
+	PARLEY_HOOK_LEAVE,	    /* a socket left a room (struct parley_evt_room) */
+	PARLEY_HOOK_EMIT,	    /* an outgoing emit or broadcast, once, before it is encoded
+				     * (struct parley_evt_emit) */
+	PARLEY_HOOK_DISCONNECT,	    /* the socket is leaving; rooms still readable (struct parley_evt_socket) */
+	PARLEY_HOOK_TICK,	    /* once a second (struct parley_evt_tick) */
+	PARLEY_HOOK_APP,	    /* raised by an application, by name: "login", "chat", "private"
+				     * (struct parley_evt_message) */
+	PARLEY_HOOK_COUNT
+};
+
+/* What a hook handler tells the pipeline. */
+enum parley_verdict {
+	PARLEY_PASS,	   /* no opinion: later handlers run */
+	PARLEY_HANDLED,	   /* stop; the event is delivered as modified (or was handled here) */
+	PARLEY_DROP,	   /* stop; nobody receives it and the sender is not told */
+	PARLEY_REJECT,	   /* stop; the sender gets evt->reject as its ack answer (connect: the
+			    * CONNECT_ERROR data; join: the join fails) */
+	PARLEY_DISCONNECT, /* reject, then disconnect the sender */
+};
+
+/* Conventional priorities: lower runs first; equal priorities run in registration order. */
+enum {
+	PARLEY_PRIO_GUARD = 0,	  /* limits, authentication */
+	PARLEY_PRIO_FILTER = 100, /* moderation, rewriting */
+	PARLEY_PRIO_APP = 200,	  /* the application that handles the event */
+	PARLEY_PRIO_OBSERVE = 300 /* loggers, bridges */
+};
+
+/* Log levels of api->log. */
+enum parley_log_level { PARLEY_LOG_DEBUG, PARLEY_LOG_INFO, PARLEY_LOG_WARN, PARLEY_LOG_ERROR };
+
+/* PARLEY_HOOK_CONNECT and PARLEY_HOOK_CONNECT_FAILED. */
+struct parley_evt_connect {
+	size_t size;		/* sizeof this struct as the host built it */
+	parley_socket *socket;	/* the socket being connected (not yet in the namespace) */
+	json_t *auth;		/* the CONNECT payload (an object) or NULL; borrowed */
+	json_t *error;		/* PARLEY_REJECT: the CONNECT_ERROR data (an object, or a string
+				 * used as its message), adopted; NULL gives "Not authorized" */
+	void *future[4];	/* reserved */
+};
+
+/* PARLEY_HOOK_CONNECTED and PARLEY_HOOK_DISCONNECT. */
+struct parley_evt_socket {
+	size_t size;		/* sizeof this struct as the host built it */
+	parley_socket *socket;	/* the socket */
+	const char *reason;	/* DISCONNECT: Socket.IO's reason ("transport close", ...) */
+	void *future[4];	/* reserved */
+};
+
+/*
+ * PARLEY_HOOK_EVENT and PARLEY_HOOK_APP. name and args are replaceable: a handler may leave a
+ * new name (a malloc'd string) or new args (a new reference to an array) in the struct; the
+ * pipeline adopts them, frees what they replaced, and re-matches on a changed name (handlers of
+ * the new name that come later in priority order run next). args may also be modified in place.
+ */
+struct parley_evt_message {
+	size_t size;			   /* sizeof this struct as the host built it */
+	parley_socket *socket;		   /* the sender */
+	char *name;			   /* event name (a number's text for numeric names) */
+	json_t *args;			   /* arguments after the name: an array */
+	parley_binary *const *attachments; /* binary attachments the args refer to */
+	unsigned n_attachments;		   /* their number */
+	long long ack_id;		   /* the client's ack id, -1 when it expects none */
+	json_t *reject;			   /* PARLEY_REJECT/DISCONNECT: the whole ack answer, an
+					    * array (adopted); NULL answers with no arguments */
+	void *future[4];		   /* reserved */
+};
+
+/* PARLEY_HOOK_JOIN and PARLEY_HOOK_LEAVE. */
+struct parley_evt_room {
+	size_t size;		/* sizeof this struct as the host built it */
+	parley_socket *socket;	/* the member */
+	const char *room;	/* the room */
+	void *future[4];	/* reserved */
+};
+
+/* Who receives a broadcast. Rooms named by a socket id reach that socket. */
+struct parley_target {
+	size_t size;			/* sizeof this struct as the caller built it */
+	const char *const *rooms;	/* rooms to reach; none means the whole namespace */
+	size_t n_rooms;			/* entries in rooms */
+	const char *const *except_rooms; /* sockets in these rooms are skipped */
+	size_t n_except;		/* entries in except_rooms */
+	parley_socket *except;		/* a socket to skip (the sender), or NULL */
+};
+
+/* An outgoing message: [name, args...] and the attachments its placeholders refer to. */
+struct parley_message {
+	json_t *payload;		   /* [name, args...]; borrowed */
+	parley_binary *const *attachments; /* borrowed */
+	unsigned n_attachments;		   /* their number */
+};
+
+/* PARLEY_HOOK_EMIT. payload is replaceable (a new reference, adopted); DROP/REJECT cancel it. */
+struct parley_evt_emit {
+	size_t size;			    /* sizeof this struct as the host built it */
+	parley_nsp *nsp;		    /* the namespace */
+	parley_socket *to;		    /* an emit to one socket, or NULL for a broadcast */
+	const struct parley_target *target; /* a broadcast's recipients, or NULL */
+	json_t *payload;		    /* [name, args...] */
+	void *future[4];		    /* reserved */
+};
+
+/* PARLEY_HOOK_TICK. */
+struct parley_evt_tick {
+	size_t size;	  /* sizeof this struct as the host built it */
+	uint64_t now_ms;  /* the loop's clock, ms */
+	void *future[4];  /* reserved */
+};
+
+/* A hook handler. evt points at the struct of the hook (see enum parley_hook). */
+typedef enum parley_verdict (*parley_hook_fn)(enum parley_hook hook, void *evt, void *ud);
+/* The answer to a server-to-client ack: args (borrowed), or NULL on timeout or disconnect. */
+typedef void (*parley_ack_fn)(parley_socket *s, json_t *args, void *ud);
+/* A timer's callback. */
+typedef void (*parley_timer_fn)(void *ud);
+
+/*
+ * The host's functions. Members are only ever added at the end; an extension built against an
+ * older header sees a prefix of the table.
+ */
+struct parley_api {
+	size_t size;	  /* sizeof the table as the host built it */
+	int version;	  /* the API version it implements */
+	const char *server_version; /* "0.2.0" */
+
+	/* -- errors and logging -- */
+	const char *(*strerror)(int err);
+	void (*log)(parley_owner *o, enum parley_log_level level, const char *fmt, ...)
+		__attribute__((format(printf, 3, 4)));
+	bool (*log_enabled)(enum parley_log_level level);
+
+	/* -- hooks -- */
+	/*
+	 * Registers fn on hook for owner o, limited to namespace nsp (NULL: every namespace,
+	 * those created later included) and, for EVENT and APP, to event (NULL: every name).
+	 * Safe inside a running hook (takes effect for the next event). Returns 0 or an error.
+	 */
+	int (*hook_add)(parley_owner *o, enum parley_hook hook, const char *nsp, const char *event,
+			int priority, parley_hook_fn fn, void *ud);
+	/* Removes o's registrations of fn with ud on hook. Returns the number removed. */
+	int (*hook_remove)(parley_owner *o, enum parley_hook hook, parley_hook_fn fn, void *ud);
+	/*
+	 * Raises an application hook (PARLEY_HOOK_APP) named evt->name in nsp and returns the
+	 * verdict. The caller owns evt; afterwards it calls message_done to release what the
+	 * handlers left in it. orig_name is what the caller put in evt->name (never freed).
+	 */
+	enum parley_verdict (*hook_raise)(parley_nsp *nsp, struct parley_evt_message *evt);
+	void (*message_done)(struct parley_evt_message *evt, const char *orig_name);
+
+	/* -- namespaces -- */
+	/* The namespace, creating it when create is set; NULL if absent or out of memory. */
+	parley_nsp *(*nsp_get)(const char *name, bool create);
+	const char *(*nsp_name)(const parley_nsp *nsp);
+	/* Connected sockets of nsp: count, and the i-th (0 <= i < count). */
+	size_t (*nsp_count)(const parley_nsp *nsp);
+	parley_socket *(*nsp_socket_at)(parley_nsp *nsp, size_t i);
+	/* The socket with that Socket.IO id, or NULL. */
+	parley_socket *(*nsp_socket)(parley_nsp *nsp, const char *id);
+	/* Members of a room: count (0 when it does not exist) and the i-th. */
+	size_t (*room_size)(parley_nsp *nsp, const char *room);
+	parley_socket *(*room_member_at)(parley_nsp *nsp, const char *room, size_t i);
+	/* The sockets whose identity has this userid (compared as JSON values): first, next. */
+	parley_socket *(*user_first)(parley_nsp *nsp, const json_t *userid);
+	parley_socket *(*user_next)(parley_socket *s);
+
+	/* -- sockets -- */
+	const char *(*socket_id)(const parley_socket *s);
+	parley_nsp *(*socket_nsp)(parley_socket *s);
+	bool (*socket_connected)(const parley_socket *s);
+	/* The CONNECT auth payload (an object) or NULL. */
+	json_t *(*socket_auth)(const parley_socket *s);
+	/* Keeps s valid (though perhaps disconnected) until socket_unref. */
+	parley_socket *(*socket_ref)(parley_socket *s);
+	void (*socket_unref)(parley_socket *s);
+	/*
+	 * Sets the identity: userid and name are JSON scalars (strings or numbers) or NULL for
+	 * none; copied. Indexes the socket by userid. Returns 0 or an error.
+	 */
+	int (*socket_set_identity)(parley_socket *s, const json_t *userid, const json_t *name);
+	/* The identity's parts, NULL when unset; valid until the identity changes. */
+	json_t *(*socket_userid)(const parley_socket *s);
+	json_t *(*socket_name)(const parley_socket *s);
+	/* Rooms joined: count and the i-th name (valid while s stays in it). */
+	size_t (*socket_room_count)(const parley_socket *s);
+	const char *(*socket_room_at)(const parley_socket *s, size_t i);
+	bool (*socket_in)(const parley_socket *s, const char *room);
+	/*
+	 * Joins a room (idempotent), within the server's limits on rooms per socket and room name
+	 * length, after the JOIN hooks agree. Returns 0 or an error (too many rooms, invalid name,
+	 * refused by a hook, not connected, out of memory).
+	 */
+	int (*socket_join)(parley_socket *s, const char *room);
+	/* Leaves a room (no-op when not in it). */
+	void (*socket_leave)(parley_socket *s, const char *room);
+	/* Disconnects s from its namespace (DISCONNECT packet); with close, ends the connection. */
+	void (*socket_disconnect)(parley_socket *s, bool close);
+	/*
+	 * o's value on s, with its destructor (called when s goes, when o goes, or when replaced).
+	 * Returns 0 or an error; get returns NULL when unset.
+	 */
+	int (*socket_set_data)(parley_socket *s, parley_owner *o, void *data, void (*free_fn)(void *));
+	void *(*socket_get_data)(const parley_socket *s, parley_owner *o);
+
+	/* -- sending -- */
+	/*
+	 * Emits to one socket. With fn, asks the client for an ack that fn receives (NULL on
+	 * timeout or disconnect), never from within this call and only when it returns 0.
+	 */
+	int (*emit)(parley_socket *s, const struct parley_message *m, parley_ack_fn fn, void *ud);
+	/* Answers the client's ack id with args (an array). */
+	int (*ack)(parley_socket *s, long long ack_id, json_t *args, parley_binary *const *att,
+		   unsigned n_att);
+	/* Emits to the target's sockets of nsp (NULL target: all). Returns the recipients. */
+	size_t (*broadcast)(parley_nsp *nsp, const struct parley_target *t,
+			    const struct parley_message *m);
+
+	/* -- timers -- */
+	/* Calls fn after ms, then every repeat_ms (0: once). NULL when out of memory. */
+	parley_timer *(*timer_start)(parley_owner *o, uint64_t ms, uint64_t repeat_ms,
+				     parley_timer_fn fn, void *ud);
+	/* Stops and frees a timer (a one-shot timer that fired is freed already). */
+	void (*timer_stop)(parley_timer *t);
+
+	/* -- configuration -- */
+	/* A numeric setting by its option name ("history-replay"), or fallback when unknown. */
+	long long (*config_number)(const char *key, long long fallback);
+
+	/* -- history -- */
+	/*
+	 * Stores a message (committed before any frame of this loop iteration leaves). room NULL
+	 * or "" is the namespace-wide chat. Returns its id (> 0) or an error.
+	 */
+	long long (*history_append)(parley_nsp *nsp, const char *room, const json_t *sender,
+				    const char *event, const json_t *payload);
+	/*
+	 * A page of stored messages, oldest first, as a new array of {id, ts, from, payload}:
+	 * with since >= 0 the oldest limit after since, else the newest limit before before (0:
+	 * the newest). NULL on error.
+	 */
+	json_t *(*history_page)(parley_nsp *nsp, const char *room, long long before,
+				long long since, int limit);
+
+	/* -- owners -- */
+	/* The owner's name ("chat", "moderation", a script's file name). */
+	const char *(*owner_name)(const parley_owner *o);
+};
+
+/*
+ * A loadable plugin exports these three functions (cleanup is optional).
+ * parley_plugin_version: the host offers the API versions it supports; the plugin returns the
+ * one it picks, or -1 to refuse. parley_plugin_init: registers hooks with api and owner, reads
+ * its options (NULL-terminated key/value pairs); returns 0 or an error. parley_plugin_cleanup:
+ * frees the plugin's own state (its hooks, timers and socket data are removed by the host).
+ */
+int parley_plugin_version(int n_versions, const int *versions);
+int parley_plugin_init(const struct parley_api *api, parley_owner *owner,
+		       const char *const *options);
+void parley_plugin_cleanup(const struct parley_api *api, parley_owner *owner);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
