@@ -140,7 +140,10 @@ struct parley_message {
 	unsigned n_attachments;		   /* their number */
 };
 
-/* PARLEY_HOOK_EMIT. payload is replaceable (a new reference, adopted); DROP/REJECT cancel it. */
+/*
+ * PARLEY_HOOK_EMIT. payload is replaceable: a handler that replaces it json_decref()s the old
+ * value and leaves a new reference. DROP, REJECT and DISCONNECT cancel the emit.
+ */
 struct parley_evt_emit {
 	size_t size;			    /* sizeof this struct as the host built it */
 	parley_nsp *nsp;		    /* the namespace */
@@ -223,8 +226,8 @@ struct parley_api {
 	parley_socket *(*socket_ref)(parley_socket *s);
 	void (*socket_unref)(parley_socket *s);
 	/*
-	 * Sets the identity: userid and name are JSON scalars (strings or numbers) or NULL for
-	 * none; copied. Indexes the socket by userid. Returns 0 or an error.
+	 * Sets the identity: userid and name are JSON values (usually strings or numbers) or NULL
+	 * for none; copied. Indexes the socket by userid. Returns 0 or an error.
 	 */
 	int (*socket_set_identity)(parley_socket *s, const json_t *userid, const json_t *name);
 	/* The identity's parts, NULL when unset; valid until the identity changes. */

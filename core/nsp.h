@@ -1,0 +1,116 @@
+/*
+ * The Socket.IO data model: the namespace registry, namespaces, sockets (one per client and
+ * namespace) and rooms. This header holds the structs that the layers above share (the room
+ * adapter, the socket lifecycle, acks and the protocol state machine); behaviour lives in
+ * adapter.c, socket.c, ack.c and sio.c. Nothing here is seen by extensions: they read the
+ * same objects through the opaque handles of parley/plugin.h.
+ */
+#ifndef PL_NSP_H
+#define PL_NSP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "map.h"
+
+struct pl_server;
+struct pl_client;
+struct pl_hooks;
+struct pl_adapter;
+struct pl_pending_ack;
+
+/* The Socket.IO layer of a server: its namespaces and the hook pipeline they share. */
+struct pl_sio {
+	struct pl_server *srv;	/* owning server */
+	struct pl_map nsps;	/* name -> struct pl_nsp */
+	struct pl_hooks *hooks; /* the hook pipeline (owned) */
+	uint64_t epoch;		/* broadcast stamp, see the local adapter */
+	unsigned max_rooms;	/* rooms one socket may be in */
+	unsigned max_room_name; /* longest room name, bytes */
+};
+
+struct pl_nsp {
+	char *name;		    /* "/", "/chat", ... */
+	struct pl_sio *sio;	    /* owning layer */
+	struct pl_map sockets;	    /* id -> struct pl_socket (connected sockets) */
+	struct pl_socket **list;    /* connected sockets, for namespace-wide emits */
+	size_t n, cap;		    /* sockets used and allocated in list */
+	struct pl_map users;	    /* userid as JSON text -> struct pl_user */
+	struct pl_adapter *adapter; /* rooms and broadcast (owned) */
+};
+
+struct pl_membership {
+	struct pl_room *room; /* a room this socket is in */
+	size_t index;	      /* the socket's position in room->members */
+};
+
+/* A value an extension keeps on a socket. */
+struct pl_slot {
+	void *owner;		 /* the parley_owner it belongs to */
+	void *data;		 /* the value */
+	void (*free_fn)(void *); /* its destructor, or NULL */
+	struct pl_slot *next;	 /* the socket's other values */
+};
+
+/* The sockets of one user id in a namespace. */
+struct pl_user {
+	char *key;		 /* the userid as JSON text (the map key) */
+	struct pl_socket *first; /* its sockets, linked by next_user */
+};
+
+enum pl_socket_state { PL_SOCKET_CONNECTING, PL_SOCKET_CONNECTED, PL_SOCKET_GONE };
+
+struct pl_socket {
+	char id[24];			  /* Socket.IO id (not the engine sid) */
+	struct pl_nsp *nsp;		  /* namespace */
+	struct pl_client *client;	  /* the connection it belongs to */
+	struct pl_socket *next_in_client; /* the client's other sockets */
+	size_t nsp_index;		  /* position in nsp->list */
+	struct pl_membership *rooms;	  /* rooms joined */
+	size_t n_rooms, cap_rooms;	  /* rooms used and allocated */
+	uint64_t mark;			  /* broadcast dedup stamp */
+	json_t *auth;			  /* the CONNECT auth payload (an object), NULL when none */
+	json_t *userid;			  /* identity: user id (a JSON scalar) or NULL */
+	json_t *name;			  /* identity: display name (a JSON scalar) or NULL */
+	struct pl_user *user;		  /* its entry in nsp->users, NULL without userid */
+	struct pl_socket *next_user;	  /* the same user's other sockets in nsp */
+	struct pl_socket *prev_user;	  /* ... and the one before, NULL for the first */
+	struct pl_slot *slots;		  /* extensions' values */
+	struct pl_pending_ack *acks;	  /* server-to-client acks awaiting an answer */
+	long long next_ack_id;		  /* next server-assigned ack id */
+	enum pl_socket_state state;	  /* CONNECTED between CONNECT and disconnect */
+	unsigned refs;			  /* the namespace, plus callers that hold it across calls */
+};
+
+struct pl_room {
+	char *name;		    /* room name (the map key) */
+	struct pl_socket **members; /* sockets in the room */
+	size_t *slots;		    /* for each member, its index in member->rooms */
+	size_t n, cap;		    /* members used and allocated */
+};
+
+/* The namespace of that name, or NULL (namespaces are created by the protocol layer). */
+struct pl_nsp *pl_nsp_find(struct pl_sio *sio, const char *name);
+/* The socket with that id in nsp (connected), or NULL. */
+struct pl_socket *pl_nsp_socket(struct pl_nsp *nsp, const char *id);
+/* The i-th connected socket of nsp (0 <= i < nsp->n), or NULL. */
+struct pl_socket *pl_nsp_socket_at(struct pl_nsp *nsp, size_t i);
+
+/* Adds s to nsp's table and list. Returns 0 or -ENOMEM. */
+int pl_nsp_add(struct pl_nsp *nsp, struct pl_socket *s);
+/* Removes s from nsp's table and list. */
+void pl_nsp_del(struct pl_nsp *nsp, struct pl_socket *s);
+
+/*
+ * Sets the identity of s (userid and name: JSON values, copied; NULL for none) and files s
+ * under its userid in nsp's users index. Returns 0 or -ENOMEM (then the identity is unchanged).
+ */
+int pl_nsp_set_identity(struct pl_socket *s, const json_t *userid, const json_t *name);
+/* Takes s out of the users index (a socket that leaves; its identity stays readable). */
+void pl_nsp_user_forget(struct pl_socket *s);
+/* The first socket of nsp whose userid equals userid (as JSON values), or NULL. */
+struct pl_socket *pl_nsp_user_first(struct pl_nsp *nsp, const json_t *userid);
+
+#endif

@@ -1,0 +1,347 @@
+/*
+ * Sockets (see socket.h). A socket is created when its CONNECT arrives, filed in its namespace
+ * once the connect hooks agree, and taken out once; references keep the object for callers that
+ * outlive the connection (an ack awaited for a sender who left).
+ */
+#include "socket.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ack.h"
+#include "adapter.h"
+#include "client.h"
+#include "eio.h"
+#include "hooks.h"
+#include "server.h"
+#include "sio_codec.h"
+
+struct pl_socket *pl_socket_new(struct pl_nsp *nsp, struct pl_client *c, json_t *auth)
+{
+	struct pl_socket *s = calloc(1, sizeof *s);
+	if (!s)
+		return NULL;
+	do
+		pl_random_id(s->id);
+	while (pl_map_get(&nsp->sockets, s->id));
+	s->nsp = nsp;
+	s->client = c;
+	s->refs = 1;
+	s->state = PL_SOCKET_CONNECTING;
+	s->auth = auth ? json_incref(auth) : NULL;
+	return s;
+}
+
+int pl_socket_attach(struct pl_socket *s)
+{
+	int rc = pl_nsp_add(s->nsp, s);
+	if (rc)
+		return rc;
+	s->next_in_client = s->client->sockets;
+	s->client->sockets = s;
+	s->state = PL_SOCKET_CONNECTED;
+	return 0;
+}
+
+struct pl_socket *pl_socket_ref(struct pl_socket *s)
+{
+	s->refs++;
+	return s;
+}
+
+static void drop_slots(struct pl_socket *s)
+{
+	while (s->slots) {
+		struct pl_slot *sl = s->slots;
+		s->slots = sl->next;
+		if (sl->free_fn)
+			sl->free_fn(sl->data);
+		free(sl);
+	}
+}
+
+void pl_socket_unref(struct pl_socket *s)
+{
+	if (--s->refs)
+		return;
+	drop_slots(s);
+	json_decref(s->auth);
+	json_decref(s->userid);
+	json_decref(s->name);
+	free(s->rooms);
+	free(s);
+}
+
+static struct pl_hooks *hooks_of(const struct pl_socket *s)
+{
+	return s->nsp->sio->hooks;
+}
+
+/* Tells the LEAVE hooks that s left room. */
+static void left_room(struct pl_socket *s, const char *room, void *ud)
+{
+	(void)ud;
+	struct parley_evt_room ev = {.size = sizeof ev, .socket = (parley_socket *)s, .room = room};
+	pl_hooks_run(hooks_of(s), PARLEY_HOOK_LEAVE, s->nsp->name, &ev);
+}
+
+void pl_socket_remove(struct pl_socket *s, const char *reason)
+{
+	if (s->state != PL_SOCKET_CONNECTED)
+		return;
+	struct pl_nsp *nsp = s->nsp;
+	struct pl_hooks *hooks = hooks_of(s);
+	s->refs++;
+	/* handlers still see the rooms, as in the reference server's "disconnecting" */
+	if (pl_hooks_active(hooks, PARLEY_HOOK_DISCONNECT)) {
+		struct parley_evt_socket ev = {
+			.size = sizeof ev, .socket = (parley_socket *)s, .reason = reason};
+		pl_hooks_run(hooks, PARLEY_HOOK_DISCONNECT, nsp->name, &ev);
+	}
+	s->state = PL_SOCKET_GONE;
+	nsp->adapter->ops->del_all(nsp->adapter, s,
+				   pl_hooks_active(hooks, PARLEY_HOOK_LEAVE) ? left_room : NULL, NULL);
+	/* acks still awaited will not come: their callers hear "no answer" now */
+	pl_ack_cancel_all(s);
+	drop_slots(s);
+	pl_nsp_user_forget(s);
+	pl_nsp_del(nsp, s);
+	for (struct pl_socket **p = &s->client->sockets; *p; p = &(*p)->next_in_client) {
+		if (*p == s) {
+			*p = s->next_in_client;
+			break;
+		}
+	}
+	s->refs--; /* the namespace's reference; ours, taken above, keeps s alive */
+	pl_socket_unref(s);
+}
+
+void pl_socket_disconnect(struct pl_socket *s, bool close)
+{
+	if (s->state != PL_SOCKET_CONNECTED)
+		return;
+	struct pl_client *c = s->client;
+	struct pl_frame *f = pl_packet_frame(s->nsp->name, PL_SIO_DISCONNECT, -1, NULL, 0);
+	if (f) {
+		pl_client_send(c, f, NULL, 0);
+		pl_frame_unref(f);
+	}
+	pl_socket_remove(s, "server namespace disconnect");
+	if (close)
+		pl_client_close(c, "forced close", true);
+}
+
+bool pl_socket_in(const struct pl_socket *s, const char *room)
+{
+	return pl_adapter_in(s, room);
+}
+
+int pl_socket_join(struct pl_socket *s, const char *room)
+{
+	if (s->state != PL_SOCKET_CONNECTED)
+		return -EPIPE;
+	struct pl_sio *sio = s->nsp->sio;
+	size_t len = strlen(room);
+	if (len == 0 || len > sio->max_room_name)
+		return PARLEY_EROOMNAME;
+	if (pl_socket_in(s, room))
+		return 0;
+	if (s->n_rooms >= sio->max_rooms)
+		return PARLEY_ETOOMANYROOMS;
+	if (pl_hooks_active(sio->hooks, PARLEY_HOOK_JOIN)) {
+		struct parley_evt_room ev = {.size = sizeof ev, .socket = (parley_socket *)s, .room = room};
+		s->refs++;
+		enum parley_verdict v = pl_hooks_run(sio->hooks, PARLEY_HOOK_JOIN, s->nsp->name, &ev);
+		bool gone = s->state != PL_SOCKET_CONNECTED;
+		pl_socket_unref(s);
+		if (gone)
+			return -EPIPE;
+		if (v == PARLEY_DISCONNECT)
+			pl_socket_disconnect(s, false);
+		if (v != PARLEY_PASS && v != PARLEY_HANDLED)
+			return PARLEY_EREFUSED;
+		/* a hook may have joined it, or filled the socket's rooms */
+		if (pl_socket_in(s, room))
+			return 0;
+		if (s->n_rooms >= sio->max_rooms)
+			return PARLEY_ETOOMANYROOMS;
+	}
+	return s->nsp->adapter->ops->add(s->nsp->adapter, s, room);
+}
+
+void pl_socket_leave(struct pl_socket *s, const char *room)
+{
+	struct pl_adapter *a = s->nsp->adapter;
+	if (!pl_hooks_active(hooks_of(s), PARLEY_HOOK_LEAVE)) {
+		a->ops->del(a, s, room);
+		return;
+	}
+	/* room may be the room's own name, which goes with the room */
+	char *name = strdup(room);
+	if (!name) {
+		a->ops->del(a, s, room);
+		return;
+	}
+	if (a->ops->del(a, s, name))
+		left_room(s, name, NULL);
+	free(name);
+}
+
+int pl_socket_set_data(struct pl_socket *s, void *owner, void *data, void (*free_fn)(void *))
+{
+	if (s->state == PL_SOCKET_GONE)
+		return -EPIPE;
+	for (struct pl_slot *sl = s->slots; sl; sl = sl->next) {
+		if (sl->owner == owner) {
+			void *old = sl->data;
+			void (*old_free)(void *) = sl->free_fn;
+			sl->data = data;
+			sl->free_fn = free_fn;
+			if (old_free && old != data)
+				old_free(old);
+			return 0;
+		}
+	}
+	struct pl_slot *sl = malloc(sizeof *sl);
+	if (!sl)
+		return -ENOMEM;
+	*sl = (struct pl_slot){owner, data, free_fn, s->slots};
+	s->slots = sl;
+	return 0;
+}
+
+void *pl_socket_get_data(const struct pl_socket *s, void *owner)
+{
+	for (const struct pl_slot *sl = s->slots; sl; sl = sl->next)
+		if (sl->owner == owner)
+			return sl->data;
+	return NULL;
+}
+
+void pl_socket_drop_data(struct pl_socket *s, void *owner)
+{
+	for (struct pl_slot **p = &s->slots; *p; p = &(*p)->next) {
+		if ((*p)->owner == owner) {
+			struct pl_slot *sl = *p;
+			*p = sl->next;
+			if (sl->free_fn)
+				sl->free_fn(sl->data);
+			free(sl);
+			return;
+		}
+	}
+}
+
+/*
+ * Runs the EMIT hooks on payload. Returns the payload to send (a new reference) or NULL when
+ * a hook cancelled the emit.
+ */
+static json_t *emit_hooks(struct pl_nsp *nsp, struct pl_socket *to, const struct parley_target *t,
+			  json_t *payload)
+{
+	struct parley_evt_emit ev = {.size = sizeof ev,
+				     .nsp = (parley_nsp *)nsp,
+				     .to = (parley_socket *)to,
+				     .target = t,
+				     .payload = json_incref(payload)};
+	enum parley_verdict v = pl_hooks_run(nsp->sio->hooks, PARLEY_HOOK_EMIT, nsp->name, &ev);
+	if (v == PARLEY_PASS || v == PARLEY_HANDLED)
+		return ev.payload;
+	json_decref(ev.payload);
+	return NULL;
+}
+
+int pl_socket_emit(struct pl_socket *s, const struct parley_message *m, parley_ack_fn fn, void *ud)
+{
+	if (s->state != PL_SOCKET_CONNECTED)
+		return -EPIPE;
+	struct parley_message out = *m;
+	json_t *hooked = NULL;
+	if (pl_hooks_active(hooks_of(s), PARLEY_HOOK_EMIT)) {
+		s->refs++;
+		hooked = emit_hooks(s->nsp, s, NULL, m->payload);
+		bool gone = s->state != PL_SOCKET_CONNECTED;
+		pl_socket_unref(s);
+		if (!hooked)
+			return PARLEY_EREFUSED;
+		if (gone) {
+			json_decref(hooked);
+			return -EPIPE;
+		}
+		out.payload = hooked;
+	}
+	long long id = fn ? s->next_ack_id++ : -1;
+	int type = out.n_attachments ? PL_SIO_BINARY_EVENT : PL_SIO_EVENT;
+	struct pl_frame *f = pl_packet_frame(s->nsp->name, type, id, out.payload, out.n_attachments);
+	json_decref(hooked);
+	if (!f)
+		return -ENOMEM;
+	int rc = pl_client_send(s->client, f, (struct pl_frame *const *)out.attachments,
+				out.n_attachments);
+	pl_frame_unref(f);
+	/* the ack is awaited only once the packet is on its way (sending can disconnect a slow
+	 * client), so fn is never called for an emit that failed */
+	if (rc || !fn)
+		return rc;
+	if (s->state != PL_SOCKET_CONNECTED)
+		return -EPIPE;
+	return pl_ack_await(s, id, s->nsp->sio->srv->cfg->ack_timeout, fn, ud);
+}
+
+int pl_socket_ack(struct pl_socket *s, long long id, json_t *args, struct pl_frame *const *att,
+		  unsigned n_att)
+{
+	if (s->state != PL_SOCKET_CONNECTED)
+		return -EPIPE;
+	struct pl_frame *f =
+		pl_packet_frame(s->nsp->name, n_att ? PL_SIO_BINARY_ACK : PL_SIO_ACK, id, args, n_att);
+	if (!f)
+		return -ENOMEM;
+	int rc = pl_client_send(s->client, f, att, n_att);
+	pl_frame_unref(f);
+	return rc;
+}
+
+size_t pl_nsp_broadcast(struct pl_nsp *nsp, const struct parley_target *t,
+			const struct parley_message *m)
+{
+	struct pl_adapter *a = nsp->adapter;
+	if (!pl_hooks_active(nsp->sio->hooks, PARLEY_HOOK_EMIT))
+		return a->ops->broadcast(a, t, m);
+	json_t *payload = emit_hooks(nsp, NULL, t, m->payload);
+	if (!payload)
+		return 0;
+	struct parley_message out = *m;
+	out.payload = payload;
+	size_t n = a->ops->broadcast(a, t, &out);
+	json_decref(payload);
+	return n;
+}
+
+int pl_socket_emit1(struct pl_socket *s, const char *name, json_t *arg)
+{
+	json_t *payload = json_pack("[sO]", name, arg);
+	if (!payload)
+		return -ENOMEM;
+	struct parley_message m = {.payload = payload};
+	int rc = pl_socket_emit(s, &m, NULL, NULL);
+	json_decref(payload);
+	return rc;
+}
+
+size_t pl_nsp_emit1(struct pl_nsp *nsp, const char *room, struct pl_socket *except,
+		    const char *name, json_t *arg)
+{
+	json_t *payload = json_pack("[sO]", name, arg);
+	if (!payload)
+		return 0;
+	struct parley_message m = {.payload = payload};
+	struct parley_target t = {.size = sizeof t,
+				  .rooms = room ? &room : NULL,
+				  .n_rooms = room ? 1 : 0,
+				  .except = (parley_socket *)except};
+	size_t n = pl_nsp_broadcast(nsp, &t, &m);
+	json_decref(payload);
+	return n;
+}
