@@ -1,28 +1,36 @@
 /*
  * The chat application. On "/", the classic Express + Socket.IO tutorial (login, chat,
  * forceDisconnect) extended with rooms, private messages and member lists, documented in the
- * README. On "/chat", the tutorial's rooms example ("chat message"). Every event is an ordinary
- * handler on the namespace's dispatch point, as plugins and scripts will be.
+ * README. On "/chat", the tutorial's rooms example ("chat message"). It is written against the
+ * public extension API alone, as plugins are: every event is an ordinary EVENT hook handler, the
+ * core keeps the identity and enforces the limits, and "login", "chat" and "private" raise
+ * application hooks (PARLEY_HOOK_APP) through which plugins and scripts may rewrite, drop or
+ * refuse them before the application acts.
  */
+#include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "apps.h"
-#include "history.h"
-#include "json.h"
-#include "log.h"
-#include "server.h"
-#include "sio.h"
+#include <jansson.h>
 
-#define MAX_ROOM_NAME 128
-#define MAX_ROOMS 1000 /* rooms one socket may be in: a client cannot grow the server at will */
+#include "apps.h"
+
+#define MAX_ROOM_NAME  128 /* the core's default for "max-room-name" */
+#define HISTORY_REPLAY 50  /* the core's default for "history-replay" */
+
+static const struct parley_api *api; /* the host's table, set by pl_app_chat_init */
+static parley_owner *owner;	     /* what the hooks and log lines belong to */
+static long long max_room_name;	     /* the configured limit, read once at init */
+static long long history_replay;     /* messages replayed on login and join; 0 for none */
+static char room_name_error[80];     /* "a room name of 1 to N characters is required" */
 
 /* The sender's identity as the tutorial sends it: {name, userid}, absent fields omitted. */
-static json_t *identity(struct pl_socket *s)
+static json_t *identity(parley_socket *s)
 {
 	json_t *o = json_object();
-	json_t *name = json_object_get(s->data, "name"), *userid = json_object_get(s->data, "userid");
+	json_t *name = api->socket_name(s), *userid = api->socket_userid(s);
 	if (name)
 		json_object_set(o, "name", name);
 	if (userid)
@@ -31,28 +39,60 @@ static json_t *identity(struct pl_socket *s)
 }
 
 /* {id, name, userid} of a member, for member lists and join/leave notices. */
-static json_t *member(struct pl_socket *s)
+static json_t *member(parley_socket *s)
 {
 	json_t *o = identity(s);
-	json_object_set_new(o, "id", json_string(s->id));
+	json_object_set_new(o, "id", json_string(api->socket_id(s)));
 	return o;
 }
 
 /* Answers the event's ack, if the client asked for one, with a single argument (stolen). */
-static void reply(struct pl_event *ev, json_t *answer)
+static void reply(const struct parley_evt_message *ev, json_t *answer)
 {
 	if (ev->ack_id >= 0) {
 		json_t *args = json_pack("[O]", answer);
-		pl_socket_ack(ev->socket, ev->ack_id, args, NULL, 0);
+		api->ack(ev->socket, ev->ack_id, args, NULL, 0);
 		json_decref(args);
 	}
 	json_decref(answer);
 }
 
-static enum pl_verdict fail(struct pl_event *ev, const char *error)
+static enum parley_verdict fail(const struct parley_evt_message *ev, const char *error)
 {
 	reply(ev, json_pack("{sbss}", "ok", 0, "error", error));
-	return PL_DONE;
+	return PARLEY_HANDLED;
+}
+
+/* Emits name with one argument (borrowed) to one socket. */
+static int emit1(parley_socket *s, const char *name, json_t *arg)
+{
+	json_t *payload = json_pack("[sO]", name, arg);
+	if (!payload)
+		return -ENOMEM;
+	struct parley_message m = {.payload = payload};
+	int rc = api->emit(s, &m, NULL, NULL);
+	json_decref(payload);
+	return rc;
+}
+
+/*
+ * Emits name with one argument (borrowed) to a room of nsp (NULL: the whole namespace), skipping
+ * except when it is not NULL. Returns the number of recipients.
+ */
+static size_t broadcast1(parley_nsp *nsp, const char *room, parley_socket *except, const char *name,
+			 json_t *arg)
+{
+	json_t *payload = json_pack("[sO]", name, arg);
+	if (!payload)
+		return 0;
+	struct parley_target t = {.size = sizeof t,
+				  .rooms = room ? &room : NULL,
+				  .n_rooms = room ? 1 : 0,
+				  .except = except};
+	struct parley_message m = {.payload = payload};
+	size_t n = api->broadcast(nsp, &t, &m);
+	json_decref(payload);
+	return n;
 }
 
 /* The room named by an argument that is either "room" or {room: "room"}; NULL if invalid. */
@@ -60,25 +100,26 @@ static const char *room_arg(json_t *arg)
 {
 	json_t *r = json_is_object(arg) ? json_object_get(arg, "room") : arg;
 	const char *name = json_string_value(r);
-	if (!name || !*name || strlen(name) > MAX_ROOM_NAME)
+	if (!name || !*name || (long long)strlen(name) > max_room_name)
 		return NULL;
 	return name;
 }
 
-/* Joins room within the per-socket cap. Returns NULL, or the error to answer. */
-static const char *join_capped(struct pl_socket *s, const char *room)
+/* Joins room within the core's limits. Returns NULL, or the error to answer. */
+static const char *join_room(parley_socket *s, const char *room)
 {
-	if (!pl_socket_in(s, room) && s->n_rooms >= MAX_ROOMS)
-		return "too many rooms";
-	return pl_socket_join(s, room) ? "cannot join now" : NULL;
+	int rc = api->socket_join(s, room);
+	if (rc == 0)
+		return NULL;
+	return rc == PARLEY_ETOOMANYROOMS ? "too many rooms" : "cannot join now";
 }
 
-static json_t *members_of(struct pl_nsp *nsp, const char *room)
+static json_t *members_of(parley_nsp *nsp, const char *room)
 {
 	json_t *list = json_array();
-	struct pl_room *r = pl_nsp_room(nsp, room);
-	for (size_t i = 0; r && i < r->n; i++)
-		json_array_append_new(list, member(r->members[i]));
+	size_t n = api->room_size(nsp, room);
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(list, member(api->room_member_at(nsp, room, i)));
 	return list;
 }
 
@@ -97,65 +138,119 @@ static json_t *history_message(json_t *row)
  * "chat" events marked {"history":true,"id":..,"ts":..}, so clients that only know the live
  * event still show them.
  */
-static void replay(struct pl_server *srv, struct pl_socket *s, const char *room)
+static void replay(parley_socket *s, const char *room)
 {
-	if (!srv->cfg->history_replay)
+	if (!history_replay)
 		return;
-	json_t *rows = pl_history_page(srv->history, pl_nsp_name(s->nsp), room, 0, -1,
-				       (int)srv->cfg->history_replay);
+	json_t *rows = api->history_page(api->socket_nsp(s), room, 0, -1, (int)history_replay);
 	size_t i;
 	json_t *row;
 	json_array_foreach(rows, i, row) {
 		json_t *msg = history_message(row);
 		json_object_set_new(msg, "history", json_true());
-		pl_socket_emit1(s, "chat", msg);
+		emit1(s, "chat", msg);
 		json_decref(msg);
 	}
 	json_decref(rows);
 }
 
-static enum pl_verdict on_login(struct pl_event *ev, void *ud)
+/* What an event does once its application hook agreed; ev is the event as the hook left it. */
+typedef enum parley_verdict (*app_body)(struct parley_evt_message *ev);
+
+/*
+ * Raises the application hook name for the client event msg, then acts on the verdict: PASS or
+ * HANDLED run body with the (possibly rewritten) arguments, DROP answers nothing, REJECT answers
+ * the ack with the handler's reject array (by default {ok:false, error:"rejected"}) and
+ * DISCONNECT does the same, then disconnects the sender. Without registered handlers the raise
+ * returns PASS at once, so this costs a stack struct and one reference.
+ */
+static enum parley_verdict with_app_hook(struct parley_evt_message *msg, const char *name,
+					 app_body body)
 {
-	struct pl_server *srv = ud;
-	struct pl_socket *s = ev->socket;
-	json_t *data = json_array_get(ev->args, 0);
-	json_t *name = json_object_get(data, "name"), *userid = json_object_get(data, "userid");
-	json_t *sd = pl_socket_data(s);
-	/* history is replayed on the first login only: logging in again is no way to pull it */
-	bool first = !json_object_get(sd, "name") && !json_object_get(sd, "userid");
-	if (name)
-		json_object_set(sd, "name", name);
-	if (userid)
-		json_object_set(sd, "userid", userid);
-	if (json_is_string(name) && pl_log_enabled(PL_LOG_INFO)) {
-		struct pl_sbuf uid = {0};
-		if (userid)
-			pl_json_write(&uid, userid);
-		pl_info("login: %s (userid %s) on %s", json_string_value(name),
-			uid.data ? uid.data : "-", s->id);
-		pl_sbuf_close(&uid);
+	parley_socket *s = msg->socket;
+	struct parley_evt_message ev = {.size = sizeof ev,
+					.socket = s,
+					.name = (char *)name,
+					.args = json_incref(msg->args),
+					.attachments = msg->attachments,
+					.n_attachments = msg->n_attachments,
+					.ack_id = msg->ack_id};
+	enum parley_verdict v = api->hook_raise(api->socket_nsp(s), &ev);
+	switch (v) {
+	case PARLEY_PASS:
+	case PARLEY_HANDLED:
+		/* a handler that disconnected the sender leaves nothing to do */
+		if (api->socket_connected(s))
+			body(&ev);
+		break;
+	case PARLEY_DROP: break;
+	case PARLEY_REJECT:
+	case PARLEY_DISCONNECT:
+		if (ev.ack_id >= 0) {
+			json_t *dflt = NULL;
+			json_t *answer = ev.reject;
+			if (!json_is_array(answer))
+				answer = dflt = json_pack("[{sbss}]", "ok", 0, "error", "rejected");
+			api->ack(s, ev.ack_id, answer, NULL, 0);
+			json_decref(dflt);
+		}
+		if (v == PARLEY_DISCONNECT)
+			api->socket_disconnect(s, false);
+		break;
 	}
-	/* io.emit('login', data.name): everyone, the sender included */
-	pl_nsp_emit1(s->nsp, NULL, NULL, "login", name ? name : json_null());
-	reply(ev, json_pack("{sb}", "ok", 1));
-	if (first)
-		replay(srv, s, "");
-	return PL_DONE;
+	api->message_done(&ev, name);
+	return PARLEY_HANDLED;
 }
 
-static enum pl_verdict on_chat(struct pl_event *ev, void *ud)
+static enum parley_verdict login(struct parley_evt_message *ev)
 {
-	struct pl_server *srv = ud;
-	struct pl_socket *s = ev->socket;
+	parley_socket *s = ev->socket;
+	json_t *data = json_array_get(ev->args, 0);
+	json_t *name = json_object_get(data, "name"), *userid = json_object_get(data, "userid");
+	/* the previous parts, held across the change: a part the login omits keeps its value */
+	json_t *old_name = json_incref(api->socket_name(s));
+	json_t *old_userid = json_incref(api->socket_userid(s));
+	/* history is replayed on the first login only: logging in again is no way to pull it */
+	bool first = !old_name && !old_userid;
+	int rc = api->socket_set_identity(s, userid ? userid : old_userid, name ? name : old_name);
+	json_decref(old_name);
+	json_decref(old_userid);
+	if (rc)
+		api->log(owner, PARLEY_LOG_DEBUG, "login on %s: identity not set: %s",
+			 api->socket_id(s), api->strerror(rc));
+	if (json_is_string(name) && api->log_enabled(PARLEY_LOG_INFO)) {
+		char *uid = userid ? json_dumps(userid, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+		api->log(owner, PARLEY_LOG_INFO, "login: %s (userid %s) on %s",
+			 json_string_value(name), uid ? uid : "-", api->socket_id(s));
+		free(uid);
+	}
+	/* io.emit('login', data.name): everyone, the sender included */
+	broadcast1(api->socket_nsp(s), NULL, NULL, "login", name ? name : json_null());
+	reply(ev, json_pack("{sb}", "ok", 1));
+	if (first)
+		replay(s, "");
+	return PARLEY_HANDLED;
+}
+
+static enum parley_verdict on_login(enum parley_hook hook, void *evt, void *ud)
+{
+	(void)hook;
+	(void)ud;
+	return with_app_hook(evt, "login", login);
+}
+
+static enum parley_verdict chat(struct parley_evt_message *ev)
+{
+	parley_socket *s = ev->socket;
+	parley_nsp *nsp = api->socket_nsp(s);
 	json_t *data = json_array_get(ev->args, 0);
 	json_t *msg = json_object_get(data, "msg");
 	json_t *out = json_object();
 	json_object_set_new(out, "from", identity(s));
-	const char *room = json_is_object(data) && json_object_get(data, "room")
-				   ? room_arg(data)
-				   : NULL;
+	const char *room =
+	    json_is_object(data) && json_object_get(data, "room") ? room_arg(data) : NULL;
 	if (json_is_object(data) && json_object_get(data, "room")) {
-		if (!room || !pl_socket_in(s, room)) {
+		if (!room || !api->socket_in(s, room)) {
 			json_decref(out);
 			return fail(ev, "not in that room");
 		}
@@ -164,91 +259,106 @@ static enum pl_verdict on_chat(struct pl_event *ev, void *ud)
 	if (msg)
 		json_object_set(out, "msg", msg);
 	/* stored (and committed before any frame leaves) before it is delivered */
-	long long id = pl_history_append(srv->history, pl_nsp_name(s->nsp), room,
-					 json_object_get(out, "from"), "chat", out);
+	long long id = api->history_append(nsp, room, json_object_get(out, "from"), "chat", out);
 	if (id < 0) {
 		json_decref(out);
 		return fail(ev, "the message could not be stored");
 	}
-	/* socket.broadcast.emit('chat', ...): everyone but the sender (or the room but the sender) */
-	size_t n = pl_nsp_emit1(s->nsp, room, s, "chat", out);
+	/* socket.broadcast.emit('chat', ...): everyone (or the room) but the sender */
+	size_t n = broadcast1(nsp, room, s, "chat", out);
 	json_decref(out);
 	reply(ev, json_pack("{sbsIsI}", "ok", 1, "id", (json_int_t)id, "delivered", (json_int_t)n));
-	return PL_DONE;
+	return PARLEY_HANDLED;
 }
 
-static enum pl_verdict on_force_disconnect(struct pl_event *ev, void *ud)
+static enum parley_verdict on_chat(enum parley_hook hook, void *evt, void *ud)
 {
+	(void)hook;
 	(void)ud;
-	pl_socket_disconnect(ev->socket, false);
-	return PL_DONE;
+	return with_app_hook(evt, "chat", chat);
 }
 
-static enum pl_verdict on_join(struct pl_event *ev, void *ud)
+static enum parley_verdict on_force_disconnect(enum parley_hook hook, void *evt, void *ud)
 {
-	struct pl_server *srv = ud;
-	struct pl_socket *s = ev->socket;
+	(void)hook;
+	(void)ud;
+	struct parley_evt_message *ev = evt;
+	api->socket_disconnect(ev->socket, false);
+	return PARLEY_HANDLED;
+}
+
+static enum parley_verdict on_join(enum parley_hook hook, void *evt, void *ud)
+{
+	(void)hook;
+	(void)ud;
+	struct parley_evt_message *ev = evt;
+	parley_socket *s = ev->socket;
+	parley_nsp *nsp = api->socket_nsp(s);
 	const char *room = room_arg(json_array_get(ev->args, 0));
 	if (!room)
-		return fail(ev, "a room name of 1 to 128 characters is required");
-	if (pl_nsp_socket(s->nsp, room))
+		return fail(ev, room_name_error);
+	if (api->nsp_socket(nsp, room))
 		return fail(ev, "that name is reserved");
-	bool was_in = pl_socket_in(s, room);
-	const char *err = join_capped(s, room);
+	bool was_in = api->socket_in(s, room);
+	const char *err = join_room(s, room);
 	if (err)
 		return fail(ev, err);
 	if (!was_in) {
 		json_t *notice = json_pack("{ssso}", "room", room, "user", member(s));
-		pl_nsp_emit1(s->nsp, room, s, "joined", notice);
+		broadcast1(nsp, room, s, "joined", notice);
 		json_decref(notice);
 	}
-	reply(ev, json_pack("{sbssso}", "ok", 1, "room", room, "members", members_of(s->nsp, room)));
+	reply(ev, json_pack("{sbssso}", "ok", 1, "room", room, "members", members_of(nsp, room)));
 	if (!was_in)
-		replay(srv, s, room);
-	return PL_DONE;
+		replay(s, room);
+	return PARLEY_HANDLED;
 }
 
-static void announce_leave(struct pl_socket *s, const char *room)
+static void announce_leave(parley_socket *s, const char *room)
 {
 	json_t *notice = json_pack("{ssso}", "room", room, "user", member(s));
-	pl_nsp_emit1(s->nsp, room, s, "left", notice);
+	broadcast1(api->socket_nsp(s), room, s, "left", notice);
 	json_decref(notice);
 }
 
-static enum pl_verdict on_leave(struct pl_event *ev, void *ud)
+static enum parley_verdict on_leave(enum parley_hook hook, void *evt, void *ud)
 {
+	(void)hook;
 	(void)ud;
-	struct pl_socket *s = ev->socket;
+	struct parley_evt_message *ev = evt;
+	parley_socket *s = ev->socket;
 	const char *room = room_arg(json_array_get(ev->args, 0));
 	if (!room)
-		return fail(ev, "a room name of 1 to 128 characters is required");
-	if (!pl_socket_in(s, room))
+		return fail(ev, room_name_error);
+	if (!api->socket_in(s, room))
 		return fail(ev, "not in that room");
 	announce_leave(s, room);
 	/* the name may point into the event's arguments, which stay valid */
-	pl_socket_leave(s, room);
+	api->socket_leave(s, room);
 	reply(ev, json_pack("{sbss}", "ok", 1, "room", room));
-	return PL_DONE;
+	return PARLEY_HANDLED;
 }
 
-static enum pl_verdict on_members(struct pl_event *ev, void *ud)
+static enum parley_verdict on_members(enum parley_hook hook, void *evt, void *ud)
 {
+	(void)hook;
 	(void)ud;
-	struct pl_socket *s = ev->socket;
+	struct parley_evt_message *ev = evt;
 	const char *room = room_arg(json_array_get(ev->args, 0));
 	if (!room)
-		return fail(ev, "a room name of 1 to 128 characters is required");
-	reply(ev, json_pack("{sbssso}", "ok", 1, "room", room, "members", members_of(s->nsp, room)));
-	return PL_DONE;
+		return fail(ev, room_name_error);
+	reply(ev, json_pack("{sbssso}", "ok", 1, "room", room, "members",
+			    members_of(api->socket_nsp(ev->socket), room)));
+	return PARLEY_HANDLED;
 }
 
 /* A private message whose sender asked for confirmation: counts the recipients' acks. */
 struct receipt {
-	struct pl_socket *sender; /* a reference, released when the sender is answered */
-	long long ack_id;	  /* the sender's ack id */
-	size_t delivered;	  /* recipients the message was sent to */
-	size_t confirmed;	  /* recipients that acknowledged it */
-	size_t pending;		  /* acks still awaited, plus one while sending */
+	parley_socket *sender; /* a reference, released when the sender is answered */
+	long long ack_id;      /* the sender's ack id */
+	size_t delivered;      /* recipients the message was sent to */
+	size_t confirmed;      /* recipients that acknowledged it */
+	size_t pending;	       /* acks still awaited, plus one while sending */
 };
 
 static void receipt_done(struct receipt *r)
@@ -257,13 +367,13 @@ static void receipt_done(struct receipt *r)
 		return;
 	json_t *args = json_pack("[{sbsIsI}]", "ok", 1, "delivered", (json_int_t)r->delivered,
 				 "confirmed", (json_int_t)r->confirmed);
-	pl_socket_ack(r->sender, r->ack_id, args, NULL, 0); /* a no-op if the sender has gone */
+	api->ack(r->sender, r->ack_id, args, NULL, 0); /* fails harmlessly if the sender has gone */
 	json_decref(args);
-	pl_socket_unref(r->sender);
+	api->socket_unref(r->sender);
 	free(r);
 }
 
-static void receipt_ack(struct pl_socket *recipient, json_t *args, void *ud)
+static void receipt_ack(parley_socket *recipient, json_t *args, void *ud)
 {
 	(void)recipient;
 	struct receipt *r = ud;
@@ -272,10 +382,9 @@ static void receipt_ack(struct pl_socket *recipient, json_t *args, void *ud)
 	receipt_done(r);
 }
 
-static enum pl_verdict on_private(struct pl_event *ev, void *ud)
+static enum parley_verdict private_message(struct parley_evt_message *ev)
 {
-	(void)ud;
-	struct pl_socket *s = ev->socket;
+	parley_socket *s = ev->socket;
 	json_t *data = json_array_get(ev->args, 0);
 	json_t *to = json_object_get(data, "to");
 	if (!to || json_is_null(to))
@@ -286,7 +395,7 @@ static enum pl_verdict on_private(struct pl_event *ev, void *ud)
 		r = calloc(1, sizeof *r);
 		if (!r)
 			return fail(ev, "out of memory");
-		r->sender = pl_socket_ref(s);
+		r->sender = api->socket_ref(s);
 		r->ack_id = ev->ack_id;
 		r->pending = 1;
 	}
@@ -297,13 +406,14 @@ static enum pl_verdict on_private(struct pl_event *ev, void *ud)
 		json_object_set(out, "msg", msg);
 	json_t *payload = json_pack("[sO]", "private", out);
 	json_decref(out);
-	struct pl_message m = {.payload = payload};
+	struct parley_message m = {.payload = payload};
 	size_t n = 0;
-	for (size_t i = 0; i < pl_nsp_count(s->nsp); i++) {
-		struct pl_socket *t = pl_nsp_socket_at(s->nsp, i);
-		if (!json_equal(json_object_get(t->data, "userid"), to))
-			continue;
-		if (pl_socket_emit(t, &m, r ? receipt_ack : NULL, r) == 0) {
+	/* every socket logged in with that userid; the next one is found before an emit that may
+	 * disconnect the current one */
+	parley_socket *next;
+	for (parley_socket *t = api->user_first(api->socket_nsp(s), to); t; t = next) {
+		next = api->user_next(t);
+		if (api->emit(t, &m, r ? receipt_ack : NULL, r) == 0) {
 			n++;
 			if (r) {
 				r->delivered++;
@@ -314,7 +424,7 @@ static enum pl_verdict on_private(struct pl_event *ev, void *ud)
 	json_decref(payload);
 	if (n == 0) {
 		if (r) {
-			pl_socket_unref(r->sender);
+			api->socket_unref(r->sender);
 			free(r);
 		}
 		return fail(ev, "no such user online");
@@ -323,17 +433,27 @@ static enum pl_verdict on_private(struct pl_event *ev, void *ud)
 		receipt_done(r); /* the sender is answered once every recipient has */
 	else
 		reply(ev, json_pack("{sbsI}", "ok", 1, "delivered", (json_int_t)n));
-	return PL_DONE;
+	return PARLEY_HANDLED;
 }
 
-static enum pl_verdict on_rooms(struct pl_event *ev, void *ud)
+static enum parley_verdict on_private(enum parley_hook hook, void *evt, void *ud)
 {
+	(void)hook;
 	(void)ud;
+	return with_app_hook(evt, "private", private_message);
+}
+
+static enum parley_verdict on_rooms(enum parley_hook hook, void *evt, void *ud)
+{
+	(void)hook;
+	(void)ud;
+	struct parley_evt_message *ev = evt;
 	json_t *list = json_array();
-	for (size_t i = 0; i < ev->socket->n_rooms; i++)
-		json_array_append_new(list, json_string(ev->socket->rooms[i].room->name));
+	size_t n = api->socket_room_count(ev->socket);
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(list, json_string(api->socket_room_at(ev->socket, i)));
 	reply(ev, json_pack("{sbso}", "ok", 1, "rooms", list));
-	return PL_DONE;
+	return PARLEY_HANDLED;
 }
 
 /* Reads an optional whole-number field of at least min; false when present and invalid. */
@@ -343,7 +463,8 @@ static bool number_arg(json_t *data, const char *key, long long min, long long *
 	if (!v)
 		return true;
 	double d = json_number_value(v);
-	if (!json_is_number(v) || d < (double)min || d > 9007199254740991.0 || d != (double)(long long)d)
+	if (!json_is_number(v) || d < (double)min || d > 9007199254740991.0 ||
+	    d != (double)(long long)d)
 		return false;
 	*out = (long long)d;
 	return true;
@@ -354,15 +475,17 @@ static bool number_arg(json_t *data, const char *key, long long min, long long *
  * in (or of the namespace-wide chat without room), oldest first. before pages back from an id,
  * since forward from one; without either, the newest.
  */
-static enum pl_verdict on_history(struct pl_event *ev, void *ud)
+static enum parley_verdict on_history(enum parley_hook hook, void *evt, void *ud)
 {
-	struct pl_server *srv = ud;
-	struct pl_socket *s = ev->socket;
+	(void)hook;
+	(void)ud;
+	struct parley_evt_message *ev = evt;
+	parley_socket *s = ev->socket;
 	json_t *data = json_array_get(ev->args, 0);
 	const char *room = "";
 	if (json_object_get(data, "room")) {
 		room = room_arg(data);
-		if (!room || !pl_socket_in(s, room))
+		if (!room || !api->socket_in(s, room))
 			return fail(ev, "not in that room");
 	}
 	long long before = 0, since = -1, limit = 50;
@@ -373,8 +496,7 @@ static enum pl_verdict on_history(struct pl_event *ev, void *ud)
 		return fail(ev, "ask for before or since, not both");
 	if (limit > 100)
 		limit = 100;
-	json_t *rows = pl_history_page(srv->history, pl_nsp_name(s->nsp), room, before, since,
-				       (int)limit);
+	json_t *rows = api->history_page(api->socket_nsp(s), room, before, since, (int)limit);
 	if (!rows)
 		return fail(ev, "the history cannot be read now");
 	json_t *messages = json_array();
@@ -384,65 +506,90 @@ static enum pl_verdict on_history(struct pl_event *ev, void *ud)
 		json_array_append_new(messages, history_message(row));
 	json_decref(rows);
 	reply(ev, json_pack("{sbssso}", "ok", 1, "room", room, "messages", messages));
-	return PL_DONE;
+	return PARLEY_HANDLED;
 }
 
 /* Acknowledges with the arguments as sent: a round trip for clients and benchmarks. */
-static enum pl_verdict on_echo(struct pl_event *ev, void *ud)
+static enum parley_verdict on_echo(enum parley_hook hook, void *evt, void *ud)
 {
+	(void)hook;
 	(void)ud;
+	struct parley_evt_message *ev = evt;
 	if (ev->ack_id >= 0)
-		pl_socket_ack(ev->socket, ev->ack_id, ev->args, ev->attachments, ev->n_attachments);
-	return PL_DONE;
+		api->ack(ev->socket, ev->ack_id, ev->args, ev->attachments, ev->n_attachments);
+	return PARLEY_HANDLED;
 }
 
-static void on_disconnect(struct pl_socket *s, const char *reason, void *ud)
+/* A socket leaving "/": the members of each of its rooms (still readable here) hear it left. */
+static enum parley_verdict on_disconnect(enum parley_hook hook, void *evt, void *ud)
 {
+	(void)hook;
 	(void)ud;
-	for (size_t i = 0; i < s->n_rooms; i++)
-		announce_leave(s, s->rooms[i].room->name);
-	json_t *name = json_object_get(s->data, "name");
-	pl_info("user disconnected: %s (%s)", json_is_string(name) ? json_string_value(name) : "-",
-		reason);
+	struct parley_evt_socket *e = evt;
+	parley_socket *s = e->socket;
+	size_t n = api->socket_room_count(s);
+	for (size_t i = 0; i < n; i++)
+		announce_leave(s, api->socket_room_at(s, i));
+	json_t *name = api->socket_name(s);
+	api->log(owner, PARLEY_LOG_INFO, "user disconnected: %s (%s)",
+		 json_is_string(name) ? json_string_value(name) : "-", e->reason ? e->reason : "-");
+	return PARLEY_PASS;
 }
 
 /* The tutorial's rooms example on /chat. */
-static enum pl_verdict on_chat_message(struct pl_event *ev, void *ud)
+static enum parley_verdict on_chat_message(enum parley_hook hook, void *evt, void *ud)
 {
+	(void)hook;
 	(void)ud;
-	struct pl_socket *s = ev->socket;
+	struct parley_evt_message *ev = evt;
+	parley_socket *s = ev->socket;
 	json_t *data = json_array_get(ev->args, 0);
 	const char *room = room_arg(data);
 	if (!room)
-		return fail(ev, "a room name of 1 to 128 characters is required");
-	const char *err = join_capped(s, room);
+		return fail(ev, room_name_error);
+	const char *err = join_room(s, room);
 	if (err)
 		return fail(ev, err);
 	json_t *msg = json_object_get(data, "msg");
-	pl_nsp_emit1(s->nsp, room, NULL, "chat message", msg ? msg : json_null());
-	return PL_DONE;
+	broadcast1(api->socket_nsp(s), room, NULL, "chat message", msg ? msg : json_null());
+	return PARLEY_HANDLED;
 }
 
-int pl_app_chat_init(struct pl_server *srv)
+int pl_app_chat_init(const struct parley_api *table, parley_owner *self)
 {
 	static const struct {
+		const char *nsp;
 		const char *event;
-		pl_event_fn fn;
+		parley_hook_fn fn;
 	} events[] = {
-		{"login", on_login},	 {"chat", on_chat},	  {"forceDisconnect", on_force_disconnect},
-		{"join", on_join},	 {"leave", on_leave},	  {"members", on_members},
-		{"private", on_private}, {"rooms", on_rooms},	  {"echo", on_echo},
-		{"history", on_history},
+	    {"/", "login", on_login},
+	    {"/", "chat", on_chat},
+	    {"/", "forceDisconnect", on_force_disconnect},
+	    {"/", "join", on_join},
+	    {"/", "leave", on_leave},
+	    {"/", "members", on_members},
+	    {"/", "private", on_private},
+	    {"/", "rooms", on_rooms},
+	    {"/", "echo", on_echo},
+	    {"/", "history", on_history},
+	    {"/chat", "chat message", on_chat_message},
+	    {"/chat", "echo", on_echo},
 	};
-	struct pl_nsp *root = pl_sio_nsp(srv, "/", true), *chat = pl_sio_nsp(srv, "/chat", true);
-	if (!root || !chat)
-		return -1;
-	for (size_t i = 0; i < sizeof events / sizeof *events; i++)
-		if (pl_nsp_on_event(root, events[i].event, 100, events[i].fn, srv))
-			return -1;
-	if (pl_nsp_on_disconnect(root, 100, on_disconnect, NULL) ||
-	    pl_nsp_on_event(chat, "chat message", 100, on_chat_message, NULL) ||
-	    pl_nsp_on_event(chat, "echo", 100, on_echo, NULL))
-		return -1;
-	return 0;
+	api = table;
+	owner = self;
+	max_room_name = api->config_number("max-room-name", MAX_ROOM_NAME);
+	history_replay = api->config_number("history-replay", HISTORY_REPLAY);
+	snprintf(room_name_error, sizeof room_name_error,
+		 "a room name of 1 to %lld characters is required", max_room_name);
+	/* both namespaces exist from the start, so that clients can connect to them */
+	if (!api->nsp_get("/", true) || !api->nsp_get("/chat", true))
+		return -ENOMEM;
+	for (size_t i = 0; i < sizeof events / sizeof *events; i++) {
+		int rc = api->hook_add(owner, PARLEY_HOOK_EVENT, events[i].nsp, events[i].event,
+				       PARLEY_PRIO_APP, events[i].fn, NULL);
+		if (rc)
+			return rc;
+	}
+	return api->hook_add(owner, PARLEY_HOOK_DISCONNECT, "/", NULL, PARLEY_PRIO_APP,
+			     on_disconnect, NULL);
 }

@@ -1,72 +1,72 @@
 /*
- * The reference setups of the official protocol test suites. Socket.IO: namespaces "/" and
- * "/custom"; on connection each emits "auth" with the handshake's auth payload; on "/",
- * "message" comes back as "message-back" with the same arguments and "message-with-ack" is
- * acknowledged with its arguments. Engine.IO: every message is echoed, text as text and binary
- * as binary.
+ * The reference setup of the official Socket.IO protocol test suite, written against the public
+ * extension API alone: namespaces "/" and "/custom"; on connection each emits "auth" with the
+ * handshake's auth payload; on "/", "message" comes back as "message-back" with the same
+ * arguments (and attachments) and "message-with-ack" is acknowledged with its arguments.
  */
-#include <string.h>
+#include <errno.h>
+#include <stddef.h>
+
+#include <jansson.h>
 
 #include "apps.h"
-#include "eio.h"
-#include "server.h"
-#include "sio.h"
 
-static enum pl_verdict on_connection(struct pl_event *ev, void *ud)
+static const struct parley_api *api; /* the host's table, set by pl_app_conformance_init */
+
+/* A socket connected to "/" or "/custom": it hears its CONNECT auth payload ({} without one). */
+static enum parley_verdict on_connected(enum parley_hook hook, void *evt, void *ud)
 {
+	(void)hook;
 	(void)ud;
-	json_t *empty = json_object();
-	pl_socket_emit1(ev->socket, "auth", ev->socket->auth ? ev->socket->auth : empty);
-	json_decref(empty);
-	return PL_PASS;
+	struct parley_evt_socket *e = evt;
+	json_t *auth = api->socket_auth(e->socket);
+	json_t *payload = json_pack("[so]", "auth", auth ? json_incref(auth) : json_object());
+	if (payload) {
+		struct parley_message m = {.payload = payload};
+		api->emit(e->socket, &m, NULL, NULL);
+		json_decref(payload);
+	}
+	return PARLEY_PASS;
 }
 
-static enum pl_verdict on_message(struct pl_event *ev, void *ud)
+static enum parley_verdict on_message(enum parley_hook hook, void *evt, void *ud)
 {
+	(void)hook;
 	(void)ud;
+	struct parley_evt_message *ev = evt;
 	json_t *payload = json_pack("[s]", "message-back");
 	json_array_extend(payload, ev->args);
-	struct pl_message m = {payload, ev->attachments, ev->n_attachments};
-	pl_socket_emit(ev->socket, &m, NULL, NULL);
+	struct parley_message m = {payload, ev->attachments, ev->n_attachments};
+	api->emit(ev->socket, &m, NULL, NULL);
 	json_decref(payload);
-	return PL_DONE;
+	return PARLEY_HANDLED;
 }
 
-static enum pl_verdict on_message_with_ack(struct pl_event *ev, void *ud)
+static enum parley_verdict on_message_with_ack(enum parley_hook hook, void *evt, void *ud)
 {
+	(void)hook;
 	(void)ud;
+	struct parley_evt_message *ev = evt;
 	if (ev->ack_id >= 0)
-		pl_socket_ack(ev->socket, ev->ack_id, ev->args, ev->attachments, ev->n_attachments);
-	return PL_DONE;
+		api->ack(ev->socket, ev->ack_id, ev->args, ev->attachments, ev->n_attachments);
+	return PARLEY_HANDLED;
 }
 
-int pl_app_conformance_init(struct pl_server *srv)
+int pl_app_conformance_init(const struct parley_api *table, parley_owner *owner)
 {
-	struct pl_nsp *root = pl_sio_nsp(srv, "/", true), *custom = pl_sio_nsp(srv, "/custom", true);
-	if (!root || !custom)
-		return -1;
-	if (pl_nsp_on_event(root, "connection", 100, on_connection, NULL) ||
-	    pl_nsp_on_event(custom, "connection", 100, on_connection, NULL) ||
-	    pl_nsp_on_event(root, "message", 100, on_message, NULL) ||
-	    pl_nsp_on_event(root, "message-with-ack", 100, on_message_with_ack, NULL))
-		return -1;
+	api = table;
+	/* both namespaces exist from the start, so that clients can connect to them */
+	if (!api->nsp_get("/", true) || !api->nsp_get("/custom", true))
+		return -ENOMEM;
+	int rc;
+	if ((rc = api->hook_add(owner, PARLEY_HOOK_CONNECTED, "/", NULL, PARLEY_PRIO_APP,
+				on_connected, NULL)) ||
+	    (rc = api->hook_add(owner, PARLEY_HOOK_CONNECTED, "/custom", NULL, PARLEY_PRIO_APP,
+				on_connected, NULL)) ||
+	    (rc = api->hook_add(owner, PARLEY_HOOK_EVENT, "/", "message", PARLEY_PRIO_APP,
+				on_message, NULL)) ||
+	    (rc = api->hook_add(owner, PARLEY_HOOK_EVENT, "/", "message-with-ack", PARLEY_PRIO_APP,
+				on_message_with_ack, NULL)))
+		return rc;
 	return 0;
-}
-
-static void echo_message(struct pl_eio *s, const char *data, size_t len, bool binary)
-{
-	if (!binary) {
-		pl_eio_send_text(s, data, len);
-		return;
-	}
-	struct pl_frame *f = pl_frame_new(data, len, true);
-	if (f)
-		pl_eio_send(s, f);
-	pl_frame_unref(f);
-}
-
-int pl_app_engine_echo_init(struct pl_server *srv)
-{
-	struct pl_eio_handler h = {NULL, echo_message, NULL};
-	return pl_eio_server_init(srv, &h);
 }
