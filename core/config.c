@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "parley/version.h"
 
 enum opt_type { OPT_STR, OPT_UINT, OPT_SIZE, OPT_PORT, OPT_BOOL, OPT_LEVEL, OPT_APP, OPT_NSPS };
 
@@ -334,7 +335,7 @@ int pl_config_parse_args(struct pl_config *c, int argc, char **argv)
 			return 1;
 		}
 		if (strcmp(a, "--version") == 0) {
-			printf("parley 0.1.0\n");
+			printf("parley %s\n", PARLEY_VERSION_STRING);
 			return 1;
 		}
 		if (strcmp(a, "--config") == 0) {

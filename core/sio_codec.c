@@ -103,15 +103,9 @@ int pl_sio_decode(const char *s, size_t len, struct pl_sio_packet *p)
 
 const char *pl_sio_strerror(int err)
 {
-	switch (err) {
-	case PL_SIO_EBADTYPE: return "unknown packet type";
-	case PL_SIO_EBADATTACH: return "illegal attachments";
-	case PL_SIO_EBADNSP: return "namespace too long";
-	case PL_SIO_EBADID: return "invalid ack id";
-	case PL_SIO_EBADJSON: return "invalid JSON payload";
-	case PL_SIO_EBADPAYLOAD: return "invalid payload";
-	default: return "unknown error";
-	}
+	if (err > PL_SIO_EBADTYPE || err < PL_SIO_EBADPAYLOAD)
+		return "unknown error";
+	return pl_strerror(err);
 }
 
 void pl_sio_packet_close(struct pl_sio_packet *p)

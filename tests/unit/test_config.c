@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "parley/version.h"
 #include "test.h"
 
 static char err_text[8192]; /* what the last parse printed on stderr */
@@ -280,7 +281,12 @@ static void test_help_version(void)
 	ASSERT(strstr(out_text, "Usage: parley") != NULL);
 	ASSERT_EQ(parse(&c, "--version", NULL), 1);
 	pl_config_close(&c);
-	ASSERT_STR_EQ(out_text, "parley 0.1.0\n");
+	ASSERT_STR_EQ(out_text, "parley " PARLEY_VERSION_STRING "\n");
+	/* the generated numbers and string agree */
+	char v[32];
+	snprintf(v, sizeof v, "%d.%d.%d", PARLEY_VERSION_MAJOR, PARLEY_VERSION_MINOR,
+		 PARLEY_VERSION_PATCH);
+	ASSERT_STR_EQ(v, PARLEY_VERSION_STRING);
 	/* an error before --help wins */
 	ASSERT_EQ(parse(&c, "--port", "70000", "--help", NULL), -1);
 	pl_config_close(&c);
