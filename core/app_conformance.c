@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "apps.h"
-#include "eio.h"
 #include "server.h"
 #include "sio.h"
 
@@ -51,22 +50,4 @@ int pl_app_conformance_init(struct pl_server *srv)
 	    pl_nsp_on_event(root, "message-with-ack", 100, on_message_with_ack, NULL))
 		return -1;
 	return 0;
-}
-
-static void echo_message(struct pl_eio *s, const char *data, size_t len, bool binary)
-{
-	if (!binary) {
-		pl_eio_send_text(s, data, len);
-		return;
-	}
-	struct pl_frame *f = pl_frame_new(data, len, true);
-	if (f)
-		pl_eio_send(s, f);
-	pl_frame_unref(f);
-}
-
-int pl_app_engine_echo_init(struct pl_server *srv)
-{
-	struct pl_eio_handler h = {NULL, echo_message, NULL};
-	return pl_eio_server_init(srv, &h);
 }

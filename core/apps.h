@@ -1,7 +1,7 @@
 /*
  * The built-in applications, registered on the Socket.IO dispatch point like any extension:
- * the tutorial chat (with Parley's documented chat protocol), the reference setup of the
- * official Socket.IO protocol test suite, and an Engine.IO echo for the Engine.IO suite.
+ * the tutorial chat (with Parley's documented chat protocol) and the reference setup of the
+ * official Socket.IO protocol test suite. (The Engine.IO suite's echo is in eio_echo.h.)
  */
 #ifndef PL_APPS_H
 #define PL_APPS_H
@@ -12,7 +12,5 @@ struct pl_server;
 int pl_app_chat_init(struct pl_server *srv);
 /* Registers the Socket.IO conformance application on "/" and "/custom". */
 int pl_app_conformance_init(struct pl_server *srv);
-/* Installs the Engine.IO echo in place of the Socket.IO layer. */
-int pl_app_engine_echo_init(struct pl_server *srv);
 
 #endif

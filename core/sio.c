@@ -14,6 +14,7 @@
 #include "eio.h"
 #include "json.h"
 #include "log.h"
+#include "rand.h"
 #include "server.h"
 #include "sio_codec.h"
 
