@@ -1,7 +1,8 @@
 /*
  * Engine.IO v4 sessions (see eio.h). A session lives in the server's table from its handshake
  * until it closes; requests and WebSockets that refer to it hold references, so it is freed only
- * when the last of them is gone, never inside one of their callbacks' callers.
+ * when the last of them is gone, never inside one of their callbacks' callers. Bytes go out
+ * through the server's pl_conn_ops only, after the before-write barrier has run.
  */
 #include "eio.h"
 
@@ -10,17 +11,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
-#include <libwebsockets.h>
-
+#include "barrier.h"
 #include "eio_codec.h"
-#include "history.h"
 #include "log.h"
+#include "rand.h"
 #include "server.h"
-#include "transport.h"
 
 #define CLOSE_GRACE_MS 2000 /* how long a closing session waits for its last packet to leave */
+#define SCRATCH_CAP    65536 /* bytes of whole frames batched into one WebSocket write */
+#define WS_HEADER_MAX  10    /* the largest server WebSocket frame header */
+
+static const char text_plain[] = "text/plain; charset=UTF-8";
 
 static void handle_freed(uv_handle_t *h)
 {
@@ -30,38 +32,62 @@ static void handle_freed(uv_handle_t *h)
 static void flush_after_io(uv_check_t *h);
 static void flush_soon(uv_idle_t *h);
 
+static struct pl_eio *eio_ref(struct pl_eio *s)
+{
+	s->refs++;
+	return s;
+}
+
 int pl_eio_server_init(struct pl_server *srv, const struct pl_eio_handler *h)
 {
-	srv->handler = *h;
-	memset(&srv->sessions, 0, sizeof srv->sessions);
-	srv->flusher = malloc(sizeof *srv->flusher);
-	srv->flush_soon = malloc(sizeof *srv->flush_soon);
-	if (!srv->flusher || !srv->flush_soon) {
-		free(srv->flusher);
-		free(srv->flush_soon);
-		srv->flusher = NULL;
-		srv->flush_soon = NULL;
+	struct pl_eio_server *es = &srv->eio;
+	es->handler = *h;
+	memset(&es->sessions, 0, sizeof es->sessions);
+	es->flusher = malloc(sizeof *es->flusher);
+	es->flush_soon = malloc(sizeof *es->flush_soon);
+	if (!es->flusher || !es->flush_soon) {
+		free(es->flusher);
+		free(es->flush_soon);
+		es->flusher = NULL;
+		es->flush_soon = NULL;
 		return -ENOMEM;
 	}
-	uv_check_init(srv->loop, srv->flusher);
-	srv->flusher->data = srv;
-	uv_check_start(srv->flusher, flush_after_io);
-	uv_unref((uv_handle_t *)srv->flusher);
-	uv_idle_init(srv->loop, srv->flush_soon);
-	srv->flush_soon->data = srv;
-	return pl_deadlines_init(&srv->deadlines, srv->loop);
+	uv_check_init(srv->loop, es->flusher);
+	es->flusher->data = srv;
+	uv_check_start(es->flusher, flush_after_io);
+	uv_unref((uv_handle_t *)es->flusher);
+	uv_idle_init(srv->loop, es->flush_soon);
+	es->flush_soon->data = srv;
+	return pl_deadlines_init(&es->deadlines, srv->loop);
+}
+
+int pl_eio_set_conn_ops(struct pl_server *srv, const struct pl_conn_ops *ops)
+{
+	struct pl_eio_server *es = &srv->eio;
+	/* frames are written in place: their headroom must hold the carrier's and a header */
+	if (ops->headroom + WS_HEADER_MAX > PL_FRAME_HEADROOM)
+		return -EINVAL;
+	unsigned char *wbuf = malloc(ops->headroom + SCRATCH_CAP);
+	if (!wbuf)
+		return -ENOMEM;
+	free(es->wbuf);
+	es->wbuf = wbuf;
+	es->wbuf_cap = SCRATCH_CAP;
+	es->ops = ops;
+	return 0;
 }
 
 void pl_eio_close_all(struct pl_server *srv)
 {
+	struct pl_eio_server *es = &srv->eio;
 	/* closing changes the table: take the list first */
-	size_t n = srv->sessions.count, i = 0;
+	size_t n = es->sessions.count, i = 0;
 	struct pl_eio **all = malloc((n ? n : 1) * sizeof *all);
 	if (!all)
 		return;
 	struct pl_eio *s;
-	for (size_t pos = 0; i < n && pl_map_next(&srv->sessions, &pos, (void **)&s);)
-		all[i++] = pl_eio_ref(s);
+	for (size_t pos = 0; i < n && pl_map_next(&es->sessions, &pos, (void **)&s);)
+		all[i++] = eio_ref(s);
 	for (size_t k = 0; k < i; k++) {
 		pl_eio_close(all[k], "server shutting down", true);
 		pl_eio_unref(all[k]);
@@ -71,25 +97,29 @@ void pl_eio_close_all(struct pl_server *srv)
 
 void pl_eio_server_stop(struct pl_server *srv)
 {
-	pl_deadlines_close(&srv->deadlines);
-	for (size_t i = 0; i < srv->n_flush; i++) {
-		srv->flush[i]->flush_pending = false;
-		pl_eio_unref(srv->flush[i]);
+	struct pl_eio_server *es = &srv->eio;
+	pl_deadlines_close(&es->deadlines);
+	for (size_t i = 0; i < es->n_flush; i++) {
+		es->flush[i]->flush_pending = false;
+		pl_eio_unref(es->flush[i]);
 	}
-	free(srv->flush);
-	srv->flush = NULL;
-	srv->n_flush = srv->cap_flush = 0;
-	if (srv->flusher)
-		uv_close((uv_handle_t *)srv->flusher, handle_freed);
-	if (srv->flush_soon)
-		uv_close((uv_handle_t *)srv->flush_soon, handle_freed);
-	srv->flusher = NULL;
-	srv->flush_soon = NULL;
+	free(es->flush);
+	es->flush = NULL;
+	es->n_flush = es->cap_flush = 0;
+	if (es->flusher)
+		uv_close((uv_handle_t *)es->flusher, handle_freed);
+	if (es->flush_soon)
+		uv_close((uv_handle_t *)es->flush_soon, handle_freed);
+	es->flusher = NULL;
+	es->flush_soon = NULL;
 }
 
 void pl_eio_server_close(struct pl_server *srv)
 {
-	pl_map_close(&srv->sessions);
+	pl_map_close(&srv->eio.sessions);
+	free(srv->eio.wbuf);
+	srv->eio.wbuf = NULL;
+	srv->eio.wbuf_cap = 0;
 }
 
 static void session_free(struct pl_eio *s)
@@ -101,14 +131,7 @@ static void session_free(struct pl_eio *s)
 	}
 	if (s->queue != s->inline_queue)
 		free(s->queue);
-	free(s->query);
 	free(s);
-}
-
-struct pl_eio *pl_eio_ref(struct pl_eio *s)
-{
-	s->refs++;
-	return s;
 }
 
 void pl_eio_unref(struct pl_eio *s)
@@ -117,40 +140,24 @@ void pl_eio_unref(struct pl_eio *s)
 		session_free(s);
 }
 
-void pl_random_id(char *out)
-{
-	static const char alphabet[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-	unsigned char r[20];
-	if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) {
-		/* getrandom on Linux only fails before the pool is seeded; fall back to time */
-		uint64_t t = uv_hrtime();
-		for (size_t i = 0; i < sizeof r; i++)
-			r[i] = (unsigned char)(t >> (i % 8 * 8)) ^ (unsigned char)rand();
-	}
-	for (size_t i = 0; i < sizeof r; i++)
-		out[i] = alphabet[r[i] & 63];
-	out[sizeof r] = '\0';
-}
-
 /* Ends the session: the queue is dropped, transports are released, the table forgets it. */
 static void finish(struct pl_eio *s)
 {
 	if (s->state == PL_EIO_STATE_CLOSED)
 		return;
 	s->state = PL_EIO_STATE_CLOSED;
-	pl_deadline_cancel(&s->srv->deadlines, &s->heartbeat);
-	if (s->get_wsi) {
+	struct pl_eio_server *es = &s->srv->eio;
+	pl_deadline_cancel(&es->deadlines, &s->heartbeat);
+	if (s->get_conn) {
 		/* as in the reference server, a held GET gets a noop when the client closed the
 		 * session and a close packet when the server did */
-		pl_transport_respond(s->get_wsi, 200, "text/plain; charset=UTF-8",
-				     s->client_closed ? "6" : "1", 1);
-		s->get_wsi = NULL;
+		es->ops->respond(s->get_conn, 200, text_plain, s->client_closed ? "6" : "1", 1);
+		s->get_conn = NULL;
 	}
-	if (s->ws_wsi)
-		pl_transport_close_ws(s->srv, s->ws_wsi);
-	if (pl_map_get(&s->srv->sessions, s->sid) == s) {
-		pl_map_del(&s->srv->sessions, s->sid);
+	if (s->ws_conn)
+		es->ops->close_ws(s->ws_conn, 1000);
+	if (pl_map_get(&es->sessions, s->sid) == s) {
+		pl_map_del(&es->sessions, s->sid);
 		pl_eio_unref(s);
 	}
 }
@@ -160,7 +167,7 @@ static void heartbeat(struct pl_deadline *d);
 static void arm(struct pl_eio *s, unsigned ms)
 {
 	if (s->state != PL_EIO_STATE_CLOSED)
-		pl_deadline_set(&s->srv->deadlines, &s->heartbeat, ms, heartbeat);
+		pl_deadline_set(&s->srv->eio.deadlines, &s->heartbeat, ms, heartbeat);
 }
 
 static int enqueue(struct pl_eio *s, struct pl_frame *f)
@@ -199,19 +206,19 @@ static struct pl_frame *dequeue(struct pl_eio *s)
  */
 static int schedule_flush(struct pl_eio *s)
 {
-	struct pl_server *srv = s->srv;
+	struct pl_eio_server *es = &s->srv->eio;
 	if (s->flush_pending)
 		return 0;
-	if (srv->n_flush == srv->cap_flush) {
-		struct pl_eio **a = pl_array_grow(srv->flush, &srv->cap_flush, sizeof *a, 256);
+	if (es->n_flush == es->cap_flush) {
+		struct pl_eio **a = pl_array_grow(es->flush, &es->cap_flush, sizeof *a, 256);
 		if (!a)
 			return -ENOMEM;
-		srv->flush = a;
+		es->flush = a;
 	}
-	srv->flush[srv->n_flush++] = pl_eio_ref(s);
+	es->flush[es->n_flush++] = eio_ref(s);
 	s->flush_pending = true;
-	if (srv->n_flush == 1)
-		uv_idle_start(srv->flush_soon, flush_soon);
+	if (es->n_flush == 1)
+		uv_idle_start(es->flush_soon, flush_soon);
 	return 0;
 }
 
@@ -220,11 +227,11 @@ static void kick(struct pl_eio *s)
 {
 	if (!s->qcount)
 		return;
-	if (s->websocket && s->ws_wsi) {
+	if (s->websocket && s->ws_conn) {
 		if (schedule_flush(s))
-			pl_transport_want_write(s->ws_wsi); /* the slower path still works */
-	} else if (!s->websocket && s->get_wsi && !s->upgrading)
-		pl_transport_want_write(s->get_wsi);
+			s->srv->eio.ops->want_write(s->ws_conn); /* the slower path still works */
+	} else if (!s->websocket && s->get_conn && !s->upgrading)
+		s->srv->eio.ops->want_write(s->get_conn);
 }
 
 static int queue_frame(struct pl_eio *s, struct pl_frame *f)
@@ -281,10 +288,10 @@ void pl_eio_close(struct pl_eio *s, const char *reason, bool flush)
 	pl_debug("eio %s: closing (%s)", s->sid, reason);
 	s->state = PL_EIO_STATE_CLOSING;
 	s->refs++; /* the upper layer may drop its last use of s in on_close */
-	if (s->srv->handler.on_close)
-		s->srv->handler.on_close(s, reason);
+	if (s->srv->eio.handler.on_close)
+		s->srv->eio.handler.on_close(s, reason);
 	s->user = NULL;
-	if (flush && !s->upgrading && (s->websocket ? s->ws_wsi != NULL : true)) {
+	if (flush && !s->upgrading && (s->websocket ? s->ws_conn != NULL : true)) {
 		send_typed(s, PL_EIO_CLOSE, NULL, 0);
 		if (s->state == PL_EIO_STATE_CLOSING)
 			arm(s, CLOSE_GRACE_MS);
@@ -317,9 +324,6 @@ static struct pl_eio *session_new(struct pl_server *srv, const struct pl_eio_req
 	struct pl_eio *s = calloc(1, sizeof *s);
 	if (!s)
 		return NULL;
-	s->query = strdup(r->query ? r->query : "");
-	if (!s->query)
-		goto fail;
 	pl_deadline_init(&s->heartbeat);
 	s->queue = s->inline_queue;
 	s->qcap = sizeof s->inline_queue / sizeof *s->inline_queue;
@@ -327,9 +331,11 @@ static struct pl_eio *session_new(struct pl_server *srv, const struct pl_eio_req
 	s->websocket = websocket;
 	do
 		pl_random_id(s->sid);
-	while (pl_map_get(&srv->sessions, s->sid));
-	if (pl_map_put(&srv->sessions, s->sid, s))
-		goto fail;
+	while (pl_map_get(&srv->eio.sessions, s->sid));
+	if (pl_map_put(&srv->eio.sessions, s->sid, s)) {
+		free(s);
+		return NULL;
+	}
 	s->refs = 1; /* the table */
 
 	char open[256];
@@ -344,62 +350,73 @@ static struct pl_eio *session_new(struct pl_server *srv, const struct pl_eio_req
 	pl_info("connection %s from %s (%s)", s->sid, r->remote ? r->remote : "?",
 		websocket ? "websocket" : "polling");
 	return s;
-fail:
-	free(s->query);
-	free(s);
-	return NULL;
 }
 
-int pl_eio_check(struct pl_server *srv, const struct pl_eio_request *r, bool websocket)
+size_t pl_eio_error_json(const struct pl_eio_error *e, char *buf, size_t n)
 {
+	int len = snprintf(buf, n, "{\"code\":%d,\"message\":\"%s\"}", e->code, e->message);
+	if (len < 0)
+		len = 0;
+	return (size_t)len < n ? (size_t)len : n ? n - 1 : 0;
+}
+
+/* Fills *err and returns -1. */
+static int refuse(struct pl_eio_error *err, int status, int code, const char *message)
+{
+	*err = (struct pl_eio_error){status, code, message};
+	return -1;
+}
+
+/* Answers a request with an Engine.IO error. */
+static void respond_error(struct pl_server *srv, struct pl_conn *c, int status, int code,
+			  const char *message)
+{
+	struct pl_eio_error e = {status, code, message};
+	char body[160];
+	size_t n = pl_eio_error_json(&e, body, sizeof body);
+	srv->eio.ops->respond(c, status, "application/json", body, n);
+}
+
+int pl_eio_check(struct pl_server *srv, const struct pl_eio_request *r, bool websocket,
+		 struct pl_eio_error *err)
+{
+	*err = (struct pl_eio_error){0, 0, NULL};
 	const char *t = r->transport;
-	if (!t || (strcmp(t, "polling") != 0 && strcmp(t, "websocket") != 0)) {
-		pl_transport_respond_error(r->wsi, 400, 0, "Transport unknown");
-		return -1;
-	}
-	if (websocket != (strcmp(t, "websocket") == 0)) {
-		pl_transport_respond_error(r->wsi, 400, 3, "Bad request");
-		return -1;
-	}
+	if (!t || (strcmp(t, "polling") != 0 && strcmp(t, "websocket") != 0))
+		return refuse(err, 400, 0, "Transport unknown");
+	if (websocket != (strcmp(t, "websocket") == 0))
+		return refuse(err, 400, 3, "Bad request");
 	if (r->sid) {
-		struct pl_eio *s = pl_map_get(&srv->sessions, r->sid);
-		if (!s || s->state != PL_EIO_STATE_OPEN) {
-			pl_transport_respond_error(r->wsi, 400, 1, "Session ID unknown");
-			return -1;
-		}
+		struct pl_eio *s = pl_map_get(&srv->eio.sessions, r->sid);
+		if (!s || s->state != PL_EIO_STATE_OPEN)
+			return refuse(err, 400, 1, "Session ID unknown");
 		/* polling requests after the upgrade are refused; a second WebSocket is accepted
 		 * and closed at once (pl_eio_accept), as the reference server does */
-		if (s->websocket && !websocket) {
-			pl_transport_respond_error(r->wsi, 400, 3, "Bad request");
-			return -1;
-		}
+		if (s->websocket && !websocket)
+			return refuse(err, 400, 3, "Bad request");
 		return 0;
 	}
-	if (!r->is_get) {
-		pl_transport_respond_error(r->wsi, 400, 2, "Bad handshake method");
-		return -1;
-	}
-	if (!r->eio || strcmp(r->eio, "4") != 0) {
-		pl_transport_respond_error(r->wsi, 400, 5, "Unsupported protocol version");
-		return -1;
-	}
-	if (srv->stopping || srv->sessions.count >= srv->cfg->max_connections) {
+	if (!r->is_get)
+		return refuse(err, 400, 2, "Bad handshake method");
+	if (!r->eio || strcmp(r->eio, "4") != 0)
+		return refuse(err, 400, 5, "Unsupported protocol version");
+	if (srv->stopping || srv->eio.sessions.count >= srv->cfg->max_connections) {
 		pl_warn("refusing a session from %s: %s", r->remote,
 			srv->stopping ? "shutting down" : "connection limit reached");
-		pl_transport_respond_error(r->wsi, 503, 3, "Bad request");
-		return -1;
+		return refuse(err, 503, 3, "Bad request");
 	}
 	return 0;
 }
 
-struct pl_eio *pl_eio_accept(struct pl_server *srv, const struct pl_eio_request *r, bool websocket)
+struct pl_eio *pl_eio_accept(struct pl_server *srv, const struct pl_eio_request *r, bool websocket,
+			     struct pl_eio_error *err)
 {
-	if (pl_eio_check(srv, r, websocket))
+	if (pl_eio_check(srv, r, websocket, err))
 		return NULL;
 	if (r->sid) {
-		struct pl_eio *s = pl_map_get(&srv->sessions, r->sid);
-		if (websocket && (s->websocket || s->ws_wsi)) {
-			pl_transport_close_ws(srv, r->wsi);
+		struct pl_eio *s = pl_map_get(&srv->eio.sessions, r->sid);
+		if (websocket && (s->websocket || s->ws_conn)) {
+			srv->eio.ops->close_ws(r->conn, 1000);
 			return NULL;
 		}
 		s->refs++; /* the request */
@@ -407,47 +424,47 @@ struct pl_eio *pl_eio_accept(struct pl_server *srv, const struct pl_eio_request 
 	}
 	struct pl_eio *s = session_new(srv, r, websocket);
 	if (!s) {
-		pl_transport_respond_error(r->wsi, 500, 3, "Bad request");
+		refuse(err, 500, 3, "Bad request");
 		return NULL;
 	}
 	s->refs++; /* the request */
-	if (srv->handler.on_open)
-		srv->handler.on_open(s);
+	if (srv->eio.handler.on_open)
+		srv->eio.handler.on_open(s);
 	return s;
 }
 
-void pl_eio_poll_get(struct pl_eio *s, struct lws *wsi)
+void pl_eio_poll_get(struct pl_eio *s, struct pl_conn *c)
 {
-	if (s->get_wsi && pl_transport_peer_gone(s->get_wsi)) {
+	const struct pl_conn_ops *ops = s->srv->eio.ops;
+	if (s->get_conn && ops->peer_gone(s->get_conn)) {
 		/* the held GET was aborted: the client has gone, so has the session */
-		struct lws *old = s->get_wsi;
-		s->get_wsi = NULL;
-		pl_transport_drop(old);
+		struct pl_conn *old = s->get_conn;
+		s->get_conn = NULL;
+		ops->drop(old);
 		pl_eio_close(s, "transport close", false);
-		pl_transport_respond_error(wsi, 400, 1, "Session ID unknown");
+		respond_error(s->srv, c, 400, 1, "Session ID unknown");
 		return;
 	}
-	if (s->get_wsi) {
+	if (s->get_conn) {
 		/* a second concurrent GET is a protocol error that ends the session */
 		pl_warn("eio %s: overlapping polling GET", s->sid);
-		pl_transport_respond(wsi, 400, NULL, NULL, 0);
+		ops->respond(c, 400, NULL, NULL, 0);
 		pl_eio_close(s, "transport error", false);
 		return;
 	}
 	if (s->upgrading) {
-		pl_transport_respond(wsi, 200, "text/plain; charset=UTF-8", "6", 1);
+		ops->respond(c, 200, text_plain, "6", 1);
 		return;
 	}
-	s->get_wsi = wsi;
+	s->get_conn = c;
 	if (s->qcount)
-		pl_transport_want_write(wsi);
+		ops->want_write(c);
 }
 
-int pl_eio_poll_writable(struct pl_eio *s, struct lws *wsi)
+int pl_eio_poll_writable(struct pl_eio *s, struct pl_conn *c)
 {
-	(void)wsi;
-	/* nothing leaves before the history it may contain is committed */
-	pl_history_commit(s->srv->history);
+	/* nothing leaves before what it may carry is stored (the before-write barrier) */
+	pl_barrier_run(&s->srv->before_write);
 	struct pl_sbuf body = {0};
 	size_t n = 0;
 	while (s->qcount) {
@@ -457,18 +474,18 @@ int pl_eio_poll_writable(struct pl_eio *s, struct lws *wsi)
 		pl_eio_encode_polling_item(&body, f);
 		pl_frame_unref(f);
 	}
-	s->get_wsi = NULL;
-	pl_transport_respond(wsi, 200, "text/plain; charset=UTF-8", body.data, body.len);
+	s->get_conn = NULL;
+	s->srv->eio.ops->respond(c, 200, text_plain, body.data, body.len);
 	pl_sbuf_close(&body);
 	if (s->state == PL_EIO_STATE_CLOSING)
 		finish(s);
 	return 0;
 }
 
-void pl_eio_request_gone(struct pl_eio *s, struct lws *wsi, bool aborted)
+void pl_eio_request_gone(struct pl_eio *s, struct pl_conn *c, bool aborted)
 {
-	if (s->get_wsi == wsi) {
-		s->get_wsi = NULL;
+	if (s->get_conn == c) {
+		s->get_conn = NULL;
 		/* a client that aborts its held GET has gone away */
 		if (aborted && s->state == PL_EIO_STATE_OPEN && !s->websocket && !s->upgrading)
 			pl_eio_close(s, "transport close", false);
@@ -484,8 +501,8 @@ static int on_packet(struct pl_eio *s, const struct pl_eio_packet *p)
 		return 0;
 	switch (p->type) {
 	case PL_EIO_MESSAGE:
-		if (s->srv->handler.on_message)
-			s->srv->handler.on_message(s, p->data, p->len, p->binary);
+		if (s->srv->eio.handler.on_message)
+			s->srv->eio.handler.on_message(s, p->data, p->len, p->binary);
 		return 0;
 	case PL_EIO_PONG:
 		if (s->awaiting_pong) {
@@ -512,23 +529,24 @@ static int payload_packet(const struct pl_eio_packet *p, void *ud)
 	return on_packet(ud, p);
 }
 
-void pl_eio_poll_post(struct pl_eio *s, struct lws *wsi, char *body, size_t len)
+void pl_eio_poll_post(struct pl_eio *s, struct pl_conn *c, char *body, size_t len)
 {
+	const struct pl_conn_ops *ops = s->srv->eio.ops;
 	s->refs++;
 	int rc = pl_eio_decode_payload(body, len, payload_packet, s);
 	if (rc == PL_EIO_EBADPACKET) {
 		pl_warn("eio %s: unparseable polling payload", s->sid);
-		pl_transport_respond(wsi, 400, NULL, NULL, 0);
+		ops->respond(c, 400, NULL, NULL, 0);
 		pl_eio_close(s, "parse error", false);
 	} else {
-		pl_transport_respond(wsi, 200, "text/html", "ok", 2);
+		ops->respond(c, 200, "text/html", "ok", 2);
 	}
 	pl_eio_unref(s);
 }
 
-void pl_eio_ws_open(struct pl_eio *s, struct lws *wsi)
+void pl_eio_ws_open(struct pl_eio *s, struct pl_conn *c)
 {
-	s->ws_wsi = wsi;
+	s->ws_conn = c;
 	kick(s);
 }
 
@@ -537,16 +555,17 @@ static void answer_probe(struct pl_eio *s)
 {
 	s->upgrading = true;
 	s->probe_pending = true;
-	if (s->get_wsi) {
+	if (s->get_conn) {
 		/* release the held GET so the client can pause polling */
-		pl_transport_respond(s->get_wsi, 200, "text/plain; charset=UTF-8", "6", 1);
-		s->get_wsi = NULL;
+		s->srv->eio.ops->respond(s->get_conn, 200, text_plain, "6", 1);
+		s->get_conn = NULL;
 	}
 }
 
-void pl_eio_ws_message(struct pl_eio *s, struct lws *wsi, char *data, size_t len, bool binary)
+void pl_eio_ws_message(struct pl_eio *s, struct pl_conn *c, char *data, size_t len, bool binary)
 {
-	if (s->ws_wsi != wsi || s->state != PL_EIO_STATE_OPEN)
+	const struct pl_conn_ops *ops = s->srv->eio.ops;
+	if (s->ws_conn != c || s->state != PL_EIO_STATE_OPEN)
 		return;
 	struct pl_eio_packet p;
 	if (binary) {
@@ -561,21 +580,21 @@ void pl_eio_ws_message(struct pl_eio *s, struct lws *wsi, char *data, size_t len
 		if (p.type == PL_EIO_PING && p.len == 5 && memcmp(p.data, "probe", 5) == 0 &&
 		    !s->upgrading) {
 			answer_probe(s);
-			pl_transport_want_write(wsi);
+			ops->want_write(c);
 		} else if (p.type == PL_EIO_UPGRADE && s->upgrading) {
 			s->upgrading = false;
 			s->websocket = true;
-			if (s->get_wsi) {
-				pl_transport_respond(s->get_wsi, 200, "text/plain; charset=UTF-8", "6", 1);
-				s->get_wsi = NULL;
+			if (s->get_conn) {
+				ops->respond(s->get_conn, 200, text_plain, "6", 1);
+				s->get_conn = NULL;
 			}
 			pl_debug("eio %s: upgraded to websocket", s->sid);
 			kick(s);
 		} else {
 			pl_warn("eio %s: unexpected packet during upgrade", s->sid);
-			s->ws_wsi = NULL;
+			s->ws_conn = NULL;
 			s->upgrading = false;
-			pl_transport_close_ws(s->srv, wsi);
+			ops->close_ws(c, 1000);
 			kick(s);
 		}
 		return;
@@ -586,14 +605,15 @@ void pl_eio_ws_message(struct pl_eio *s, struct lws *wsi, char *data, size_t len
 /*
  * Points at the queued WebSocket bytes, from the unsent rest of the oldest frame on: the frame
  * itself when it is alone or large (no copy), else up to wbuf_cap bytes of whole frames copied
- * into the server's scratch buffer. Both have LWS_PRE writable bytes before them.
+ * into the server's scratch buffer. Both have the carrier's headroom writable before them.
  */
 static unsigned char *gather(struct pl_eio *s, size_t *len)
 {
-	struct pl_server *srv = s->srv;
+	struct pl_eio_server *es = &s->srv->eio;
+	unsigned char *scratch = es->wbuf + es->ops->headroom;
 	size_t flen;
 	unsigned char *fp = pl_frame_ws(s->queue[s->qhead], &flen);
-	if (s->qcount == 1 || flen - s->head_sent >= srv->wbuf_cap / 2) {
+	if (s->qcount == 1 || flen - s->head_sent >= es->wbuf_cap / 2) {
 		*len = flen - s->head_sent;
 		return fp + s->head_sent;
 	}
@@ -601,13 +621,13 @@ static unsigned char *gather(struct pl_eio *s, size_t *len)
 	for (size_t i = 0; i < s->qcount; i++) {
 		unsigned char *p = pl_frame_ws(s->queue[(s->qhead + i) % s->qcap], &flen);
 		size_t skip = i == 0 ? s->head_sent : 0;
-		if (used + flen - skip > srv->wbuf_cap)
+		if (used + flen - skip > es->wbuf_cap)
 			break;
-		memcpy(srv->wbuf + LWS_PRE + used, p + skip, flen - skip);
+		memcpy(scratch + used, p + skip, flen - skip);
 		used += flen - skip;
 	}
 	*len = used;
-	return srv->wbuf + LWS_PRE;
+	return scratch;
 }
 
 /* Drops n sent bytes from the head of the queue. */
@@ -628,59 +648,61 @@ static void consume(struct pl_eio *s, size_t n)
 }
 
 /* After a write: more to send waits for writable; a closing session that is done ends. */
-static void after_write(struct pl_eio *s, struct lws *wsi)
+static void after_write(struct pl_eio *s, struct pl_conn *c)
 {
 	if (s->qcount)
-		pl_transport_want_write(wsi);
+		s->srv->eio.ops->want_write(c);
 	else if (s->state == PL_EIO_STATE_CLOSING)
 		finish(s);
 }
 
 /*
- * Sends queued frames straight to the socket, without waiting for lws's writable callback
- * (a round trip of several epoll_ctl calls in lws's libuv glue, per connection and message).
- * Whatever the kernel does not take waits for writable. Only when lws holds no unsent bytes
- * of its own, so the stream stays in order.
+ * Sends queued frames straight to the socket, without waiting for the carrier's writable
+ * callback (with libwebsockets, a round trip of several epoll_ctl calls per connection and
+ * message). Whatever the kernel does not take waits for writable. Only when the carrier holds no
+ * unsent bytes of its own, so the stream stays in order.
  */
 static void direct_flush(struct pl_eio *s)
 {
-	struct lws *wsi = s->ws_wsi;
+	struct pl_conn *c = s->ws_conn;
+	const struct pl_conn_ops *ops = s->srv->eio.ops;
 	if (!s->qcount)
 		return;
-	if (pl_transport_busy(wsi)) {
-		pl_transport_want_write(wsi);
+	if (ops->busy(c)) {
+		ops->want_write(c);
 		return;
 	}
 	size_t len;
 	unsigned char *p = gather(s, &len);
-	ssize_t n = pl_transport_send(wsi, p, len);
+	ssize_t n = ops->send(c, p, len);
 	if (n < 0) {
 		pl_eio_close(s, "transport error", false);
 		return;
 	}
 	consume(s, (size_t)n);
-	after_write(s, wsi);
+	after_write(s, c);
 }
 
-/* Sends every session in the flush list. History is committed first: nothing leaves before
- * the messages it carries are stored. */
+/* Sends every session in the flush list. The before-write barrier runs first: nothing leaves
+ * before what it carries is stored. */
 static void flush_all(struct pl_server *srv)
 {
-	if (!srv->n_flush)
+	struct pl_eio_server *es = &srv->eio;
+	if (!es->n_flush)
 		return;
-	pl_history_commit(srv->history);
+	pl_barrier_run(&srv->before_write);
 	/* sending may close sessions, whose handlers may queue more: the list can grow */
-	for (size_t i = 0; i < srv->n_flush; i++) {
-		struct pl_eio *s = srv->flush[i];
+	for (size_t i = 0; i < es->n_flush; i++) {
+		struct pl_eio *s = es->flush[i];
 		s->flush_pending = false;
 		if (s->overflow)
 			pl_eio_close(s, "send queue full", false);
-		else if (s->state != PL_EIO_STATE_CLOSED && s->websocket && s->ws_wsi)
+		else if (s->state != PL_EIO_STATE_CLOSED && s->websocket && s->ws_conn)
 			direct_flush(s);
 		pl_eio_unref(s);
 	}
-	srv->n_flush = 0;
-	uv_idle_stop(srv->flush_soon);
+	es->n_flush = 0;
+	uv_idle_stop(es->flush_soon);
 }
 
 static void flush_after_io(uv_check_t *h)
@@ -693,42 +715,52 @@ static void flush_soon(uv_idle_t *h)
 	flush_all(h->data);
 }
 
-int pl_eio_ws_writable(struct pl_eio *s, struct lws *wsi)
+/* Writes the probe's answer, "3probe", framed like every other frame. */
+static int write_probe(struct pl_eio *s, struct pl_conn *c)
 {
-	if (s->ws_wsi != wsi)
+	struct pl_frame *f = pl_frame_new_typed(PL_EIO_PONG, "probe", 5);
+	if (!f)
+		return -1;
+	size_t len;
+	unsigned char *p = pl_frame_ws(f, &len);
+	int rc = s->srv->eio.ops->write_framed(c, p, len);
+	pl_frame_unref(f);
+	return rc;
+}
+
+int pl_eio_ws_writable(struct pl_eio *s, struct pl_conn *c)
+{
+	if (s->ws_conn != c)
 		return 0;
 	if (!s->websocket) {
 		/* probing: the only thing written before the upgrade is the probe answer */
 		if (s->probe_pending) {
 			s->probe_pending = false;
-			static const unsigned char probe[] = "\x81\x06" "3probe";
-			unsigned char buf[LWS_PRE + sizeof probe];
-			memcpy(buf + LWS_PRE, probe, sizeof probe - 1);
-			return pl_transport_ws_write_raw(wsi, buf + LWS_PRE, sizeof probe - 1);
+			return write_probe(s, c);
 		}
 		return 0;
 	}
 	if (!s->qcount) {
-		after_write(s, wsi);
+		after_write(s, c);
 		return 0;
 	}
-	/* nothing leaves before the history it may contain is committed */
-	pl_history_commit(s->srv->history);
+	/* nothing leaves before what it may carry is stored (the before-write barrier) */
+	pl_barrier_run(&s->srv->before_write);
 	size_t len;
 	unsigned char *p = gather(s, &len);
-	/* lws takes it all: what the kernel refuses, lws keeps and sends first */
-	if (pl_transport_ws_write_raw(wsi, p, len))
+	/* the carrier takes it all: what the kernel refuses, it keeps and sends first */
+	if (s->srv->eio.ops->write_framed(c, p, len))
 		return -1;
 	consume(s, len);
-	after_write(s, wsi);
+	after_write(s, c);
 	return 0;
 }
 
-void pl_eio_ws_closed(struct pl_eio *s, struct lws *wsi)
+void pl_eio_ws_closed(struct pl_eio *s, struct pl_conn *c)
 {
-	if (s->ws_wsi != wsi)
+	if (s->ws_conn != c)
 		return;
-	s->ws_wsi = NULL;
+	s->ws_conn = NULL;
 	if (s->websocket) {
 		if (s->state == PL_EIO_STATE_OPEN)
 			pl_eio_close(s, "transport close", false);

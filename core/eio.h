@@ -1,8 +1,10 @@
 /*
  * Engine.IO v4 sessions: the handshake, the heartbeat, the send queue, and the two transports
  * (HTTP long-polling and WebSocket) with the upgrade from one to the other. The transport module
- * feeds requests and frames in; the layer above (Socket.IO, or an echo for conformance) gets
- * open/message/close events through struct pl_eio_handler and sends with pl_eio_send().
+ * feeds requests and frames in, each carried by a struct pl_conn it implements (conn.h); the
+ * layer above (Socket.IO, or an echo for conformance) gets open/message/close events through
+ * struct pl_eio_handler and sends with pl_eio_send(). Before any frame leaves, the server's
+ * before-write barrier runs (barrier.h).
  */
 #ifndef PL_EIO_H
 #define PL_EIO_H
@@ -12,9 +14,10 @@
 #include <uv.h>
 
 #include "buf.h"
+#include "conn.h"
 #include "deadline.h"
+#include "map.h"
 
-struct lws;
 struct pl_server;
 struct pl_eio;
 
@@ -29,6 +32,20 @@ struct pl_eio_handler {
 	void (*on_close)(struct pl_eio *s, const char *reason);
 };
 
+/* The Engine.IO state of the server, embedded in struct pl_server as its eio member. */
+struct pl_eio_server {
+	struct pl_map sessions;		/* sid -> struct pl_eio */
+	struct pl_deadlines deadlines;	/* the sessions' heartbeat deadlines */
+	struct pl_eio_handler handler;	/* the layer above Engine.IO */
+	const struct pl_conn_ops *ops;	/* the carrier of every session's bytes */
+	struct pl_eio **flush;		/* WebSocket sessions with frames to send this iteration */
+	size_t n_flush, cap_flush;	/* entries used and allocated in flush */
+	uv_check_t *flusher;		/* sends them after the I/O phase of each loop iteration */
+	uv_idle_t *flush_soon;		/* ...or before the next poll, for frames queued by timers */
+	unsigned char *wbuf;		/* scratch for batched WebSocket writes, ops->headroom first */
+	size_t wbuf_cap;		/* its size after the headroom */
+};
+
 enum pl_eio_state { PL_EIO_STATE_OPEN, PL_EIO_STATE_CLOSING, PL_EIO_STATE_CLOSED };
 
 struct pl_eio {
@@ -38,11 +55,11 @@ struct pl_eio {
 	enum pl_eio_state state;  /* CLOSING: flushing a last packet before the close */
 	bool websocket;		  /* WebSocket is the active transport */
 	bool upgrading;		  /* a probed WebSocket waits for the client's '5' */
-	bool probe_pending;	  /* "3probe" is still to be written on ws_wsi */
+	bool probe_pending;	  /* "3probe" is still to be written on ws_conn */
 	bool awaiting_pong;	  /* a ping is out and the timer is the pong deadline */
 	bool client_closed;	  /* the client sent a close packet */
-	struct lws *get_wsi;	  /* the held polling GET, or NULL */
-	struct lws *ws_wsi;	  /* the WebSocket (active or probing), or NULL */
+	struct pl_conn *get_conn; /* the held polling GET, or NULL */
+	struct pl_conn *ws_conn;  /* the WebSocket (active or probing), or NULL */
 	struct pl_frame **queue;  /* ring of frames waiting to be written (inline_queue at first) */
 	struct pl_frame *inline_queue[2]; /* the ring's first home, so an idle session allocates none */
 	size_t qhead;		  /* index of the oldest queued frame */
@@ -53,17 +70,22 @@ struct pl_eio {
 	bool flush_pending;	  /* in the server's flush list (which holds a reference) */
 	bool overflow;		  /* the send queue passed its cap: closed at the end of the iteration */
 	struct pl_deadline heartbeat; /* next ping, the pong deadline, or the close grace */
-	char *query;		  /* the handshake's query string, for hooks */
 	void *user;		  /* the upper layer's object (a Socket.IO client) */
 };
 
-/* Creates the session table and remembers the upper layer. */
+/* Creates the session table and remembers the upper layer. Returns 0 or -ENOMEM. */
 int pl_eio_server_init(struct pl_server *srv, const struct pl_eio_handler *h);
+/*
+ * Sets the carrier of every session's bytes (ops is borrowed and must outlive the server) and
+ * allocates the scratch buffer for batched writes with ops->headroom in front. Called by the
+ * transport before the first request. Returns 0 or -ENOMEM.
+ */
+int pl_eio_set_conn_ops(struct pl_server *srv, const struct pl_conn_ops *ops);
 /* Closes every session with a close packet (shutdown). */
 void pl_eio_close_all(struct pl_server *srv);
 /* Stops the heartbeat machinery (after the transport is gone, before the loop ends). */
 void pl_eio_server_stop(struct pl_server *srv);
-/* Frees the session table once every session is gone. */
+/* Frees the session table and the scratch buffer once every session is gone. */
 void pl_eio_server_close(struct pl_server *srv);
 
 /*
@@ -80,54 +102,65 @@ int pl_eio_send_text(struct pl_eio *s, const char *data, size_t len);
  */
 void pl_eio_close(struct pl_eio *s, const char *reason, bool flush);
 
-/* Takes a reference, to keep s valid across calls that may close it. */
-struct pl_eio *pl_eio_ref(struct pl_eio *s);
-/* Drops a reference; the session is freed with the last. */
+/* Drops a reference; the session is freed with the last. NULL is a no-op. */
 void pl_eio_unref(struct pl_eio *s);
 
-/* Writes 20 random base64url characters and a NUL to out (ids of sessions and sockets). */
-void pl_random_id(char *out);
-
-/* Transport-facing entry points (called by transport.c only). */
+/* Transport-facing entry points (called by the transport only). */
 
 /* What the transport knows of an HTTP request at the Engine.IO path. */
 struct pl_eio_request {
-	struct lws *wsi;	 /* the request */
-	bool is_get;		 /* GET (else POST) */
-	const char *transport;	 /* query "transport", or NULL */
-	const char *eio;	 /* query "EIO", or NULL */
-	const char *sid;	 /* query "sid", or NULL */
-	const char *query;	 /* the whole query string */
-	const char *remote;	 /* peer address */
+	struct pl_conn *conn;	  /* the request */
+	bool is_get;		  /* GET (else POST) */
+	const char *transport;	  /* query "transport", or NULL */
+	const char *eio;	  /* query "EIO", or NULL */
+	const char *sid;	  /* query "sid", or NULL */
+	const char *remote;	  /* peer address */
 	const char *content_type; /* POST Content-Type, or "" */
 	long long content_length; /* POST Content-Length, -1 when absent */
 };
 
+/* A refused request, for the transport to answer. */
+struct pl_eio_error {
+	int status;	     /* HTTP status; 0 when there is nothing to answer */
+	int code;	     /* Engine.IO error code */
+	const char *message; /* Engine.IO error message (a static string) */
+};
+
 /*
- * Checks a request against the protocol's rules without side effects. Returns 0, or -1 after
- * the error was answered (status and JSON body set with pl_transport_respond).
+ * Writes the JSON body of an error, {"code":code,"message":"message"}, to buf (NUL-terminated,
+ * cut at n). Returns its length, at most n - 1.
  */
-int pl_eio_check(struct pl_server *srv, const struct pl_eio_request *r, bool websocket);
+size_t pl_eio_error_json(const struct pl_eio_error *e, char *buf, size_t n);
+
 /*
- * Checks a request and finds or creates its session. Returns the session with a reference for
- * the request, or NULL after the error was answered. websocket selects the WebSocket rules.
+ * Checks a request against the protocol's rules without side effects. Returns 0, or -1 with
+ * *err describing the answer the transport must give.
  */
-struct pl_eio *pl_eio_accept(struct pl_server *srv, const struct pl_eio_request *r, bool websocket);
+int pl_eio_check(struct pl_server *srv, const struct pl_eio_request *r, bool websocket,
+		 struct pl_eio_error *err);
+/*
+ * Checks a request and finds or creates its session. websocket selects the WebSocket rules.
+ * Returns the session with a reference for the request, or NULL with *err to answer (a second
+ * WebSocket for a session is closed here, with err->status 0).
+ */
+struct pl_eio *pl_eio_accept(struct pl_server *srv, const struct pl_eio_request *r, bool websocket,
+			     struct pl_eio_error *err);
 /* A polling GET: answer now with queued packets or hold it. */
-void pl_eio_poll_get(struct pl_eio *s, struct lws *wsi);
+void pl_eio_poll_get(struct pl_eio *s, struct pl_conn *c);
 /* A complete polling POST body (modifiable in place); answers the request. */
-void pl_eio_poll_post(struct pl_eio *s, struct lws *wsi, char *body, size_t len);
-/* The held GET is writable: write the queued packets as one payload. Returns lws's verdict. */
-int pl_eio_poll_writable(struct pl_eio *s, struct lws *wsi);
+void pl_eio_poll_post(struct pl_eio *s, struct pl_conn *c, char *body, size_t len);
+/* The held GET is writable: answer it with the queued packets as one payload. Returns 0. */
+int pl_eio_poll_writable(struct pl_eio *s, struct pl_conn *c);
 /* A request of this session ended (answered or aborted). */
-void pl_eio_request_gone(struct pl_eio *s, struct lws *wsi, bool aborted);
+void pl_eio_request_gone(struct pl_eio *s, struct pl_conn *c, bool aborted);
 /* A WebSocket attached to the session was established. */
-void pl_eio_ws_open(struct pl_eio *s, struct lws *wsi);
-/* A complete WebSocket message. */
-void pl_eio_ws_message(struct pl_eio *s, struct lws *wsi, char *data, size_t len, bool binary);
-/* The WebSocket is writable: write queued frames in one batch. */
-int pl_eio_ws_writable(struct pl_eio *s, struct lws *wsi);
+void pl_eio_ws_open(struct pl_eio *s, struct pl_conn *c);
+/* A complete WebSocket message (modifiable in place). */
+void pl_eio_ws_message(struct pl_eio *s, struct pl_conn *c, char *data, size_t len, bool binary);
+/* The WebSocket is writable: write queued frames in one batch. Returns 0, or -1 when the
+ * connection failed. */
+int pl_eio_ws_writable(struct pl_eio *s, struct pl_conn *c);
 /* The WebSocket closed. */
-void pl_eio_ws_closed(struct pl_eio *s, struct lws *wsi);
+void pl_eio_ws_closed(struct pl_eio *s, struct pl_conn *c);
 
 #endif

@@ -36,6 +36,8 @@ static void commit_cb(uv_prepare_t *p)
 
 #define RETENTION_INTERVAL_MS 60000
 
+static long long trim(struct pl_history *h, unsigned keep);
+
 static void handle_freed(uv_handle_t *p)
 {
 	free(p);
@@ -44,7 +46,7 @@ static void handle_freed(uv_handle_t *p)
 static void retention_cb(uv_timer_t *t)
 {
 	struct pl_history *h = t->data;
-	pl_history_trim(h, h->keep);
+	trim(h, h->keep);
 }
 
 static int exec(struct pl_history *h, const char *sql)
@@ -96,7 +98,7 @@ struct pl_history *pl_history_open(const char *path, uv_loop_t *loop, unsigned k
 	uv_prepare_start(h->prepare, commit_cb);
 	uv_unref((uv_handle_t *)h->prepare); /* it must not keep the loop alive */
 	if (keep) {
-		if (pl_history_trim(h, keep) < 0)
+		if (trim(h, keep) < 0)
 			goto fail;
 		h->retention = malloc(sizeof *h->retention);
 		if (!h->retention)
@@ -131,7 +133,9 @@ void pl_history_free(struct pl_history *h)
 	free(h);
 }
 
-long long pl_history_trim(struct pl_history *h, unsigned keep)
+/* Deletes all but the newest keep messages of every room. Returns the number deleted, or a
+ * negative error after logging sqlite3_errmsg. */
+static long long trim(struct pl_history *h, unsigned keep)
 {
 	if (!keep)
 		return 0;

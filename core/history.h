@@ -1,8 +1,9 @@
 /*
  * Chat history in SQLite. Messages are appended inside a transaction that is committed once
  * per loop iteration, before any frame of that iteration is written to a socket
- * (pl_history_commit is called from the loop's prepare phase and from the transport before a
- * write), so a message any client has received is in the history even after a crash.
+ * (pl_history_commit runs in the loop's prepare phase, and main.c registers it as a step of the
+ * server's before-write barrier, which Engine.IO runs before every write), so a message any
+ * client has received is in the history even after a crash.
  */
 #ifndef PL_HISTORY_H
 #define PL_HISTORY_H
@@ -20,9 +21,6 @@ struct pl_history;
  */
 struct pl_history *pl_history_open(const char *path, uv_loop_t *loop, unsigned keep);
 
-/* Deletes all but the newest keep messages of every room. Returns the number deleted, or a
- * negative error after logging sqlite3_errmsg. */
-long long pl_history_trim(struct pl_history *h, unsigned keep);
 /* Commits and closes. NULL is a no-op. */
 void pl_history_free(struct pl_history *h);
 
@@ -42,7 +40,7 @@ long long pl_history_append(struct pl_history *h, const char *nsp, const char *r
 json_t *pl_history_page(struct pl_history *h, const char *nsp, const char *room, long long before,
 			long long since, int limit);
 
-/* Commits the open transaction, if any. Returns 0 or a negative error. */
+/* Commits the open transaction, if any. NULL is a no-op. Returns 0 or a negative error. */
 int pl_history_commit(struct pl_history *h);
 
 #endif

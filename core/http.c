@@ -1,16 +1,14 @@
 /*
- * Static files, the client bundles, health checks and CORS (see http.h). Files are sent by
- * libwebsockets asynchronously; this module only decides what to send.
+ * Static files, the client bundles, health checks and CORS (see http.h). Files are sent by the
+ * transport asynchronously; this module only decides what to send.
  */
 #include "http.h"
 
-#include <libwebsockets.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "server.h"
-#include "transport.h"
+#include "config.h"
 
 static const struct {
 	const char *ext;  /* file name suffix */
@@ -42,7 +40,7 @@ bool pl_http_path_safe(const char *path)
 	return true;
 }
 
-static const char *mime_for(const char *path)
+const char *pl_http_mime(const char *path)
 {
 	size_t n = strlen(path);
 	for (size_t i = 0; i < sizeof mime_types / sizeof *mime_types; i++) {
@@ -53,23 +51,6 @@ static const char *mime_for(const char *path)
 	return "application/octet-stream";
 }
 
-/* Sends a regular file, or 404. */
-static int send_file(struct lws *wsi, const char *file)
-{
-	struct stat st;
-	if (stat(file, &st) != 0 || !S_ISREG(st.st_mode)) {
-		pl_transport_respond(wsi, 404, "text/plain; charset=utf-8", "Not Found\n", 10);
-		return 0;
-	}
-	static const char cache[] = "cache-control: no-cache\r\n";
-	int n = lws_serve_http_file(wsi, file, mime_for(file), cache, (int)sizeof cache - 1);
-	if (n < 0)
-		return -1;
-	if (n > 0)
-		return lws_http_transaction_completed(wsi) ? -1 : 0;
-	return 0;
-}
-
 /* True for paths under the web root that are not part of the site: dot files, the npm tree and
  * its manifests. */
 static bool private_path(const char *path)
@@ -78,44 +59,73 @@ static bool private_path(const char *path)
 	       strcmp(path, "/package.json") == 0 || strcmp(path, "/package-lock.json") == 0;
 }
 
-int pl_http_serve(struct pl_server *srv, struct lws *wsi, const char *path)
+/* Fills *r with a body answer. */
+static void answer(struct pl_http_response *r, int status, const char *body)
 {
-	char file[4096];
+	r->kind = PL_HTTP_BODY;
+	r->status = status;
+	r->ctype = "text/plain; charset=utf-8";
+	r->body = body;
+	r->len = strlen(body);
+}
+
+/* Answers with the regular file in r->file, or 404. */
+static void answer_file(struct pl_http_response *r)
+{
+	struct stat st;
+	if (stat(r->file, &st) != 0 || !S_ISREG(st.st_mode)) {
+		answer(r, 404, "Not Found\n");
+		return;
+	}
+	r->kind = PL_HTTP_FILE;
+	r->status = 200;
+	r->ctype = pl_http_mime(r->file);
+	r->headers = "cache-control: no-cache\r\n";
+}
+
+void pl_http_route(const struct pl_config *cfg, const char *path, struct pl_http_response *r)
+{
+	memset(r, 0, sizeof *r);
+	char *file = r->file;
 	if (strcmp(path, "/healthz") == 0) {
-		pl_transport_respond(wsi, 200, "text/plain; charset=utf-8", "ok\n", 3);
-		return 0;
+		answer(r, 200, "ok\n");
+		return;
 	}
 	if (!pl_http_path_safe(path)) {
-		pl_transport_respond(wsi, 403, "text/plain; charset=utf-8", "Forbidden\n", 10);
-		return 0;
+		answer(r, 403, "Forbidden\n");
+		return;
 	}
 	if (strncmp(path, "/socket.io/", 11) == 0) {
 		for (size_t i = 0; i < sizeof client_files / sizeof *client_files; i++) {
 			if (strcmp(path + 11, client_files[i]) == 0) {
-				snprintf(file, sizeof file, "%s/%s", srv->cfg->client_dist, client_files[i]);
-				return send_file(wsi, file);
+				snprintf(file, sizeof r->file, "%s/%s", cfg->client_dist,
+					 client_files[i]);
+				answer_file(r);
+				return;
 			}
 		}
-		pl_transport_respond(wsi, 404, "text/plain; charset=utf-8", "Not Found\n", 10);
-		return 0;
+		answer(r, 404, "Not Found\n");
+		return;
 	}
 	if (private_path(path)) {
-		pl_transport_respond(wsi, 404, "text/plain; charset=utf-8", "Not Found\n", 10);
-		return 0;
+		answer(r, 404, "Not Found\n");
+		return;
 	}
 	size_t n = strlen(path);
-	if (snprintf(file, sizeof file, "%s%s%s", srv->cfg->web_root, path,
-		     path[n - 1] == '/' ? "index.html" : "") >= (int)sizeof file) {
-		pl_transport_respond(wsi, 414, "text/plain; charset=utf-8", "URI Too Long\n", 13);
-		return 0;
+	if (snprintf(file, sizeof r->file, "%s%s%s", cfg->web_root, path,
+		     path[n - 1] == '/' ? "index.html" : "") >= (int)sizeof r->file) {
+		answer(r, 414, "URI Too Long\n");
+		return;
 	}
 	struct stat st;
 	if (stat(file, &st) == 0 && S_ISDIR(st.st_mode)) {
-		if (strlen(file) + 12 >= sizeof file)
-			return -1;
+		if (strlen(file) + 12 >= sizeof r->file) {
+			r->kind = PL_HTTP_CLOSE;
+			return;
+		}
 		strcat(file, "/index.html");
 	}
-	return send_file(wsi, file);
+	answer_file(r);
 }
 
 /* True if origin is one of the configured comma-separated origins. */
@@ -138,38 +148,33 @@ static bool origin_listed(const char *list, const char *origin)
 	return false;
 }
 
-#define ADD(name, value) \
-	do { \
-		if (lws_add_http_header_by_name(wsi, (const unsigned char *)(name), \
-						(const unsigned char *)(value), (int)strlen(value), p, \
-						end)) \
-			return -1; \
-	} while (0)
-
-int pl_http_add_cors(struct pl_server *srv, struct lws *wsi, const char *origin, bool preflight,
-		     const char *request_headers, unsigned char **p, unsigned char *end)
+size_t pl_http_cors(const struct pl_config *cfg, const char *origin, bool preflight,
+		    const char *request_headers, struct pl_http_header out[PL_HTTP_CORS_MAX])
 {
-	const char *list = srv->cfg->cors_origins;
+	const char *list = cfg->cors_origins;
+	size_t n = 0;
 	if (!list)
 		return 0;
 	bool any = strcmp(list, "*") == 0;
 	if (!any && !origin_listed(list, origin))
 		return 0;
-	if (any && !srv->cfg->cors_credentials) {
-		ADD("access-control-allow-origin:", "*");
+	if (any && !cfg->cors_credentials) {
+		out[n++] = (struct pl_http_header){"access-control-allow-origin:", "*"};
 	} else {
 		/* with credentials a browser refuses "*": echo the origin */
 		if (!*origin)
 			return 0;
-		ADD("access-control-allow-origin:", origin);
-		ADD("vary:", "Origin");
+		out[n++] = (struct pl_http_header){"access-control-allow-origin:", origin};
+		out[n++] = (struct pl_http_header){"vary:", "Origin"};
 	}
-	if (srv->cfg->cors_credentials)
-		ADD("access-control-allow-credentials:", "true");
+	if (cfg->cors_credentials)
+		out[n++] = (struct pl_http_header){"access-control-allow-credentials:", "true"};
 	if (preflight) {
-		ADD("access-control-allow-methods:", "GET,HEAD,PUT,PATCH,POST,DELETE");
+		out[n++] = (struct pl_http_header){"access-control-allow-methods:",
+						   "GET,HEAD,PUT,PATCH,POST,DELETE"};
 		if (request_headers && *request_headers)
-			ADD("access-control-allow-headers:", request_headers);
+			out[n++] = (struct pl_http_header){"access-control-allow-headers:",
+							   request_headers};
 	}
-	return 0;
+	return n;
 }

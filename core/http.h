@@ -1,6 +1,7 @@
 /*
- * Plain HTTP: the web client from the web root, socket.io-client's browser bundles, /healthz,
- * and CORS headers. Path traversal is refused before any file is opened.
+ * Plain HTTP decisions: the web client from the web root, socket.io-client's browser bundles,
+ * /healthz, and the CORS headers. Pure of any network library: each function answers with a
+ * descriptor that the transport sends. Path traversal is refused before any file is looked at.
  */
 #ifndef PL_HTTP_H
 #define PL_HTTP_H
@@ -8,24 +9,50 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-struct lws;
-struct pl_server;
+struct pl_config;
 
-/*
- * Serves a GET or HEAD for a path outside the Engine.IO path. Returns lws's verdict for the
- * callback (0 to continue, non-zero to close).
- */
-int pl_http_serve(struct pl_server *srv, struct lws *wsi, const char *path);
+enum pl_http_kind {
+	PL_HTTP_BODY,  /* answer status with body */
+	PL_HTTP_FILE,  /* send the regular file at file (status 200) */
+	PL_HTTP_CLOSE, /* hang up without an answer */
+};
 
-/*
- * Appends the CORS response headers for a request from origin ("" when it sent none), between
- * lws_add_http_common_headers and lws_finalize_write_http_header. preflight adds the
- * Access-Control-Allow-Methods/Headers pair. Returns 0 or -1 when out of header space.
- */
-int pl_http_add_cors(struct pl_server *srv, struct lws *wsi, const char *origin, bool preflight,
-		     const char *request_headers, unsigned char **p, unsigned char *end);
+/* The answer to a request, decided by pl_http_route and sent by the transport. */
+struct pl_http_response {
+	enum pl_http_kind kind; /* what to send */
+	int status;		/* HTTP status (PL_HTTP_BODY) */
+	const char *ctype;	/* Content-Type, a static string */
+	const char *body;	/* static body bytes (PL_HTTP_BODY) */
+	size_t len;		/* body length */
+	const char *headers;	/* extra raw header lines for a file ("name: value\r\n"), static */
+	char file[4096];	/* the file's path (PL_HTTP_FILE) */
+};
+
+/* Fills *r with the answer to a GET or HEAD for a URL path outside the Engine.IO path. */
+void pl_http_route(const struct pl_config *cfg, const char *path, struct pl_http_response *r);
 
 /* True if the URL path is safe to map under a directory: no "..", no backslash, no NUL. */
 bool pl_http_path_safe(const char *path);
+
+/* Content-Type for a file name, from its suffix ("application/octet-stream" when unknown). */
+const char *pl_http_mime(const char *path);
+
+/* One response header. */
+struct pl_http_header {
+	const char *name;  /* lower case, ending with ':' */
+	const char *value; /* a static string, or the origin or request_headers passed in */
+};
+
+#define PL_HTTP_CORS_MAX 5 /* the most headers pl_http_cors writes */
+
+/*
+ * Decides the CORS response headers for a request from origin ("" when it sent none). preflight
+ * adds the Access-Control-Allow-Methods/Headers pair (request_headers is the preflight's
+ * Access-Control-Request-Headers, "" or NULL for none). Writes them to out in the order they are
+ * to be sent and returns how many (0 when the origin is not allowed). The values are valid as
+ * long as origin and request_headers are.
+ */
+size_t pl_http_cors(const struct pl_config *cfg, const char *origin, bool preflight,
+		    const char *request_headers, struct pl_http_header out[PL_HTTP_CORS_MAX]);
 
 #endif

@@ -6,11 +6,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <uv.h>
 
 #include "apps.h"
+#include "barrier.h"
 #include "config.h"
 #include "eio.h"
+#include "eio_echo.h"
 #include "history.h"
 #include "log.h"
 #include "server.h"
@@ -41,14 +44,32 @@ static void on_signal(uv_signal_t *h, int signum)
 	uv_close((uv_handle_t *)&sigterm_h, NULL);
 	pl_eio_close_all(&server);
 	uv_timer_init(server.loop, &shutdown_timer);
-	uv_timer_start(&shutdown_timer, finish_shutdown, server.sessions.count ? SHUTDOWN_GRACE_MS : 0,
-		       0);
+	uv_timer_start(&shutdown_timer, finish_shutdown,
+		       server.eio.sessions.count ? SHUTDOWN_GRACE_MS : 0, 0);
+}
+
+/* Raises the soft limit on open descriptors to the hard limit: every connection is one. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			pl_warn("cannot raise the open file limit to %llu",
+				(unsigned long long)rl.rlim_max);
+	}
+}
+
+/* The history's step of the before-write barrier: what a frame carries is stored first. */
+static int commit_history(void *h)
+{
+	return pl_history_commit(h);
 }
 
 static int init_app(struct pl_server *srv)
 {
 	if (srv->cfg->app == PL_APP_ENGINE_ECHO)
-		return pl_app_engine_echo_init(srv);
+		return pl_eio_echo_init(srv);
 	if (pl_sio_init(srv))
 		return -1;
 	for (size_t i = 0; i < srv->cfg->n_namespaces; i++)
@@ -73,6 +94,7 @@ int main(int argc, char **argv)
 	}
 	pl_log_set_level(cfg.log_level);
 	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit();
 
 	if (uv_loop_init(&loop)) {
 		pl_error("cannot initialise the event loop");
@@ -80,12 +102,15 @@ int main(int argc, char **argv)
 	}
 	server.loop = &loop;
 	server.cfg = &cfg;
+	pl_barrier_init(&server.before_write);
 	server.history = pl_history_open(cfg.db_path, &loop, cfg.history_keep);
 	if (!server.history)
 		goto out_loop;
+	if (pl_barrier_add(&server.before_write, commit_history, server.history))
+		goto out_history;
 	if (init_app(&server)) {
 		pl_error("cannot initialise the application");
-		goto out_loop;
+		goto out_app;
 	}
 	if (pl_transport_start(&server))
 		goto out_transport;
@@ -101,22 +126,21 @@ int main(int argc, char **argv)
 
 	uv_run(&loop, UV_RUN_DEFAULT);
 	rc = 0;
+	/* one ladder: each label undoes what was set up before the step that jumps to it */
 out_transport:
 	if (rc) {
 		pl_transport_stop(&server);
 		uv_run(&loop, UV_RUN_DEFAULT);
 	}
 	pl_transport_destroy(&server);
+out_app:
 	pl_eio_server_stop(&server);
+out_history:
+	pl_barrier_close(&server.before_write);
 	pl_history_free(server.history);
 	server.history = NULL;
-	/* the loop must now be empty: anything left is a handle we forgot to close */
-	uv_run(&loop, UV_RUN_DEFAULT);
 out_loop:
-	/* on the error paths, whatever was started is stopped here */
-	pl_eio_server_stop(&server);
-	pl_history_free(server.history);
-	server.history = NULL;
+	/* the loop must now be empty: anything left is a handle we forgot to close */
 	uv_run(&loop, UV_RUN_DEFAULT);
 	pl_sio_close(&server);
 	pl_eio_server_close(&server);

@@ -12,8 +12,8 @@
 #include "ack.h"
 #include "adapter.h"
 #include "client.h"
-#include "eio.h"
 #include "hooks.h"
+#include "rand.h"
 #include "server.h"
 #include "sio_codec.h"
 

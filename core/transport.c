@@ -1,8 +1,9 @@
 /*
  * libwebsockets 4.1 glue (see transport.h). One protocol receives every HTTP request and
  * WebSocket (Socket.IO clients send no Sec-WebSocket-Protocol, so lws would pick protocols[0]
- * anyway) and routes on the exact path. Each workaround for a libwebsockets behaviour is
- * commented where it is applied.
+ * anyway) and routes on the exact path. Engine.IO reaches connections through the pl_conn_ops
+ * table at the end of this file, where a struct pl_conn is a struct lws. Each workaround for a
+ * libwebsockets behaviour is commented where it is applied.
  */
 #include "transport.h"
 
@@ -16,12 +17,40 @@
 #include <sys/socket.h>
 
 #include "buf.h"
+#include "conn.h"
 #include "eio.h"
 #include "http.h"
 #include "log.h"
 #include "server.h"
 
 _Static_assert(PL_FRAME_HEADROOM >= LWS_PRE + 10, "frame headroom must fit LWS_PRE and a header");
+
+/* A WebSocket close scheduled outside its callbacks, with the status its close frame carries. */
+struct pending_close {
+	struct lws *wsi; /* the connection */
+	int status;	 /* RFC 6455 close status */
+};
+
+/* The transport's own state: one listener per process. */
+static struct {
+	struct lws_context *lws;	      /* libwebsockets context on the server's loop */
+	struct lws_vhost *vhost;	      /* the listening vhost */
+	uv_timer_t closer;		      /* runs deferred WebSocket closes outside callbacks */
+	struct pending_close *pending_close; /* WebSockets to close at the next closer run */
+	size_t n_pending_close;		      /* entries in pending_close */
+	size_t cap_pending_close;	      /* capacity of pending_close */
+} tp;
+
+/* Engine.IO's handle for a connection is the wsi itself: no allocation, no lookup. */
+static struct pl_conn *conn_of(struct lws *wsi)
+{
+	return (struct pl_conn *)wsi;
+}
+
+static struct lws *wsi_of(struct pl_conn *c)
+{
+	return (struct lws *)c;
+}
 
 enum conn_kind { CONN_NONE, CONN_POLL_GET, CONN_POLL_POST, CONN_WS, CONN_OTHER };
 
@@ -55,9 +84,9 @@ static void conn_release_session(struct conn *c, struct lws *wsi, bool aborted)
 	struct pl_eio *s = c->session;
 	c->session = NULL;
 	if (c->kind == CONN_WS)
-		pl_eio_ws_closed(s, wsi);
+		pl_eio_ws_closed(s, conn_of(wsi));
 	else
-		pl_eio_request_gone(s, wsi, aborted);
+		pl_eio_request_gone(s, conn_of(wsi), aborted);
 	pl_eio_unref(s);
 }
 
@@ -69,7 +98,7 @@ static void conn_reset(struct conn *c, struct lws *wsi)
 	memset(c, 0, sizeof *c);
 }
 
-bool pl_transport_peer_gone(struct lws *wsi)
+static bool peer_gone(struct lws *wsi)
 {
 	/* lws stops reading a connection while its request is unanswered, so a client that closes
 	 * a held GET goes unnoticed; peek at the socket instead */
@@ -78,30 +107,11 @@ bool pl_transport_peer_gone(struct lws *wsi)
 	return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
-bool pl_transport_busy(struct lws *wsi)
-{
-	return lws_partial_buffered(wsi) != 0;
-}
-
-ssize_t pl_transport_send(struct lws *wsi, const void *p, size_t len)
-{
-	ssize_t n = send(lws_get_socket_fd(wsi), p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-		return 0;
-	return n;
-}
-
-void pl_transport_drop(struct lws *wsi)
-{
-	lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-}
-
-void pl_transport_want_write(struct lws *wsi)
-{
-	lws_callback_on_writable(wsi);
-}
-
-void pl_transport_respond(struct lws *wsi, int status, const char *ctype, const char *body, size_t len)
+/*
+ * Answers an HTTP request with a complete response, written when the connection is writable.
+ * Copies body. ctype may be NULL for no body type.
+ */
+static void respond(struct lws *wsi, int status, const char *ctype, const void *body, size_t len)
 {
 	struct conn *c = lws_wsi_user(wsi);
 	if (!c)
@@ -121,11 +131,18 @@ void pl_transport_respond(struct lws *wsi, int status, const char *ctype, const 
 	lws_callback_on_writable(wsi);
 }
 
-void pl_transport_respond_error(struct lws *wsi, int status, int code, const char *message)
+/* Answers an Engine.IO error: its status with {"code":code,"message":message}. */
+static void respond_error(struct lws *wsi, const struct pl_eio_error *err)
 {
 	char body[160];
-	int n = snprintf(body, sizeof body, "{\"code\":%d,\"message\":\"%s\"}", code, message);
-	pl_transport_respond(wsi, status, "application/json", body, (size_t)n);
+	size_t n = pl_eio_error_json(err, body, sizeof body);
+	respond(wsi, err->status, "application/json", body, n);
+}
+
+static void respond_eio_error(struct lws *wsi, int status, int code, const char *message)
+{
+	struct pl_eio_error err = {status, code, message};
+	respond_error(wsi, &err);
 }
 
 /* Copies a header into buf ("" when absent). */
@@ -152,10 +169,17 @@ static int write_response(struct pl_server *srv, struct lws *wsi, struct conn *c
 	if (c->preflight && lws_hdr_custom_copy(wsi, req_headers, sizeof req_headers,
 						"access-control-request-headers:", 31) < 0)
 		req_headers[0] = '\0';
+	struct pl_http_header cors[PL_HTTP_CORS_MAX];
+	size_t n_cors = pl_http_cors(srv->cfg, origin, c->preflight, req_headers, cors);
 	if (lws_add_http_common_headers(wsi, (unsigned)c->status, c->ctype ? c->ctype : "text/plain",
-					(lws_filepos_t)len, &p, end) ||
-	    pl_http_add_cors(srv, wsi, origin, c->preflight, req_headers, &p, end) ||
-	    (c->conn_close && lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
+					(lws_filepos_t)len, &p, end))
+		return -1;
+	for (size_t i = 0; i < n_cors; i++)
+		if (lws_add_http_header_by_name(wsi, (const unsigned char *)cors[i].name,
+						(const unsigned char *)cors[i].value,
+						(int)strlen(cors[i].value), &p, end))
+			return -1;
+	if ((c->conn_close && lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
 							   (const unsigned char *)"close", 5, &p, end)) ||
 	    lws_finalize_write_http_header(wsi, start, &p, end))
 		return -1;
@@ -172,7 +196,9 @@ static int write_response(struct pl_server *srv, struct lws *wsi, struct conn *c
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
-int pl_transport_ws_write_raw(struct lws *wsi, unsigned char *p, size_t len)
+/* Writes pre-framed WebSocket bytes in one send (p has LWS_PRE writable bytes before it).
+ * Only from the connection's writable callback. Returns 0 or -1 when the connection failed. */
+static int ws_write_raw(struct lws *wsi, unsigned char *p, size_t len)
 {
 	/* RAW: the frames are already framed (unmasked server frames). lws keeps any unsent rest
 	 * and sends it before anything else, holding WRITEABLE back until it is drained. */
@@ -182,46 +208,42 @@ int pl_transport_ws_write_raw(struct lws *wsi, unsigned char *p, size_t len)
 
 static void closer_run(uv_timer_t *t)
 {
-	struct pl_server *srv = t->data;
+	(void)t;
 	/* Closing from inside a connection's own callback (returning -1 from WRITEABLE) makes
 	 * Debian's debug build of lws drop the close frame; closing here, outside, sends it. */
-	while (srv->n_pending_close) {
-		struct pl_pending_close pc = srv->pending_close[--srv->n_pending_close];
+	while (tp.n_pending_close) {
+		struct pending_close pc = tp.pending_close[--tp.n_pending_close];
 		lws_close_reason(pc.wsi, (enum lws_close_status)pc.status, NULL, 0);
 		lws_set_timeout(pc.wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
 	}
 }
 
-void pl_transport_close_ws_status(struct pl_server *srv, struct lws *wsi, int status)
+/* Closes a WebSocket with a close frame carrying an RFC 6455 status, outside of its
+ * callbacks. The first close scheduled for a connection decides its status. */
+static void close_ws(struct lws *wsi, int status)
 {
-	/* the first close scheduled for a connection decides its status */
-	for (size_t i = 0; i < srv->n_pending_close; i++)
-		if (srv->pending_close[i].wsi == wsi)
+	for (size_t i = 0; i < tp.n_pending_close; i++)
+		if (tp.pending_close[i].wsi == wsi)
 			return;
-	if (srv->n_pending_close == srv->cap_pending_close) {
-		struct pl_pending_close *a =
-			pl_array_grow(srv->pending_close, &srv->cap_pending_close, sizeof *a, 16);
+	if (tp.n_pending_close == tp.cap_pending_close) {
+		struct pending_close *a =
+			pl_array_grow(tp.pending_close, &tp.cap_pending_close, sizeof *a, 16);
 		if (!a) {
 			lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, 1);
 			return;
 		}
-		srv->pending_close = a;
+		tp.pending_close = a;
 	}
-	srv->pending_close[srv->n_pending_close++] = (struct pl_pending_close){wsi, status};
-	uv_timer_start(&srv->closer, closer_run, 0, 0);
-}
-
-void pl_transport_close_ws(struct pl_server *srv, struct lws *wsi)
-{
-	pl_transport_close_ws_status(srv, wsi, LWS_CLOSE_STATUS_NORMAL);
+	tp.pending_close[tp.n_pending_close++] = (struct pending_close){wsi, status};
+	uv_timer_start(&tp.closer, closer_run, 0, 0);
 }
 
 /* Forgets a wsi that closed before its scheduled close ran. */
-static void forget_pending_close(struct pl_server *srv, struct lws *wsi)
+static void forget_pending_close(struct lws *wsi)
 {
-	for (size_t i = 0; i < srv->n_pending_close; i++) {
-		if (srv->pending_close[i].wsi == wsi) {
-			srv->pending_close[i] = srv->pending_close[--srv->n_pending_close];
+	for (size_t i = 0; i < tp.n_pending_close; i++) {
+		if (tp.pending_close[i].wsi == wsi) {
+			tp.pending_close[i] = tp.pending_close[--tp.n_pending_close];
 			return;
 		}
 	}
@@ -230,30 +252,18 @@ static void forget_pending_close(struct pl_server *srv, struct lws *wsi)
 /* The Engine.IO parts of a request: query arguments and the headers that matter. */
 struct request_info {
 	struct pl_eio_request r;
-	char transport[32], eio[8], sid[64], query[2048], remote[48], ctype[128];
+	char transport[32], eio[8], sid[64], remote[48], ctype[128];
 };
 
 static void read_request(struct lws *wsi, struct request_info *ri, bool is_get)
 {
 	memset(ri, 0, sizeof *ri);
-	ri->r.wsi = wsi;
+	ri->r.conn = conn_of(wsi);
 	ri->r.is_get = is_get;
 	/* the "=" matters: without it lws matches a prefix of another argument's name */
 	ri->r.transport = lws_get_urlarg_by_name(wsi, "transport=", ri->transport, sizeof ri->transport);
 	ri->r.eio = lws_get_urlarg_by_name(wsi, "EIO=", ri->eio, sizeof ri->eio);
 	ri->r.sid = lws_get_urlarg_by_name(wsi, "sid=", ri->sid, sizeof ri->sid);
-	size_t used = 0;
-	for (int i = 0; used + 2 < sizeof ri->query; i++) {
-		int n = lws_hdr_copy_fragment(wsi, ri->query + used + (used ? 1 : 0),
-					      (int)(sizeof ri->query - used - 1), WSI_TOKEN_HTTP_URI_ARGS,
-					      i);
-		if (n < 0)
-			break;
-		if (used)
-			ri->query[used] = '&';
-		used += (size_t)n + (used ? 1 : 0);
-	}
-	ri->r.query = ri->query;
 	lws_get_peer_simple(wsi, ri->remote, sizeof ri->remote);
 	ri->r.remote = ri->remote;
 	header(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE, ri->ctype, sizeof ri->ctype);
@@ -283,45 +293,68 @@ static int engine_request(struct pl_server *srv, struct lws *wsi, struct conn *c
 	struct request_info ri;
 	read_request(wsi, &ri, is_get);
 	if (!is_get && !is_post && !ri.r.sid) {
-		pl_transport_respond_error(wsi, 400, 2, "Bad handshake method");
+		respond_eio_error(wsi, 400, 2, "Bad handshake method");
 		return 0;
 	}
-	struct pl_eio *s = pl_eio_accept(srv, &ri.r, false);
-	if (!s)
+	struct pl_eio_error err;
+	struct pl_eio *s = pl_eio_accept(srv, &ri.r, false, &err);
+	if (!s) {
+		if (err.status)
+			respond_error(wsi, &err);
 		return 0;
+	}
 	c->session = s;
 	if (is_get) {
 		c->kind = CONN_POLL_GET;
 		/* lws arms a 5 s content timeout before LWS_CALLBACK_HTTP: a held GET would die at
 		 * 5 s, so clear it; the heartbeat bounds how long a GET is held */
 		lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
-		pl_eio_poll_get(s, wsi);
+		pl_eio_poll_get(s, conn_of(wsi));
 		return 0;
 	}
 	if (!is_post) {
-		pl_transport_respond_error(wsi, 400, 3, "Bad request");
+		respond_eio_error(wsi, 400, 3, "Bad request");
 		return 0;
 	}
 	c->kind = CONN_POLL_POST;
 	if (strncmp(ri.ctype, "application/octet-stream", 24) == 0) {
-		pl_transport_respond(wsi, 400, NULL, NULL, 0);
+		respond(wsi, 400, NULL, NULL, 0);
 		pl_eio_close(s, "invalid content", false);
 		return 0;
 	}
 	/* lws 4.1 does not support chunked request bodies; clients send Content-Length */
 	if (ri.r.content_length < 0) {
-		pl_transport_respond(wsi, 411, NULL, NULL, 0);
+		respond(wsi, 411, NULL, NULL, 0);
 		pl_eio_close(s, "content-length required", false);
 		return 0;
 	}
 	if ((unsigned long long)ri.r.content_length > srv->cfg->max_payload) {
-		pl_transport_respond(wsi, 413, NULL, NULL, 0);
+		respond(wsi, 413, NULL, NULL, 0);
 		pl_eio_close(s, "payload too large", false);
 		return 0;
 	}
 	if (ri.r.content_length == 0) {
-		pl_eio_poll_post(s, wsi, (char *)"", 0);
+		pl_eio_poll_post(s, conn_of(wsi), (char *)"", 0);
 	}
+	return 0;
+}
+
+/* Serves a GET or HEAD outside the Engine.IO path as http.c decides. Returns lws's verdict. */
+static int serve_http(struct pl_server *srv, struct lws *wsi, const char *path)
+{
+	struct pl_http_response r;
+	pl_http_route(srv->cfg, path, &r);
+	if (r.kind == PL_HTTP_CLOSE)
+		return -1;
+	if (r.kind == PL_HTTP_BODY) {
+		respond(wsi, r.status, r.ctype, r.body, r.len);
+		return 0;
+	}
+	int n = lws_serve_http_file(wsi, r.file, r.ctype, r.headers, (int)strlen(r.headers));
+	if (n < 0)
+		return -1;
+	if (n > 0)
+		return lws_http_transaction_completed(wsi) ? -1 : 0;
 	return 0;
 }
 
@@ -338,16 +371,16 @@ static int on_http(struct pl_server *srv, struct lws *wsi, struct conn *c, const
 	c->conn_close = strstr(connection, "close") != NULL;
 	if (has(wsi, WSI_TOKEN_OPTIONS_URI)) {
 		c->preflight = true;
-		pl_transport_respond(wsi, 204, NULL, NULL, 0);
+		respond(wsi, 204, NULL, NULL, 0);
 		return 0;
 	}
 	if (is_engine_path(srv, path))
 		return engine_request(srv, wsi, c);
 	if (!has(wsi, WSI_TOKEN_GET_URI) && !has(wsi, WSI_TOKEN_HEAD_URI)) {
-		pl_transport_respond(wsi, 405, "text/plain; charset=utf-8", "Method Not Allowed\n", 19);
+		respond(wsi, 405, "text/plain; charset=utf-8", "Method Not Allowed\n", 19);
 		return 0;
 	}
-	return pl_http_serve(srv, wsi, path);
+	return serve_http(srv, wsi, path);
 }
 
 static int on_body(struct pl_server *srv, struct conn *c, const void *in, size_t len)
@@ -372,9 +405,15 @@ static int ws_request(struct pl_server *srv, struct lws *wsi, struct conn *c, bo
 		return -1;
 	struct request_info ri;
 	read_request(wsi, &ri, true);
-	if (!accept)
-		return pl_eio_check(srv, &ri.r, true) ? 1 : 0;
-	struct pl_eio *s = pl_eio_accept(srv, &ri.r, true);
+	struct pl_eio_error err;
+	if (!accept) {
+		if (!pl_eio_check(srv, &ri.r, true, &err))
+			return 0;
+		respond_error(wsi, &err);
+		return 1;
+	}
+	/* a refusal here cannot be answered: the connection is a WebSocket already */
+	struct pl_eio *s = pl_eio_accept(srv, &ri.r, true, &err);
 	if (!s)
 		return -1;
 	c->kind = CONN_WS;
@@ -398,7 +437,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
 		if (c->kind == CONN_POLL_POST && c->session && !c->answered) {
 			struct pl_eio *s = c->session;
-			pl_eio_poll_post(s, wsi, c->body.data ? c->body.data : (char *)"", c->body.len);
+			pl_eio_poll_post(s, conn_of(wsi), c->body.data ? c->body.data : (char *)"",
+					 c->body.len);
 			pl_sbuf_close(&c->body);
 		}
 		return 0;
@@ -406,9 +446,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_HTTP_WRITEABLE:
 		if (!c)
 			return 0;
-		if (!c->responding && c->kind == CONN_POLL_GET && c->session &&
-		    c->session->get_wsi == wsi)
-			pl_eio_poll_writable(c->session, wsi);
+		if (!c->responding && c->kind == CONN_POLL_GET && c->session)
+			pl_eio_poll_writable(c->session, conn_of(wsi));
 		if (c->responding)
 			return write_response(srv, wsi, c, true);
 		return 0;
@@ -445,7 +484,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		memset(c, 0, sizeof *c);
 		if (ws_request(srv, wsi, c, true))
 			return -1;
-		pl_eio_ws_open(c->session, wsi);
+		pl_eio_ws_open(c->session, conn_of(wsi));
 		return 0;
 
 	case LWS_CALLBACK_RECEIVE: {
@@ -460,7 +499,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 			pl_warn("eio %s: message over maxPayload", c->session->sid);
 			/* closed from the closer, not by returning -1 here, so the client gets
 			 * 1009 rather than 1006; the rest of the message is ignored */
-			pl_transport_close_ws_status(srv, wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE);
+			close_ws(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE);
 			pl_eio_close(c->session, "payload too large", false);
 			pl_sbuf_close(&c->body);
 			c->too_large = true;
@@ -468,13 +507,14 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		}
 		if (done && c->body.len == 0) {
 			/* the common case: a whole message in one piece, used in place */
-			pl_eio_ws_message(c->session, wsi, in, len, binary);
+			pl_eio_ws_message(c->session, conn_of(wsi), in, len, binary);
 			return 0;
 		}
 		if (pl_sbuf_append(&c->body, in, len))
 			return -1;
 		if (done) {
-			pl_eio_ws_message(c->session, wsi, c->body.data, c->body.len, binary);
+			pl_eio_ws_message(c->session, conn_of(wsi), c->body.data, c->body.len,
+					  binary);
 			pl_sbuf_close(&c->body);
 		}
 		return 0;
@@ -483,10 +523,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		if (!c->session)
 			return 0;
-		return pl_eio_ws_writable(c->session, wsi);
+		return pl_eio_ws_writable(c->session, conn_of(wsi));
 
 	case LWS_CALLBACK_CLOSED:
-		forget_pending_close(srv, wsi);
+		forget_pending_close(wsi);
 		conn_release_session(c, wsi, true);
 		pl_sbuf_close(&c->body);
 		return 0;
@@ -496,6 +536,63 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	}
 	return lws_callback_http_dummy(wsi, reason, user, in, len);
 }
+
+static void op_respond(struct pl_conn *c, int status, const char *ctype, const void *body,
+		       size_t len)
+{
+	respond(wsi_of(c), status, ctype, body, len);
+}
+
+static bool op_peer_gone(struct pl_conn *c)
+{
+	return peer_gone(wsi_of(c));
+}
+
+static bool op_busy(struct pl_conn *c)
+{
+	return lws_partial_buffered(wsi_of(c)) != 0;
+}
+
+static ssize_t op_send(struct pl_conn *c, const void *p, size_t len)
+{
+	ssize_t n = send(lws_get_socket_fd(wsi_of(c)), p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return 0;
+	return n;
+}
+
+static int op_write_framed(struct pl_conn *c, unsigned char *p, size_t len)
+{
+	return ws_write_raw(wsi_of(c), p, len);
+}
+
+static void op_want_write(struct pl_conn *c)
+{
+	lws_callback_on_writable(wsi_of(c));
+}
+
+static void op_close_ws(struct pl_conn *c, int status)
+{
+	close_ws(wsi_of(c), status);
+}
+
+static void op_drop(struct pl_conn *c)
+{
+	lws_set_timeout(wsi_of(c), PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+/* What Engine.IO may do with a connection. */
+static const struct pl_conn_ops lws_conn_ops = {
+	.headroom = LWS_PRE,
+	.respond = op_respond,
+	.peer_gone = op_peer_gone,
+	.busy = op_busy,
+	.send = op_send,
+	.write_framed = op_write_framed,
+	.want_write = op_want_write,
+	.close_ws = op_close_ws,
+	.drop = op_drop,
+};
 
 static struct lws_protocols protocols[] = {
 	{"parley", callback, sizeof(struct conn), 512, 0, NULL, 65536},
@@ -516,30 +613,23 @@ int pl_transport_start(struct pl_server *srv)
 	void *foreign_loops[1] = {srv->loop};
 
 	lws_set_log_level(pl_log_enabled(PL_LOG_DEBUG) ? LLL_ERR | LLL_WARN : LLL_ERR, lws_log_line);
-	srv->wbuf_cap = 65536;
-	srv->wbuf = malloc(LWS_PRE + srv->wbuf_cap);
-	if (!srv->wbuf)
+	uv_timer_init(srv->loop, &tp.closer);
+	if (pl_eio_set_conn_ops(srv, &lws_conn_ops)) {
+		pl_error("cannot allocate the write buffer");
 		return -1;
-	uv_timer_init(srv->loop, &srv->closer);
-	srv->closer.data = srv;
+	}
 
 	memset(&info, 0, sizeof info);
 	info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
 		       LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND | LWS_SERVER_OPTION_VALIDATE_UTF8;
 	info.foreign_loops = foreign_loops;
 	info.user = srv;
-	/* size lws's tables for the connections we allow, not from ulimit -n */
+	/* size lws's tables for the connections we allow, not from ulimit -n (which main.c has
+	 * raised as far as the hard limit allows) */
 	struct rlimit rl;
 	unsigned fds = (unsigned)srv->cfg->max_connections + 64;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-		/* use every descriptor the hard limit allows */
-		if (rl.rlim_cur < rl.rlim_max) {
-			rl.rlim_cur = rl.rlim_max;
-			setrlimit(RLIMIT_NOFILE, &rl);
-		}
-		if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < fds)
-			fds = (unsigned)rl.rlim_cur;
-	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < fds)
+		fds = (unsigned)rl.rlim_cur;
 	info.fd_limit_per_thread = fds;
 	/* the 4096-byte default is too small for real browsers' cookies */
 	info.max_http_header_data = 8192;
@@ -547,8 +637,8 @@ int pl_transport_start(struct pl_server *srv)
 	 * would stall polling clients beyond its size. 0 lets lws allocate one per connection on
 	 * demand (freed when the request ends), bounded by the descriptors */
 	info.max_http_header_pool = 0;
-	srv->lws = lws_create_context(&info);
-	if (!srv->lws) {
+	tp.lws = lws_create_context(&info);
+	if (!tp.lws) {
 		pl_error("cannot create the libwebsockets context");
 		return -1;
 	}
@@ -561,33 +651,35 @@ int pl_transport_start(struct pl_server *srv)
 	info.timeout_secs = 20;
 	/* with a foreign loop, lws_create_context succeeds even when the port is taken: only the
 	 * explicit vhost creation tells */
-	srv->vhost = lws_create_vhost(srv->lws, &info);
-	if (!srv->vhost) {
+	tp.vhost = lws_create_vhost(tp.lws, &info);
+	if (!tp.vhost) {
 		pl_error("cannot listen on %s:%d (port in use or address unavailable)", srv->cfg->host,
 			 srv->cfg->port);
 		return -1;
 	}
-	srv->port = lws_get_vhost_listen_port(srv->vhost);
+	srv->port = lws_get_vhost_listen_port(tp.vhost);
 	return 0;
 }
 
 void pl_transport_stop(struct pl_server *srv)
 {
-	uv_timer_stop(&srv->closer);
-	closer_run(&srv->closer);
-	if (srv->lws)
-		lws_context_destroy(srv->lws);
-	uv_close((uv_handle_t *)&srv->closer, NULL);
+	(void)srv;
+	uv_timer_stop(&tp.closer);
+	closer_run(&tp.closer);
+	if (tp.lws)
+		lws_context_destroy(tp.lws);
+	uv_close((uv_handle_t *)&tp.closer, NULL);
 }
 
 void pl_transport_destroy(struct pl_server *srv)
 {
+	(void)srv;
 	/* with a foreign loop, the context is finally freed by a second destroy after uv_run */
-	if (srv->lws)
-		lws_context_destroy(srv->lws);
-	srv->lws = NULL;
-	free(srv->wbuf);
-	free(srv->pending_close);
-	srv->wbuf = NULL;
-	srv->pending_close = NULL;
+	if (tp.lws)
+		lws_context_destroy(tp.lws);
+	tp.lws = NULL;
+	tp.vhost = NULL;
+	free(tp.pending_close);
+	tp.pending_close = NULL;
+	tp.n_pending_close = tp.cap_pending_close = 0;
 }

@@ -1,0 +1,235 @@
+/*
+ * Tests for core/http.c: which URL paths are safe, which Content-Type a file gets, how paths
+ * route (health check, client bundles, private files, index.html for directories) over a real
+ * temporary web root, and which CORS headers an origin gets.
+ */
+#include "http.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "test.h"
+
+static void test_path_safe(void)
+{
+	ASSERT(pl_http_path_safe("/"));
+	ASSERT(pl_http_path_safe("/index.html"));
+	ASSERT(pl_http_path_safe("/a/b/c.js"));
+	ASSERT(pl_http_path_safe("/a..b"));
+	ASSERT(pl_http_path_safe("/..a/x"));
+	ASSERT(pl_http_path_safe("/a../x"));
+	ASSERT(pl_http_path_safe("/.well-known/x"));
+	ASSERT(!pl_http_path_safe(""));
+	ASSERT(!pl_http_path_safe("index.html"));
+	ASSERT(!pl_http_path_safe("/.."));
+	ASSERT(!pl_http_path_safe("/../etc/passwd"));
+	ASSERT(!pl_http_path_safe("/a/../../etc/passwd"));
+	ASSERT(!pl_http_path_safe("/a/.."));
+	ASSERT(!pl_http_path_safe("/a\\..\\b"));
+	ASSERT(!pl_http_path_safe("/a\\b"));
+	ASSERT(!pl_http_path_safe("\\"));
+}
+
+static void test_mime(void)
+{
+	ASSERT_STR_EQ(pl_http_mime("/x/index.html"), "text/html; charset=utf-8");
+	ASSERT_STR_EQ(pl_http_mime("a.js"), "application/javascript; charset=utf-8");
+	ASSERT_STR_EQ(pl_http_mime("a.js.map"), "application/json; charset=utf-8");
+	ASSERT_STR_EQ(pl_http_mime("a.css"), "text/css; charset=utf-8");
+	ASSERT_STR_EQ(pl_http_mime("a.json"), "application/json");
+	ASSERT_STR_EQ(pl_http_mime("a.png"), "image/png");
+	ASSERT_STR_EQ(pl_http_mime("a.svg"), "image/svg+xml");
+	ASSERT_STR_EQ(pl_http_mime("favicon.ico"), "image/x-icon");
+	ASSERT_STR_EQ(pl_http_mime("a.txt"), "text/plain; charset=utf-8");
+	ASSERT_STR_EQ(pl_http_mime("a.woff2"), "font/woff2");
+	ASSERT_STR_EQ(pl_http_mime("a.woff"), "application/octet-stream");
+	ASSERT_STR_EQ(pl_http_mime("html"), "application/octet-stream");
+	ASSERT_STR_EQ(pl_http_mime("a.HTML"), "application/octet-stream");
+	ASSERT_STR_EQ(pl_http_mime(""), "application/octet-stream");
+}
+
+/* A temporary web root: index.html, app.js, sub/index.html, .secret, package.json, and a client
+ * dist directory holding socket.io.min.js. */
+static char root[64];
+static char dist[96];
+
+static void put(const char *rel, const char *text)
+{
+	char path[256];
+	snprintf(path, sizeof path, "%s/%s", root, rel);
+	FILE *f = fopen(path, "w");
+	if (f) {
+		fputs(text, f);
+		fclose(f);
+	}
+}
+
+static void make_root(struct pl_config *cfg)
+{
+	snprintf(root, sizeof root, "/tmp/parley-test-http-XXXXXX");
+	if (!mkdtemp(root))
+		abort();
+	char path[256];
+	snprintf(path, sizeof path, "%s/sub", root);
+	mkdir(path, 0700);
+	snprintf(path, sizeof path, "%s/empty", root);
+	mkdir(path, 0700);
+	snprintf(dist, sizeof dist, "%s/dist", root);
+	mkdir(dist, 0700);
+	put("index.html", "<html>");
+	put("app.js", "1");
+	put("sub/index.html", "<html>");
+	put(".secret", "s");
+	put("package.json", "{}");
+	put("dist/socket.io.min.js", "io");
+	pl_config_init(cfg);
+	free(cfg->web_root);
+	cfg->web_root = strdup(root);
+	free(cfg->client_dist);
+	cfg->client_dist = strdup(dist);
+}
+
+static void remove_root(struct pl_config *cfg)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", root);
+	pl_config_close(cfg);
+}
+
+/* Routes path and checks a body answer. */
+#define ASSERT_BODY(cfg, path, st, text)                                                           \
+	do {                                                                                       \
+		struct pl_http_response r_;                                                        \
+		pl_http_route(cfg, path, &r_);                                                     \
+		ASSERT_EQ(r_.kind, PL_HTTP_BODY);                                                  \
+		ASSERT_EQ(r_.status, st);                                                          \
+		ASSERT_STR_EQ(r_.ctype, "text/plain; charset=utf-8");                              \
+		ASSERT_MEM_LIT(r_.body, r_.len, text);                                             \
+	} while (0)
+
+/* Routes path and checks a file answer for the file rel under base. */
+#define ASSERT_FILE(cfg, path, base, rel, mime)                                                    \
+	do {                                                                                       \
+		struct pl_http_response r_;                                                        \
+		char want_[256];                                                                   \
+		snprintf(want_, sizeof want_, "%s%s", base, rel);                                  \
+		pl_http_route(cfg, path, &r_);                                                     \
+		ASSERT_EQ(r_.kind, PL_HTTP_FILE);                                                  \
+		ASSERT_EQ(r_.status, 200);                                                         \
+		ASSERT_STR_EQ(r_.file, want_);                                                     \
+		ASSERT_STR_EQ(r_.ctype, mime);                                                     \
+		ASSERT_STR_EQ(r_.headers, "cache-control: no-cache\r\n");                          \
+	} while (0)
+
+static void run_routes(struct pl_config *cfg)
+{
+	ASSERT_BODY(cfg, "/healthz", 200, "ok\n");
+	ASSERT_BODY(cfg, "/../index.html", 403, "Forbidden\n");
+	ASSERT_BODY(cfg, "/sub/../../x", 403, "Forbidden\n");
+	ASSERT_BODY(cfg, "/sub\\index.html", 403, "Forbidden\n");
+	ASSERT_FILE(cfg, "/", root, "/index.html", "text/html; charset=utf-8");
+	ASSERT_FILE(cfg, "/index.html", root, "/index.html", "text/html; charset=utf-8");
+	ASSERT_FILE(cfg, "/app.js", root, "/app.js", "application/javascript; charset=utf-8");
+	/* a directory without its slash still gets its index */
+	ASSERT_FILE(cfg, "/sub", root, "/sub/index.html", "text/html; charset=utf-8");
+	ASSERT_FILE(cfg, "/sub/", root, "/sub/index.html", "text/html; charset=utf-8");
+	ASSERT_BODY(cfg, "/empty/", 404, "Not Found\n");
+	ASSERT_BODY(cfg, "/empty", 404, "Not Found\n");
+	ASSERT_BODY(cfg, "/missing.html", 404, "Not Found\n");
+	/* private: dot files, the npm tree and its manifests */
+	ASSERT_BODY(cfg, "/.secret", 404, "Not Found\n");
+	ASSERT_BODY(cfg, "/sub/.git/config", 404, "Not Found\n");
+	ASSERT_BODY(cfg, "/node_modules/socket.io-client/dist/socket.io.js", 404, "Not Found\n");
+	ASSERT_BODY(cfg, "/package.json", 404, "Not Found\n");
+	ASSERT_BODY(cfg, "/package-lock.json", 404, "Not Found\n");
+	/* the client bundles, from the dist directory, by exact name only */
+	ASSERT_FILE(cfg, "/socket.io/socket.io.min.js", dist, "/socket.io.min.js",
+		    "application/javascript; charset=utf-8");
+	ASSERT_BODY(cfg, "/socket.io/socket.io.js", 404, "Not Found\n"); /* listed, absent */
+	ASSERT_BODY(cfg, "/socket.io/app.js", 404, "Not Found\n");
+	ASSERT_BODY(cfg, "/socket.io/", 404, "Not Found\n");
+	ASSERT_BODY(cfg, "/socket.io/../index.html", 403, "Forbidden\n");
+	/* a path too long for the file name buffer */
+	char longp[5000];
+	longp[0] = '/';
+	memset(longp + 1, 'a', sizeof longp - 2);
+	longp[sizeof longp - 1] = '\0';
+	ASSERT_BODY(cfg, longp, 414, "URI Too Long\n");
+}
+
+static void test_routes(void)
+{
+	struct pl_config cfg;
+	make_root(&cfg);
+	run_routes(&cfg);
+	remove_root(&cfg);
+}
+
+/* Decides the CORS headers and joins them as "name value\n" lines. */
+static const char *cors(const struct pl_config *cfg, const char *origin, bool preflight,
+			const char *req)
+{
+	static char out[1024];
+	struct pl_http_header h[PL_HTTP_CORS_MAX];
+	size_t n = pl_http_cors(cfg, origin, preflight, req, h);
+	out[0] = '\0';
+	for (size_t i = 0; i < n; i++)
+		snprintf(out + strlen(out), sizeof out - strlen(out), "%s %s\n", h[i].name,
+			 h[i].value);
+	return out;
+}
+
+static void test_cors(void)
+{
+	struct pl_config cfg;
+	pl_config_init(&cfg);
+	/* none configured: no headers */
+	ASSERT_STR_EQ(cors(&cfg, "http://a.example", true, "x-a"), "");
+	/* any origin */
+	cfg.cors_origins = strdup("*");
+	ASSERT_STR_EQ(cors(&cfg, "http://a.example", false, NULL),
+		      "access-control-allow-origin: *\n");
+	ASSERT_STR_EQ(cors(&cfg, "", false, NULL), "access-control-allow-origin: *\n");
+	ASSERT_STR_EQ(cors(&cfg, "http://a.example", true, "x-a, x-b"),
+		      "access-control-allow-origin: *\n"
+		      "access-control-allow-methods: GET,HEAD,PUT,PATCH,POST,DELETE\n"
+		      "access-control-allow-headers: x-a, x-b\n");
+	ASSERT_STR_EQ(cors(&cfg, "http://a.example", true, ""),
+		      "access-control-allow-origin: *\n"
+		      "access-control-allow-methods: GET,HEAD,PUT,PATCH,POST,DELETE\n");
+	/* any origin with credentials: the origin is echoed, never "*" */
+	cfg.cors_credentials = true;
+	ASSERT_STR_EQ(cors(&cfg, "http://a.example", false, NULL),
+		      "access-control-allow-origin: http://a.example\nvary: Origin\n"
+		      "access-control-allow-credentials: true\n");
+	ASSERT_STR_EQ(cors(&cfg, "", false, NULL), "");
+	/* a list: exact matches only, spaces around commas ignored */
+	free(cfg.cors_origins);
+	cfg.cors_origins = strdup("http://a.example , https://b.example,http://c.example:8080");
+	cfg.cors_credentials = false;
+	ASSERT_STR_EQ(cors(&cfg, "http://a.example", false, NULL),
+		      "access-control-allow-origin: http://a.example\nvary: Origin\n");
+	ASSERT_STR_EQ(cors(&cfg, "https://b.example", false, NULL),
+		      "access-control-allow-origin: https://b.example\nvary: Origin\n");
+	ASSERT_STR_EQ(cors(&cfg, "http://c.example:8080", false, NULL),
+		      "access-control-allow-origin: http://c.example:8080\nvary: Origin\n");
+	ASSERT_STR_EQ(cors(&cfg, "http://c.example", false, NULL), "");
+	ASSERT_STR_EQ(cors(&cfg, "http://a.example.evil", false, NULL), "");
+	ASSERT_STR_EQ(cors(&cfg, "https://a.example", false, NULL), "");
+	ASSERT_STR_EQ(cors(&cfg, "http://b.example", false, NULL), "");
+	ASSERT_STR_EQ(cors(&cfg, "", false, NULL), "");
+	cfg.cors_credentials = true;
+	ASSERT_STR_EQ(cors(&cfg, "https://b.example", true, "content-type"),
+		      "access-control-allow-origin: https://b.example\nvary: Origin\n"
+		      "access-control-allow-credentials: true\n"
+		      "access-control-allow-methods: GET,HEAD,PUT,PATCH,POST,DELETE\n"
+		      "access-control-allow-headers: content-type\n");
+	pl_config_close(&cfg);
+}
+
+TEST_MAIN(TEST(test_path_safe), TEST(test_mime), TEST(test_routes), TEST(test_cors))
