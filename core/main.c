@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 #include <uv.h>
 
+#include "api.h"
 #include "apps.h"
 #include "barrier.h"
 #include "config.h"
@@ -23,6 +24,7 @@
 #define SHUTDOWN_GRACE_MS 300 /* time for close packets to leave before the context goes */
 
 static struct pl_server server;
+static parley_owner *app_owner; /* the built-in application's hooks */
 static uv_signal_t sigint_h, sigterm_h;
 static uv_timer_t shutdown_timer;
 
@@ -70,14 +72,17 @@ static int init_app(struct pl_server *srv)
 {
 	if (srv->cfg->app == PL_APP_ENGINE_ECHO)
 		return pl_eio_echo_init(srv);
-	if (pl_sio_init(srv))
+	if (pl_sio_init(srv) || pl_api_init(srv))
 		return -1;
 	for (size_t i = 0; i < srv->cfg->n_namespaces; i++)
 		if (!pl_sio_nsp(srv, srv->cfg->namespaces[i], true))
 			return -1;
-	if (srv->cfg->app == PL_APP_CONFORMANCE)
-		return pl_app_conformance_init(srv);
-	return pl_app_chat_init(srv);
+	bool conformance = srv->cfg->app == PL_APP_CONFORMANCE;
+	app_owner = pl_owner_new(conformance ? "conformance" : "chat");
+	if (!app_owner)
+		return -1;
+	return conformance ? pl_app_conformance_init(pl_api(), app_owner)
+			   : pl_app_chat_init(pl_api(), app_owner);
 }
 
 int main(int argc, char **argv)
@@ -134,6 +139,9 @@ out_transport:
 	}
 	pl_transport_destroy(&server);
 out_app:
+	pl_owner_free(app_owner);
+	app_owner = NULL;
+	pl_api_stop();
 	pl_eio_server_stop(&server);
 out_history:
 	pl_barrier_close(&server.before_write);
