@@ -20,7 +20,7 @@
 #include "server.h"
 #include "sio.h"
 #include "socket.h"
-#include "version.h"
+#include "parley/version.h"
 
 #define TICK_MS 1000
 
@@ -354,8 +354,8 @@ static long long config_number(const char *key, long long fallback)
 	long long values[] = {
 		c->port,		c->ping_interval,   c->ping_timeout,   (long long)c->max_payload,
 		c->connect_timeout,	c->ack_timeout,	    (long long)c->max_send_queue,
-		(long long)c->max_connections, c->history_replay, c->history_keep, c->max_rooms,
-		c->max_room_name,
+		(long long)c->max_connections, c->history_replay, c->history_keep,
+		(long long)c->max_rooms, (long long)c->max_room_name,
 	};
 	for (size_t i = 0; i < sizeof names / sizeof *names; i++)
 		if (strcmp(key, names[i]) == 0)

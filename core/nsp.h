@@ -27,8 +27,8 @@ struct pl_sio {
 	struct pl_map nsps;	/* name -> struct pl_nsp */
 	struct pl_hooks *hooks; /* the hook pipeline (owned) */
 	uint64_t epoch;		/* broadcast stamp, see the local adapter */
-	unsigned max_rooms;	/* rooms one socket may be in */
-	unsigned max_room_name; /* longest room name, bytes */
+	size_t max_rooms;	/* rooms one socket may be in */
+	size_t max_room_name;	/* longest room name, bytes */
 };
 
 struct pl_nsp {

@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "buf.h"
 #include "nsp.h"
 #include "parley/plugin.h"
 
