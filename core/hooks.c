@@ -5,7 +5,8 @@
  * publishes a new array (copy-on-write), so a run that holds the arrays it walks never reads
  * freed memory whatever its handlers do. A removed registration is flagged, so a run that
  * started before the removal skips it, and a run only calls registrations older than itself.
- * Not thread-safe: everything runs on the loop thread.
+ * Not thread-safe: everything runs on the loop thread, and pl_hooks_free is never called from a
+ * handler.
  */
 #include "hooks.h"
 
@@ -380,6 +381,7 @@ enum parley_verdict pl_hooks_run(struct pl_hooks *h, enum parley_hook hook, cons
 		return PARLEY_PASS;
 	struct kind *k = &h->kinds[hook];
 	struct parley_evt_message *ev = has_names(hook) ? evt : NULL;
+	struct parley_evt_emit *em = hook == PARLEY_HOOK_EMIT ? evt : NULL;
 	const char *orig = ev ? ev->name : NULL;
 	struct cursor c = {.all = k->all, .limit = h->seq};
 	if (ev && ev->name)
@@ -392,7 +394,10 @@ enum parley_verdict pl_hooks_run(struct pl_hooks *h, enum parley_hook hook, cons
 	int renames = 0;
 	for (struct entry *e; v == PARLEY_PASS && (e = next(&c, nsp));) {
 		if (!ev) {
+			json_t *payload = em ? em->payload : NULL;
 			v = call(e, hook, evt);
+			if (em && em->payload != payload)
+				json_decref(payload);
 			continue;
 		}
 		char *name = ev->name;

@@ -47,6 +47,10 @@ bool pl_hooks_active(const struct pl_hooks *h, enum parley_hook hook);
  * handlers of the new name that come after the current one in (priority, registration) order
  * run next. At most 16 renames per run; later ones are ignored.
  *
+ * EMIT: evt is a struct parley_evt_emit holding one reference of payload; a handler that
+ * replaced it hands the new reference to the event and the replaced one is released. The caller
+ * releases the final evt->payload.
+ *
  * CONNECT: when a handler refuses (REJECT or DISCONNECT), the handlers that passed before it
  * are called again with PARLEY_HOOK_CONNECT_FAILED, so each hears of the failure once.
  */

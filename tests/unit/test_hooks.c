@@ -284,6 +284,36 @@ static void test_replace_args(void)
 	pl_hooks_free(reg);
 }
 
+static void replace_payload(struct tag *t, void *evt)
+{
+	struct parley_evt_emit *ev = evt;
+	t->ptr = ev->payload; /* what this handler saw */
+	ev->payload = json_pack("[ss]", "msg", t->name);
+}
+
+static void test_replace_emit_payload(void)
+{
+	reg = pl_hooks_new();
+	struct tag p1 = {.name = "p1", .act = replace_payload};
+	struct tag p2 = {.name = "p2", .act = replace_payload};
+	struct tag seen = {.name = "seen", .act = NULL};
+	ASSERT_EQ(add(OA, PARLEY_HOOK_EMIT, NULL, NULL, 1, &p1), 0);
+	ASSERT_EQ(add(OA, PARLEY_HOOK_EMIT, NULL, NULL, 2, &p2), 0);
+	ASSERT_EQ(add(OA, PARLEY_HOOK_EMIT, NULL, NULL, 3, &seen), 0);
+	json_t *orig = json_pack("[s]", "msg");
+	struct parley_evt_emit ev = {.size = sizeof ev, .payload = json_incref(orig)};
+	reset();
+	ASSERT_EQ(pl_hooks_run(reg, PARLEY_HOOK_EMIT, "/", &ev), PARLEY_PASS);
+	ASSERT_STR_EQ(trace, "p1 p2 seen");
+	ASSERT(p1.ptr == orig);
+	ASSERT_EQ(orig->refcount, 1); /* the event's reference went; p1's payload was freed */
+	ASSERT_EQ(ev.payload->refcount, 1);
+	ASSERT_STR_EQ(json_string_value(json_array_get(ev.payload, 1)), "p2");
+	json_decref(ev.payload);
+	json_decref(orig);
+	pl_hooks_free(reg);
+}
+
 static void rename_to(struct tag *t, void *evt)
 {
 	struct parley_evt_message *ev = evt;
@@ -719,9 +749,9 @@ static void test_message_done(void)
 
 TEST_MAIN(TEST(test_empty), TEST(test_verdicts), TEST(test_priority_then_registration),
 	  TEST(test_named_and_catch_all_interleave), TEST(test_nsp_filter), TEST(test_event_filter),
-	  TEST(test_modify_args_in_place), TEST(test_replace_args), TEST(test_rename_rematch),
-	  TEST(test_rename_restores_original), TEST(test_rename_cap), TEST(test_unregister_self),
-	  TEST(test_unregister_later), TEST(test_register_during_run),
+	  TEST(test_modify_args_in_place), TEST(test_replace_args), TEST(test_replace_emit_payload),
+	  TEST(test_rename_rematch), TEST(test_rename_restores_original), TEST(test_rename_cap),
+	  TEST(test_unregister_self), TEST(test_unregister_later), TEST(test_register_during_run),
 	  TEST(test_register_during_run_then_rename), TEST(test_remove_owner_during_run),
 	  TEST(test_remove_other_owner_during_run), TEST(test_owner_teardown_all_kinds),
 	  TEST(test_connect_pairing), TEST(test_connect_pairing_after_removal),
