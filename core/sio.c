@@ -141,8 +141,9 @@ static void on_connect(struct pl_client *c, struct pl_sio_packet *p)
 		struct parley_evt_socket cev = {.size = sizeof cev, .socket = (parley_socket *)s};
 		pl_hooks_run(sio->hooks, PARLEY_HOOK_CONNECTED, nsp->name, &cev);
 	}
+	return; /* the reference pl_socket_new gave is the namespace's now */
 out:
-	pl_socket_unref(s); /* ours; the namespace holds its own once attached */
+	pl_socket_unref(s);
 }
 
 /* A client event: through the event hooks, then as their verdict says. */

@@ -141,8 +141,8 @@ struct parley_message {
 };
 
 /*
- * PARLEY_HOOK_EMIT. payload is replaceable: a handler that replaces it json_decref()s the old
- * value and leaves a new reference. DROP, REJECT and DISCONNECT cancel the emit.
+ * PARLEY_HOOK_EMIT. payload is replaceable: a handler may leave a new reference in it; the
+ * pipeline adopts it and releases the one it replaced. DROP, REJECT and DISCONNECT cancel it.
  */
 struct parley_evt_emit {
 	size_t size;			    /* sizeof this struct as the host built it */
