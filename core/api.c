@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "adapter.h"
+#include "error.h"
 #include "history.h"
 #include "hooks.h"
 #include "log.h"
@@ -47,17 +48,10 @@ static uv_timer_t *tick_timer;
 
 /* ---- errors, logging ---- */
 
-static const char *api_strerror(int err)
-{
-	switch (err) {
-	case PARLEY_ETOOMANYROOMS: return "too many rooms";
-	case PARLEY_EROOMNAME: return "invalid room name";
-	case PARLEY_EREFUSED: return "refused by a hook";
-	case PARLEY_EVERSION: return "no API version in common";
-	case 0: return "success";
-	default: return err < 0 ? strerror(-err) : "unknown error";
-	}
-}
+_Static_assert(PARLEY_ETOOMANYROOMS == PL_ETOOMANYROOMS && PARLEY_EROOMNAME == PL_EROOMNAME &&
+		       PARLEY_ERESERVED == PL_ERESERVED && PARLEY_EREFUSED == PL_EREFUSED &&
+		       PARLEY_EVERSION == PL_EVERSION,
+	       "the public error codes are the core's");
 
 static enum pl_log_level level_of(enum parley_log_level l)
 {
@@ -384,7 +378,7 @@ static const struct parley_api table = {
 	.size = sizeof table,
 	.version = PARLEY_API_VERSION,
 	.server_version = PARLEY_VERSION_STRING,
-	.strerror = api_strerror,
+	.strerror = pl_strerror,
 	.log = api_log,
 	.log_enabled = api_log_enabled,
 	.hook_add = hook_add,

@@ -12,6 +12,7 @@
 #include "ack.h"
 #include "adapter.h"
 #include "client.h"
+#include "error.h"
 #include "hooks.h"
 #include "rand.h"
 #include "server.h"
@@ -144,11 +145,11 @@ int pl_socket_join(struct pl_socket *s, const char *room)
 	struct pl_sio *sio = s->nsp->sio;
 	size_t len = strlen(room);
 	if (len == 0 || len > sio->max_room_name)
-		return PARLEY_EROOMNAME;
+		return PL_EROOMNAME;
 	if (pl_socket_in(s, room))
 		return 0;
 	if (s->n_rooms >= sio->max_rooms)
-		return PARLEY_ETOOMANYROOMS;
+		return PL_ETOOMANYROOMS;
 	if (pl_hooks_active(sio->hooks, PARLEY_HOOK_JOIN)) {
 		struct parley_evt_room ev = {.size = sizeof ev, .socket = (parley_socket *)s, .room = room};
 		s->refs++;
@@ -160,12 +161,12 @@ int pl_socket_join(struct pl_socket *s, const char *room)
 		if (v == PARLEY_DISCONNECT)
 			pl_socket_disconnect(s, false);
 		if (v != PARLEY_PASS && v != PARLEY_HANDLED)
-			return PARLEY_EREFUSED;
+			return PL_EREFUSED;
 		/* a hook may have joined it, or filled the socket's rooms */
 		if (pl_socket_in(s, room))
 			return 0;
 		if (s->n_rooms >= sio->max_rooms)
-			return PARLEY_ETOOMANYROOMS;
+			return PL_ETOOMANYROOMS;
 	}
 	return s->nsp->adapter->ops->add(s->nsp->adapter, s, room);
 }
@@ -264,7 +265,7 @@ int pl_socket_emit(struct pl_socket *s, const struct parley_message *m, parley_a
 		bool gone = s->state != PL_SOCKET_CONNECTED;
 		pl_socket_unref(s);
 		if (!hooked)
-			return PARLEY_EREFUSED;
+			return PL_EREFUSED;
 		if (gone) {
 			json_decref(hooked);
 			return -EPIPE;

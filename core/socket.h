@@ -37,7 +37,7 @@ void pl_socket_unref(struct pl_socket *s);
 
 /*
  * Joins a room (idempotent) after the JOIN hooks agree. Returns 0, -EPIPE when not connected,
- * PARLEY_EROOMNAME, PARLEY_ETOOMANYROOMS, PARLEY_EREFUSED or -ENOMEM.
+ * PL_EROOMNAME, PL_ETOOMANYROOMS, PL_EREFUSED or -ENOMEM.
  */
 int pl_socket_join(struct pl_socket *s, const char *room);
 /* Leaves a room (a no-op when not in it); LEAVE hooks hear it. room may be the room's own name. */
@@ -55,7 +55,7 @@ void pl_socket_drop_data(struct pl_socket *s, void *owner);
 /*
  * Emits to one socket (EMIT hooks first). With fn, the client is asked for an ack that fn
  * receives (NULL on timeout or disconnect), never from within this call and only when it
- * returns 0. Attachments are struct pl_frame. Returns 0, -EPIPE, -ENOMEM or PARLEY_EREFUSED.
+ * returns 0. Attachments are struct pl_frame. Returns 0, -EPIPE, -ENOMEM or PL_EREFUSED.
  */
 int pl_socket_emit(struct pl_socket *s, const struct parley_message *m, parley_ack_fn fn,
 		   void *ud);

@@ -28,10 +28,11 @@ extern "C" {
 #define PARLEY_API_VERSION 1
 
 /* Errors besides negative errno values (-ENOMEM, -EPIPE when not connected, -EINVAL, ...). */
-#define PARLEY_ETOOMANYROOMS (-1001) /* the socket is in as many rooms as allowed */
-#define PARLEY_EROOMNAME     (-1002) /* a room name is empty or too long */
-#define PARLEY_EREFUSED	     (-1003) /* a hook refused it */
-#define PARLEY_EVERSION	     (-1004) /* no API version in common */
+#define PARLEY_ETOOMANYROOMS (-1002) /* the socket is in as many rooms as allowed */
+#define PARLEY_EROOMNAME     (-1003) /* a room name is empty or too long */
+#define PARLEY_ERESERVED     (-1004) /* a name reserved by the protocol or the server */
+#define PARLEY_EREFUSED	     (-1005) /* a hook refused it */
+#define PARLEY_EVERSION	     (-1006) /* no API version in common */
 
 typedef struct parley_socket parley_socket; /* one client in one namespace */
 typedef struct parley_nsp parley_nsp;	    /* a namespace ("/", "/chat", ...) */
