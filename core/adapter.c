@@ -233,6 +233,15 @@ static size_t fetch_sockets(struct pl_adapter *a, const struct parley_target *t,
 	return each_target((struct local *)a, t, fetch_one, &f);
 }
 
+static size_t socket_rooms(struct pl_adapter *a, const struct pl_socket *s, pl_each_room_fn fn,
+			   void *ud)
+{
+	(void)a;
+	for (size_t i = 0; i < s->n_rooms; i++)
+		fn(s->rooms[i].room->name, ud);
+	return s->n_rooms;
+}
+
 static size_t server_side_emit(struct pl_adapter *a, const struct parley_message *m)
 {
 	(void)a;
@@ -256,7 +265,7 @@ static void local_free(struct pl_adapter *a)
 }
 
 static const struct pl_adapter_ops local_ops = {
-	add, del, del_all, broadcast, room, fetch_sockets, server_side_emit, local_free,
+	add, del, del_all, broadcast, room, fetch_sockets, socket_rooms, server_side_emit, local_free,
 };
 
 struct pl_adapter *pl_adapter_local_new(struct pl_nsp *nsp)

@@ -21,6 +21,8 @@ struct pl_adapter;
 typedef void (*pl_left_fn)(struct pl_socket *s, const char *room, void *ud);
 /* Called for each socket a query finds. */
 typedef void (*pl_each_socket_fn)(struct pl_socket *s, void *ud);
+/* Called for each room of a socket. */
+typedef void (*pl_each_room_fn)(const char *room, void *ud);
 
 struct pl_adapter_ops {
 	/* Adds s to room (idempotent). Returns 0 or -ENOMEM. */
@@ -40,6 +42,9 @@ struct pl_adapter_ops {
 	/* Calls fn for each socket of the target (NULL: all), each once; returns their number. */
 	size_t (*fetch_sockets)(struct pl_adapter *a, const struct parley_target *t,
 				pl_each_socket_fn fn, void *ud);
+	/* Calls fn for each room s is in; returns their number. */
+	size_t (*socket_rooms)(struct pl_adapter *a, const struct pl_socket *s, pl_each_room_fn fn,
+			       void *ud);
 	/* Sends m to the other servers of a cluster; returns how many were reached (0 here). */
 	size_t (*server_side_emit)(struct pl_adapter *a, const struct parley_message *m);
 	/* Frees the adapter and its rooms (after every socket left). */
