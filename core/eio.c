@@ -463,6 +463,8 @@ void pl_eio_poll_get(struct pl_eio *s, struct pl_conn *c)
 
 int pl_eio_poll_writable(struct pl_eio *s, struct pl_conn *c)
 {
+	if (s->get_conn != c)
+		return 0; /* not the held GET (answered already, or another request) */
 	/* nothing leaves before what it may carry is stored (the before-write barrier) */
 	pl_barrier_run(&s->srv->before_write);
 	struct pl_sbuf body = {0};

@@ -149,7 +149,8 @@ struct pl_eio *pl_eio_accept(struct pl_server *srv, const struct pl_eio_request 
 void pl_eio_poll_get(struct pl_eio *s, struct pl_conn *c);
 /* A complete polling POST body (modifiable in place); answers the request. */
 void pl_eio_poll_post(struct pl_eio *s, struct pl_conn *c, char *body, size_t len);
-/* The held GET is writable: answer it with the queued packets as one payload. Returns 0. */
+/* A polling GET is writable: if it is the held one, answer it with the queued packets as one
+ * payload. Returns 0. */
 int pl_eio_poll_writable(struct pl_eio *s, struct pl_conn *c);
 /* A request of this session ended (answered or aborted). */
 void pl_eio_request_gone(struct pl_eio *s, struct pl_conn *c, bool aborted);
