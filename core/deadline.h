@@ -38,7 +38,10 @@ static inline void pl_deadline_init(struct pl_deadline *d)
 	d->index = PL_DEADLINE_IDLE;
 	d->fn = NULL;
 }
-/* Arms (or re-arms) d to call fn in ms milliseconds. Returns 0 or -ENOMEM. */
+/*
+ * Arms (or re-arms) d to call fn in ms milliseconds. Returns 0, -ENOMEM, or -EPIPE once the
+ * set is closed (the server is going away; d is not armed).
+ */
 int pl_deadline_set(struct pl_deadlines *set, struct pl_deadline *d, uint64_t ms, pl_deadline_fn fn);
 /* Disarms d if armed. */
 void pl_deadline_cancel(struct pl_deadlines *set, struct pl_deadline *d);

@@ -50,8 +50,9 @@ int pl_eio_encode_polling_item(struct pl_sbuf *out, struct pl_frame *f)
 {
 	if (!f->binary)
 		return pl_sbuf_append(out, pl_frame_data(f), f->len);
-	if (pl_sbuf_putc(out, 'b'))
-		return -1;
+	int rc = pl_sbuf_putc(out, 'b');
+	if (rc)
+		return rc;
 	return pl_base64_encode(out, pl_frame_data(f), f->len);
 }
 
@@ -59,8 +60,9 @@ static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0
 
 int pl_base64_encode(struct pl_sbuf *out, const unsigned char *p, size_t len)
 {
-	if (pl_sbuf_reserve(out, (len + 2) / 3 * 4 + 1))
-		return -1;
+	int rc = pl_sbuf_reserve(out, (len + 2) / 3 * 4 + 1);
+	if (rc)
+		return rc;
 	char *o = out->data + out->len;
 	size_t i = 0;
 	for (; i + 2 < len; i += 3) {

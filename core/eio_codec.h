@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "buf.h"
+#include "error.h"
 
 enum pl_eio_type {
 	PL_EIO_OPEN = '0',
@@ -31,8 +32,8 @@ struct pl_eio_packet {
 	size_t len;	  /* payload length */
 };
 
-/* Error codes returned by the decoders. */
-#define PL_EIO_EBADPACKET (-1)
+/* The decoders' one error: Parley's generic bad-packet code (error.h). */
+#define PL_EIO_EBADPACKET PL_EBADPACKET
 
 /*
  * Decodes one text packet (a text WebSocket frame or one polling item that is not base64).
@@ -55,8 +56,10 @@ int pl_eio_decode_payload(char *body, size_t len, pl_eio_packet_cb cb, void *ud)
  */
 int pl_eio_encode_polling_item(struct pl_sbuf *out, struct pl_frame *f);
 
-/* Base64 (RFC 4648, with padding). encode appends; decode works in place and returns the
- * decoded length, or -1 for invalid input. */
+/*
+ * Base64 (RFC 4648, with padding). encode appends and returns 0 or -ENOMEM; decode works in
+ * place and returns the decoded length, or -1 for invalid input.
+ */
 int pl_base64_encode(struct pl_sbuf *out, const unsigned char *p, size_t len);
 long pl_base64_decode(char *s, size_t len);
 

@@ -3,6 +3,7 @@
  */
 #include "json.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -169,16 +170,17 @@ size_t pl_json_format_number(double d, char *out)
 
 static int write_string(struct pl_sbuf *out, const char *s, size_t len)
 {
-	if (pl_sbuf_reserve(out, len + 2))
-		return -1;
-	pl_sbuf_putc(out, '"');
+	int rc = pl_sbuf_reserve(out, len + 2);
+	if (rc)
+		return rc;
+	pl_sbuf_putc(out, '"'); /* cannot fail: reserved */
 	size_t run = 0; /* start of the current run of bytes copied verbatim */
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
 		if (c >= 0x20 && c != '"' && c != '\\')
 			continue;
-		if (pl_sbuf_append(out, s + run, i - run))
-			return -1;
+		if ((rc = pl_sbuf_append(out, s + run, i - run)))
+			return rc;
 		run = i + 1;
 		char esc[8];
 		switch (c) {
@@ -191,11 +193,11 @@ static int write_string(struct pl_sbuf *out, const char *s, size_t len)
 		case '\t': strcpy(esc, "\\t"); break;
 		default: snprintf(esc, sizeof esc, "\\u%04x", c); break;
 		}
-		if (pl_sbuf_puts(out, esc))
-			return -1;
+		if ((rc = pl_sbuf_puts(out, esc)))
+			return rc;
 	}
-	if (pl_sbuf_append(out, s + run, len - run))
-		return -1;
+	if ((rc = pl_sbuf_append(out, s + run, len - run)))
+		return rc;
 	return pl_sbuf_putc(out, '"');
 }
 
@@ -231,12 +233,13 @@ static int by_index(const void *a, const void *b)
 
 static int write_member(struct pl_sbuf *out, const char *key, const json_t *val, int *first)
 {
-	if (!*first && pl_sbuf_putc(out, ','))
-		return -1;
+	int rc;
+	if (!*first && (rc = pl_sbuf_putc(out, ',')))
+		return rc;
 	*first = 0;
-	if (write_string(out, key, strlen(key)) || pl_sbuf_putc(out, ':') || pl_json_write(out, val))
-		return -1;
-	return 0;
+	if ((rc = write_string(out, key, strlen(key))) || (rc = pl_sbuf_putc(out, ':')))
+		return rc;
+	return pl_json_write(out, val);
 }
 
 /*
@@ -254,14 +257,15 @@ static int write_object(struct pl_sbuf *out, const json_t *v)
 		if (index_key(key, &idx))
 			n_index++;
 	}
-	int first = 1, rc = -1;
+	int first = 1;
 	struct index_entry *ix = NULL;
-	if (pl_sbuf_putc(out, '{'))
-		return -1;
+	int rc = pl_sbuf_putc(out, '{');
+	if (rc)
+		return rc;
 	if (n_index) {
 		ix = malloc(n_index * sizeof *ix);
 		if (!ix)
-			return -1;
+			return -ENOMEM;
 		size_t i = 0;
 		json_object_foreach((json_t *)v, key, val) {
 			if (index_key(key, &idx))
@@ -269,11 +273,12 @@ static int write_object(struct pl_sbuf *out, const json_t *v)
 		}
 		qsort(ix, n_index, sizeof *ix, by_index);
 		for (i = 0; i < n_index; i++)
-			if (write_member(out, ix[i].key, ix[i].value, &first))
+			if ((rc = write_member(out, ix[i].key, ix[i].value, &first)))
 				goto out;
 	}
 	json_object_foreach((json_t *)v, key, val) {
-		if ((!n_index || !index_key(key, &idx)) && write_member(out, key, val, &first))
+		if ((!n_index || !index_key(key, &idx)) &&
+		    (rc = write_member(out, key, val, &first)))
 			goto out;
 	}
 	rc = pl_sbuf_putc(out, '}');
@@ -285,17 +290,18 @@ out:
 int pl_json_write(struct pl_sbuf *out, const json_t *v)
 {
 	char num[40];
+	int rc;
 	switch (json_typeof(v)) {
 	case JSON_OBJECT:
 		return write_object(out, v);
 	case JSON_ARRAY: {
-		if (pl_sbuf_putc(out, '['))
-			return -1;
+		if ((rc = pl_sbuf_putc(out, '[')))
+			return rc;
 		for (size_t i = 0; i < json_array_size(v); i++) {
-			if (i && pl_sbuf_putc(out, ','))
-				return -1;
-			if (pl_json_write(out, json_array_get(v, i)))
-				return -1;
+			if (i && (rc = pl_sbuf_putc(out, ',')))
+				return rc;
+			if ((rc = pl_json_write(out, json_array_get(v, i))))
+				return rc;
 		}
 		return pl_sbuf_putc(out, ']');
 	}
@@ -317,5 +323,5 @@ int pl_json_write(struct pl_sbuf *out, const json_t *v)
 	case JSON_NULL:
 		return pl_sbuf_puts(out, "null");
 	}
-	return -1;
+	return -EINVAL; /* not a jansson type */
 }

@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "buf.h"
+#include "error.h"
 
 enum pl_sio_type {
 	PL_SIO_CONNECT = 0,
@@ -35,13 +36,13 @@ struct pl_sio_packet {
 	unsigned attachments;	       /* binary attachments that follow (binary types only) */
 };
 
-/* Decoder errors. */
-#define PL_SIO_EBADTYPE (-1)	/* unknown packet type */
-#define PL_SIO_EBADATTACH (-2)	/* attachment count malformed or over the cap */
-#define PL_SIO_EBADNSP (-3)	/* namespace too long */
-#define PL_SIO_EBADID (-4)	/* ack id malformed or missing where required */
-#define PL_SIO_EBADJSON (-5)	/* payload is not JSON */
-#define PL_SIO_EBADPAYLOAD (-6) /* payload JSON of the wrong shape for the type */
+/*
+ * Decoder errors: PL_SIO_EBADTYPE (unknown packet type), PL_SIO_EBADATTACH (attachment count
+ * malformed or over the cap), PL_SIO_EBADNSP (namespace too long), PL_SIO_EBADID (ack id
+ * malformed or missing where required), PL_SIO_EBADJSON (payload is not JSON) and
+ * PL_SIO_EBADPAYLOAD (payload JSON of the wrong shape for the type). They are part of Parley's
+ * one code space (error.h), contiguous from PL_SIO_EBADTYPE down to PL_SIO_EBADPAYLOAD.
+ */
 
 /*
  * Decodes one packet from s (len bytes, the Engine.IO message data). On success returns 0 and
@@ -50,7 +51,10 @@ struct pl_sio_packet {
  */
 int pl_sio_decode(const char *s, size_t len, struct pl_sio_packet *p);
 
-/* Returns a static description of a PL_SIO_E* code. */
+/*
+ * Returns a static description of a PL_SIO_E* code (the text pl_strerror() gives), or
+ * "unknown error" for any other value.
+ */
 const char *pl_sio_strerror(int err);
 
 /* Releases the payload of a decoded or built packet. */
