@@ -1,12 +1,14 @@
 /*
  * A string-keyed hash map (open addressing, linear probing). Keys are borrowed: each key must
  * stay valid while its entry exists, which holds when the key lives inside the value (a
- * session's id, a room's name).
+ * session's id, a room's name). Keys may be chosen by clients: they are hashed with SipHash-1-3
+ * under a random key drawn once per process, so colliding keys cannot be computed in advance.
  */
 #ifndef PL_MAP_H
 #define PL_MAP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct pl_map_slot {
 	const char *key; /* borrowed; NULL for an empty slot, pl_map_tomb for a deleted one */
@@ -28,6 +30,16 @@ int pl_map_put(struct pl_map *m, const char *key, void *value);
 void *pl_map_del(struct pl_map *m, const char *key);
 /* Frees the table (not the values). */
 void pl_map_close(struct pl_map *m);
+
+/*
+ * Replaces the process's random hash key with key (16 bytes), for tests and benchmarks that
+ * want the same table layout on every run. Call it before any map holds an entry: entries
+ * placed under the old key would no longer be found.
+ */
+void pl_map_set_seed(const unsigned char key[16]);
+
+/* Returns SipHash-1-3 of the len bytes at data under the 16-byte key (little-endian words). */
+uint64_t pl_siphash13(const void *data, size_t len, const unsigned char key[16]);
 
 /* Iteration: for (size_t i = 0; pl_map_next(m, &i, &value);) { ... } — do not modify m inside. */
 int pl_map_next(const struct pl_map *m, size_t *pos, void **value);
