@@ -48,6 +48,10 @@ static const struct option_def options[] = {
 	 "bytes queued for one client before it is dropped as too slow (default 4194304)"},
 	{"max-connections", OPT_SIZE, F(max_connections), 1, 10000000,
 	 "sessions at once (default 100000)"},
+	{"max-rooms-per-socket", OPT_SIZE, F(max_rooms), 1, 1000000,
+	 "rooms one socket may be in at once (default 1000)"},
+	{"max-room-name", OPT_SIZE, F(max_room_name), 1, 4096,
+	 "longest room name in bytes (default 128)"},
 	{"cors-origin", OPT_STR, F(cors_origins), 0, 0,
 	 "allowed CORS origins, comma-separated, or * (default: none)"},
 	{"cors-credentials", OPT_BOOL, F(cors_credentials), 0, 0,
@@ -95,6 +99,8 @@ int pl_config_init(struct pl_config *c)
 	c->ack_timeout = 10000;
 	c->max_send_queue = 4u << 20;
 	c->max_connections = 100000;
+	c->max_rooms = 1000;
+	c->max_room_name = 128;
 	c->history_replay = 50;
 	c->history_keep = 10000;
 	c->log_level = PL_LOG_INFO;

@@ -27,6 +27,8 @@ struct pl_config {
 	unsigned ack_timeout;	/* ms a server-to-client ack waits */
 	size_t max_send_queue;	/* queued bytes after which a slow consumer is disconnected */
 	size_t max_connections; /* Engine.IO sessions at once */
+	size_t max_rooms;	/* rooms one socket may be in at once */
+	size_t max_room_name;	/* longest room name, bytes */
 	char *cors_origins;	/* comma-separated allowed origins, "*" for any, NULL for none */
 	bool cors_credentials;	/* send Access-Control-Allow-Credentials */
 	unsigned history_replay; /* messages replayed on login and join, 0 for none */

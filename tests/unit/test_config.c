@@ -108,6 +108,8 @@ static void test_defaults(void)
 	ASSERT_EQ(c.ack_timeout, 10000);
 	ASSERT_EQ(c.max_send_queue, 4194304);
 	ASSERT_EQ(c.max_connections, 100000);
+	ASSERT_EQ(c.max_rooms, 1000);
+	ASSERT_EQ(c.max_room_name, 128);
 	ASSERT_NULL(c.cors_origins);
 	ASSERT(!c.cors_credentials);
 	ASSERT_EQ(c.history_replay, 50);
@@ -170,6 +172,17 @@ static void test_options(void)
 	ASSERT(c.cors_credentials);
 	ASSERT_EQ(c.log_level, PL_LOG_ERROR);
 	pl_config_close(&c);
+
+	/* the protective limits, at both ends of their ranges */
+	ASSERT_EQ(parse(&c, "--max-rooms-per-socket", "1", "--max-room-name=4096", NULL), 0);
+	ASSERT_STR_EQ(err_text, "");
+	ASSERT_EQ(c.max_rooms, 1);
+	ASSERT_EQ(c.max_room_name, 4096);
+	pl_config_close(&c);
+	ASSERT_EQ(parse(&c, "--max-rooms-per-socket=1000000", "--max-room-name", "1", NULL), 0);
+	ASSERT_EQ(c.max_rooms, 1000000);
+	ASSERT_EQ(c.max_room_name, 1);
+	pl_config_close(&c);
 }
 
 static void test_option_errors(void)
@@ -194,6 +207,14 @@ static void test_option_errors(void)
 	    {{"--max-send-queue", "4294967297"}, "--max-send-queue"},
 	    {{"--max-connections", "0"}, "--max-connections"},
 	    {{"--history-replay", "1001"}, "--history-replay"},
+	    {{"--max-rooms-per-socket", "0"}, "--max-rooms-per-socket"},
+	    {{"--max-rooms-per-socket", "1000001"}, "--max-rooms-per-socket"},
+	    {{"--max-rooms-per-socket", "-5"}, "--max-rooms-per-socket"},
+	    {{"--max-rooms-per-socket"}, "--max-rooms-per-socket"},
+	    {{"--max-room-name", "0"}, "--max-room-name"},
+	    {{"--max-room-name", "4097"}, "--max-room-name"},
+	    {{"--max-room-name", "12k"}, "1 to 4096"},
+	    {{"--max-rooms", "10"}, "--max-rooms"},
 	    {{"--host", ""}, "--host"},
 	    {{"--host"}, "--host"},
 	    {{"--cors-credentials=maybe"}, "--cors-credentials"},
@@ -275,6 +296,8 @@ static void test_help_version(void)
 	ASSERT(strstr(out_text, "--port N") != NULL);
 	ASSERT(strstr(out_text, "--config FILE") != NULL);
 	ASSERT(strstr(out_text, "--cors-credentials ") != NULL);
+	ASSERT(strstr(out_text, "--max-rooms-per-socket N") != NULL);
+	ASSERT(strstr(out_text, "--max-room-name N") != NULL);
 	ASSERT_STR_EQ(err_text, "");
 	ASSERT_EQ(parse(&c, "--port", "80", "-h", NULL), 1);
 	pl_config_close(&c);
@@ -331,7 +354,9 @@ static void test_config_file(void)
 		   "namespace = {'/a', '/b'}\n"
 		   "path = '/io/'\n"
 		   "web_root = [[/srv]]\n"
-		   "history_replay = 1000\n");
+		   "history_replay = 1000\n"
+		   "max_rooms_per_socket = 50\n"
+		   "max_room_name = '64'\n");
 	rc = parse(&c, "--config", file_path, "--namespace", "/c", NULL);
 	unlink(file_path);
 	ASSERT_EQ(rc, 0);
@@ -350,6 +375,8 @@ static void test_config_file(void)
 	ASSERT_STR_EQ(c.path, "/io/");
 	ASSERT_STR_EQ(c.client_dist, "/srv/node_modules/socket.io-client/dist");
 	ASSERT_EQ(c.history_replay, 1000);
+	ASSERT_EQ(c.max_rooms, 50);
+	ASSERT_EQ(c.max_room_name, 64);
 	pl_config_close(&c);
 
 	/* an empty file changes nothing */
@@ -381,6 +408,11 @@ static void test_config_file_errors(void)
 	    {"port = -1\n", "port"},
 	    {"ping_interval = 1\n", "ping_interval"},
 	    {"history_replay = -1\n", "history_replay"},
+	    {"max_rooms_per_socket = 0\n", "max_rooms_per_socket"},
+	    {"max_rooms_per_socket = 1e3\n", "max_rooms_per_socket"},
+	    {"max_room_name = 5000\n", "max_room_name"},
+	    {"max_room_name = true\n", "max_room_name"},
+	    {"max_rooms = 10\n", "max_rooms"},
 	    {"host = 5\n", "host"},
 	    {"host = ''\n", "host"},
 	    {"cors_credentials = 'yes'\n", "cors_credentials"},
