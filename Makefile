@@ -1,10 +1,14 @@
-# Thin wrapper: `make run` and `make test` install what is missing, build, and run.
+# Thin wrapper: `make run` and `make test` install what is missing, build, and run; `make` and
+# `make build` only build.
 BUILD ?= build
 JOBS  ?= 2
+# @clang-rt: the sanitizer runtime matching the installed clang (see install-deps.sh)
 APT_PACKAGES = build-essential cmake pkg-config libwebsockets-dev libwebsockets-evlib-uv \
                libuv1-dev libjansson-dev libsqlite3-dev liblua5.4-dev nodejs npm chromium \
-               clang libclang-rt-14-dev valgrind
+               clang @clang-rt valgrind
 NPM_DIRS = web tests tests/bench/node-server
+# Goals that install the dependencies first; build then waits for them, even under make -j.
+DEPS_GOALS = run test bench asan asan-build
 
 .PHONY: all deps build run test asan asan-build bench clean
 
@@ -13,15 +17,15 @@ all: build
 deps:
 	@tests/tools/install-deps.sh $(APT_PACKAGES) -- $(NPM_DIRS)
 
-build: deps
+build: $(if $(filter $(DEPS_GOALS),$(MAKECMDGOALS)),deps)
 	cmake -S . -B $(BUILD) -DPARLEY_WERROR=ON >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 
-run: build
+run: deps build
 	./$(BUILD)/parley
 
 # The whole suite on the normal build, then again under AddressSanitizer + UBSan.
-test: build asan-build
+test: deps build asan-build
 	tests/tools/run-all.sh $(BUILD) build-asan
 
 asan-build: deps
@@ -33,7 +37,7 @@ asan: asan-build
 
 # Benchmarks (not part of make test): every scenario against Parley and the Node.js server,
 # then the room-size sweep and its plot.
-bench: build
+bench: deps build
 	@tests/tools/install-deps.sh gnuplot-nox --
 	tests/bench/run.sh $(BUILD)
 	tests/bench/sweep.sh $(BUILD) $(BUILD)/bench-rooms.png

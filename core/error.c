@@ -81,6 +81,7 @@ const char *pl_strerror(int err)
 	case PL_ERESERVED: return "that name is reserved";
 	case PL_EREFUSED: return "refused by a hook";
 	case PL_EVERSION: return "unsupported API version";
+	/* pl_sio_strerror() repeats these, for the codec to link alone; test_error compares */
 	case PL_SIO_EBADTYPE: return "unknown packet type";
 	case PL_SIO_EBADATTACH: return "illegal attachments";
 	case PL_SIO_EBADNSP: return "namespace too long";

@@ -101,6 +101,10 @@ int pl_sio_decode(const char *s, size_t len, struct pl_sio_packet *p)
 	return 0;
 }
 
+/*
+ * The same texts as pl_strerror() (test_error checks it): the codec stays free of link
+ * dependencies, so that the fuzzers can build it alone.
+ */
 const char *pl_sio_strerror(int err)
 {
 	if (err > PL_SIO_EBADTYPE || err < PL_SIO_EBADPAYLOAD)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test suite against one or more build directories: unit tests (ctest), end-to-end
 # tests on the real binary with the npm socket.io-client, browser tests in Chromium, a shutdown
-# under valgrind, and a short smoke run of the benchmark tool. Prints one closing line "suites: N passed, N failed" and exits
+# under valgrind, and a short smoke run of the benchmark tool; once, whatever the builds, the
+# layering check of core/. Prints one closing line "suites: N passed, N failed" and exits
 # non-zero if any suite failed.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -16,6 +17,9 @@ run_suite() {
   if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); failed_names+=("$name"); fi
   echo "=== $name: $((SECONDS - start)) s"
 }
+
+# source checks: they do not depend on a build
+run_suite "check-layers" tests/tools/check-layers.sh
 
 for build in "$@"; do
   # sanitizer reports fail the run; leaks are checked by valgrind and LeakSanitizer alike
