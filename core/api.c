@@ -483,7 +483,7 @@ int pl_api_init(struct pl_server *s)
 	return 0;
 }
 
-void pl_api_stop(void)
+void pl_api_close(void)
 {
 	if (tick_timer)
 		uv_close((uv_handle_t *)tick_timer, tick_freed);

@@ -13,7 +13,7 @@ struct pl_server;
 /* Binds the table to srv (after pl_sio_init) and starts the tick. Returns 0 or -ENOMEM. */
 int pl_api_init(struct pl_server *srv);
 /* Stops the tick (before the loop's last run). */
-void pl_api_stop(void);
+void pl_api_close(void);
 /* The function table (valid after pl_api_init). */
 const struct parley_api *pl_api(void);
 

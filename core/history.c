@@ -60,7 +60,7 @@ static int exec(struct pl_history *h, const char *sql)
 	return 0;
 }
 
-struct pl_history *pl_history_open(const char *path, uv_loop_t *loop, unsigned keep)
+struct pl_history *pl_history_new(const char *path, uv_loop_t *loop, unsigned keep)
 {
 	struct pl_history *h = calloc(1, sizeof *h);
 	if (!h)

@@ -19,7 +19,7 @@ struct pl_history;
  * kept per room (0 keeps all): older ones are deleted at open and then every minute.
  * Returns NULL after logging why.
  */
-struct pl_history *pl_history_open(const char *path, uv_loop_t *loop, unsigned keep);
+struct pl_history *pl_history_new(const char *path, uv_loop_t *loop, unsigned keep);
 
 /* Commits and closes. NULL is a no-op. */
 void pl_history_free(struct pl_history *h);

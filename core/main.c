@@ -108,7 +108,7 @@ int main(int argc, char **argv)
 	server.loop = &loop;
 	server.cfg = &cfg;
 	pl_barrier_init(&server.before_write);
-	server.history = pl_history_open(cfg.db_path, &loop, cfg.history_keep);
+	server.history = pl_history_new(cfg.db_path, &loop, cfg.history_keep);
 	if (!server.history)
 		goto out_loop;
 	if (pl_barrier_add(&server.before_write, commit_history, server.history))
@@ -137,11 +137,11 @@ out_transport:
 		pl_transport_stop(&server);
 		uv_run(&loop, UV_RUN_DEFAULT);
 	}
-	pl_transport_destroy(&server);
+	pl_transport_free(&server);
 out_app:
 	pl_owner_free(app_owner);
 	app_owner = NULL;
-	pl_api_stop();
+	pl_api_close();
 	pl_eio_server_stop(&server);
 out_history:
 	pl_barrier_close(&server.before_write);

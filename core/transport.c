@@ -671,7 +671,7 @@ void pl_transport_stop(struct pl_server *srv)
 	uv_close((uv_handle_t *)&tp.closer, NULL);
 }
 
-void pl_transport_destroy(struct pl_server *srv)
+void pl_transport_free(struct pl_server *srv)
 {
 	(void)srv;
 	/* with a foreign loop, the context is finally freed by a second destroy after uv_run */

@@ -12,12 +12,12 @@ struct pl_server;
 /*
  * Creates the context and the listening vhost on srv->loop, registers the connection
  * operations with Engine.IO, and sets srv->port. Returns 0, or -1 after logging why (then
- * pl_transport_stop and pl_transport_destroy still clean up).
+ * pl_transport_stop and pl_transport_free still clean up).
  */
 int pl_transport_start(struct pl_server *srv);
 /* First half of shutdown: destroys the context while the loop still runs. */
 void pl_transport_stop(struct pl_server *srv);
 /* Second half, after uv_run returned (required with a foreign loop). */
-void pl_transport_destroy(struct pl_server *srv);
+void pl_transport_free(struct pl_server *srv);
 
 #endif
