@@ -630,6 +630,26 @@ static void test_identity_removal_middle(void)
 	fx_free(fx);
 }
 
+static void test_identity_never_attached(void)
+{
+	struct fx *fx = fx_new("/", 1);
+	json_t *u = json_string("u");
+	ASSERT_EQ(pl_nsp_set_identity(fx->s[0], u, NULL), 0);
+	/* a CONNECT hook may set the identity of a socket whose connect is then refused */
+	struct pl_client c = {.srv = &fx->srv, .sink = &rec_sink};
+	struct pl_socket *s = pl_socket_new(fx->nsp, &c, NULL);
+	ASSERT_NOT_NULL(s);
+	ASSERT_EQ(pl_nsp_set_identity(s, u, NULL), 0);
+	ASSERT(pl_nsp_user_first(fx->nsp, u) == s);
+	pl_socket_unref(s);
+	/* the freed socket is not left in the index */
+	ASSERT_EQ(user_mask(fx, json_string("u")), 0x1);
+	ASSERT_EQ(fx->nsp->users.count, 1);
+	json_decref(u);
+	fx_free(fx);
+}
+
 TEST_MAIN(TEST(test_join_limits), TEST(test_join_before_attach), TEST(test_join_hooks),
 	  TEST(test_leave_hooks), TEST(test_disconnect_hook), TEST(test_emit_hooks),
-	  TEST(test_data_slots), TEST(test_identity), TEST(test_identity_removal_middle))
+	  TEST(test_data_slots), TEST(test_identity), TEST(test_identity_removal_middle),
+	  TEST(test_identity_never_attached))
