@@ -66,6 +66,8 @@ void pl_socket_unref(struct pl_socket *s)
 {
 	if (--s->refs)
 		return;
+	/* a socket that never connected may have been given an identity (a CONNECT hook) */
+	pl_nsp_user_forget(s);
 	drop_slots(s);
 	json_decref(s->auth);
 	json_decref(s->userid);
