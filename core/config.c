@@ -300,7 +300,8 @@ out:
 	return rc;
 }
 
-void pl_config_usage(void)
+/* Prints the usage text to stdout. */
+static void usage(void)
 {
 	printf("Usage: parley [options]\n\n"
 	       "Parley is a Socket.IO chat server. Options (also config-file keys, with '_' for '-'):\n"
@@ -337,7 +338,7 @@ int pl_config_parse_args(struct pl_config *c, int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-			pl_config_usage();
+			usage();
 			return 1;
 		}
 		if (strcmp(a, "--version") == 0) {

@@ -51,7 +51,4 @@ int pl_config_parse_args(struct pl_config *c, int argc, char **argv);
 /* Releases the strings held by c. */
 void pl_config_close(struct pl_config *c);
 
-/* Prints the usage text to stdout. */
-void pl_config_usage(void);
-
 #endif

@@ -321,30 +321,3 @@ size_t pl_nsp_broadcast(struct pl_nsp *nsp, const struct parley_target *t,
 	json_decref(payload);
 	return n;
 }
-
-int pl_socket_emit1(struct pl_socket *s, const char *name, json_t *arg)
-{
-	json_t *payload = json_pack("[sO]", name, arg);
-	if (!payload)
-		return -ENOMEM;
-	struct parley_message m = {.payload = payload};
-	int rc = pl_socket_emit(s, &m, NULL, NULL);
-	json_decref(payload);
-	return rc;
-}
-
-size_t pl_nsp_emit1(struct pl_nsp *nsp, const char *room, struct pl_socket *except,
-		    const char *name, json_t *arg)
-{
-	json_t *payload = json_pack("[sO]", name, arg);
-	if (!payload)
-		return 0;
-	struct parley_message m = {.payload = payload};
-	struct parley_target t = {.size = sizeof t,
-				  .rooms = room ? &room : NULL,
-				  .n_rooms = room ? 1 : 0,
-				  .except = (parley_socket *)except};
-	size_t n = pl_nsp_broadcast(nsp, &t, &m);
-	json_decref(payload);
-	return n;
-}

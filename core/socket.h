@@ -66,9 +66,4 @@ int pl_socket_ack(struct pl_socket *s, long long id, json_t *args, struct pl_fra
 size_t pl_nsp_broadcast(struct pl_nsp *nsp, const struct parley_target *t,
 			const struct parley_message *m);
 
-/* Convenience: emit name with one argument (borrowed) to a socket / to a room or all but except. */
-int pl_socket_emit1(struct pl_socket *s, const char *name, json_t *arg);
-size_t pl_nsp_emit1(struct pl_nsp *nsp, const char *room, struct pl_socket *except,
-		    const char *name, json_t *arg);
-
 #endif
