@@ -7,132 +7,8 @@
  */
 #include "adapter.h"
 
-#include <errno.h>
-#include <jansson.h>
-#include <uv.h>
-
-#include "buf.h"
-#include "client.h"
-#include "config.h"
-#include "hooks.h"
-#include "nsp.h"
-#include "server.h"
-#include "socket.h"
 #include "test.h"
-
-#define MAX_SOCKETS 8
-
-/* A client whose sink appends each frame's text and a newline to log. */
-struct rec_client {
-	struct pl_client c; /* first: the sink gets this pointer */
-	char log[4096];	    /* frames received, one a line */
-	size_t len;	    /* bytes used in log */
-	int frames;	    /* frames received */
-};
-
-static int rec_send(struct pl_client *c, struct pl_frame *f)
-{
-	struct rec_client *rc = (struct rec_client *)c;
-	if (rc->len + f->len + 2 > sizeof rc->log)
-		return -ENOBUFS;
-	memcpy(rc->log + rc->len, pl_frame_data(f), f->len);
-	rc->len += f->len;
-	rc->log[rc->len++] = '\n';
-	rc->log[rc->len] = '\0';
-	rc->frames++;
-	return 0;
-}
-
-static void rec_close(struct pl_client *c, const char *reason, bool flush)
-{
-	(void)c;
-	(void)reason;
-	(void)flush;
-}
-
-static const char *rec_name(const struct pl_client *c)
-{
-	(void)c;
-	return "rec";
-}
-
-static const struct pl_sink_ops rec_sink = {rec_send, rec_close, rec_name};
-
-/* One namespace with n connected sockets, each on its own recording client. */
-struct fx {
-	uv_loop_t loop;
-	struct pl_config cfg;
-	struct pl_server srv;
-	struct pl_sio *sio;
-	struct pl_nsp *nsp;
-	struct pl_adapter *a;
-	size_t n;
-	struct rec_client cl[MAX_SOCKETS];
-	struct pl_socket *s[MAX_SOCKETS];
-};
-
-static struct fx *fx_new(const char *nsp_name, size_t n)
-{
-	struct fx *fx = calloc(1, sizeof *fx);
-	if (!fx || uv_loop_init(&fx->loop))
-		abort();
-	fx->cfg.ack_timeout = 1000;
-	fx->srv.loop = &fx->loop;
-	fx->srv.cfg = &fx->cfg;
-	fx->sio = calloc(1, sizeof *fx->sio);
-	fx->nsp = calloc(1, sizeof *fx->nsp);
-	if (!fx->sio || !fx->nsp || !(fx->sio->hooks = pl_hooks_new()))
-		abort();
-	fx->sio->srv = &fx->srv;
-	fx->sio->max_rooms = 64;
-	fx->sio->max_room_name = 64;
-	fx->srv.sio = fx->sio;
-	/* as pl_sio_nsp() sets a namespace up */
-	fx->nsp->name = strdup(nsp_name);
-	fx->nsp->sio = fx->sio;
-	fx->nsp->adapter = pl_adapter_local_new(fx->nsp);
-	if (!fx->nsp->name || !fx->nsp->adapter)
-		abort();
-	fx->a = fx->nsp->adapter;
-	fx->n = n;
-	for (size_t i = 0; i < n; i++) {
-		fx->cl[i].c.srv = &fx->srv;
-		fx->cl[i].c.sink = &rec_sink;
-		fx->s[i] = pl_socket_new(fx->nsp, &fx->cl[i].c, NULL);
-		if (!fx->s[i] || pl_socket_attach(fx->s[i]))
-			abort();
-	}
-	return fx;
-}
-
-static void fx_clear_logs(struct fx *fx)
-{
-	for (size_t i = 0; i < fx->n; i++) {
-		fx->cl[i].len = 0;
-		fx->cl[i].log[0] = '\0';
-		fx->cl[i].frames = 0;
-	}
-}
-
-static void fx_free(struct fx *fx)
-{
-	for (size_t i = 0; i < fx->n; i++)
-		if (fx->s[i])
-			pl_socket_remove(fx->s[i], "test over");
-	struct pl_nsp *nsp = fx->nsp;
-	nsp->adapter->ops->free(nsp->adapter);
-	pl_map_close(&nsp->sockets);
-	pl_map_close(&nsp->users);
-	free(nsp->list);
-	free(nsp->name);
-	free(nsp);
-	pl_hooks_free(fx->sio->hooks);
-	pl_map_close(&fx->sio->nsps);
-	free(fx->sio);
-	uv_run(&fx->loop, UV_RUN_NOWAIT);
-	uv_loop_close(&fx->loop);
-	free(fx);
-}
+#include "sio_fixture.h"
 
 static int add(struct fx *fx, size_t i, const char *room)
 {
@@ -227,7 +103,7 @@ static void check(struct fx *fx, const char *const *names, size_t n_names,
 
 static void test_join_creates_room(void)
 {
-	struct fx *fx = fx_new("/", 2);
+	struct fx *fx = fx_new("/", 2, 64, 64);
 	ASSERT_NULL(room(fx, "a"));
 	ASSERT_EQ(add(fx, 0, "a"), 0);
 	struct pl_room *r = room(fx, "a");
@@ -262,7 +138,7 @@ static void test_leave_swaps_both_sides(void)
 {
 	static const char *const names[] = {"r0", "r1", "r2"};
 	bool model[3][MAX_SOCKETS] = {{0}};
-	struct fx *fx = fx_new("/", 3);
+	struct fx *fx = fx_new("/", 3, 64, 64);
 	/* s0 is in r0 r1 r2; r0 also has s1 and s2 */
 	for (size_t r = 0; r < 3; r++) {
 		ASSERT_EQ(add(fx, 0, names[r]), 0);
@@ -316,7 +192,7 @@ static void test_random_joins_and_leaves(void)
 {
 	static const char *const names[] = {"r0", "r1", "r2", "r3", "r4", "r5"};
 	bool model[6][MAX_SOCKETS] = {{0}};
-	struct fx *fx = fx_new("/", MAX_SOCKETS);
+	struct fx *fx = fx_new("/", MAX_SOCKETS, 64, 64);
 	size_t joins = 0, leaves = 0, freed = 0;
 	for (int step = 0; step < 2000; step++) {
 		unsigned i = rnd(MAX_SOCKETS), r = rnd(6);
@@ -370,7 +246,7 @@ static void on_left(struct pl_socket *s, const char *room, void *ud)
 
 static void test_del_all(void)
 {
-	struct fx *fx = fx_new("/", 3);
+	struct fx *fx = fx_new("/", 3, 64, 64);
 	ASSERT_EQ(add(fx, 0, "a"), 0);
 	ASSERT_EQ(add(fx, 0, "b"), 0);
 	ASSERT_EQ(add(fx, 1, "b"), 0);
@@ -406,7 +282,7 @@ static void test_del_all_callback_joins(void)
 {
 	static const char *const names[] = {"a", "b", "c"};
 	bool model[3][MAX_SOCKETS] = {{0}};
-	struct fx *fx = fx_new("/", 3);
+	struct fx *fx = fx_new("/", 3, 64, 64);
 	for (size_t r = 0; r < 3; r++) {
 		ASSERT_EQ(add(fx, 0, names[r]), 0);
 		model[r][0] = true;
@@ -505,7 +381,7 @@ static void expect_broadcast(struct fx *fx, const struct parley_target *t, unsig
 /* s0: a; s1: a b; s2: b; s3: none. */
 static struct fx *broadcast_fixture(const char *nsp)
 {
-	struct fx *fx = fx_new(nsp, 4);
+	struct fx *fx = fx_new(nsp, 4, 64, 64);
 	if (add(fx, 0, "a") || add(fx, 1, "a") || add(fx, 1, "b") || add(fx, 2, "b"))
 		abort();
 	return fx;

@@ -6,133 +6,9 @@
  */
 #include "socket.h"
 
-#include <errno.h>
-#include <jansson.h>
-#include <uv.h>
-
-#include "adapter.h"
-#include "buf.h"
-#include "client.h"
-#include "config.h"
 #include "error.h"
-#include "hooks.h"
-#include "nsp.h"
-#include "server.h"
 #include "test.h"
-
-#define MAX_SOCKETS 8
-
-/* A client whose sink appends each frame's text and a newline to log. */
-struct rec_client {
-	struct pl_client c; /* first: the sink gets this pointer */
-	char log[4096];	    /* frames received, one a line */
-	size_t len;	    /* bytes used in log */
-	int frames;	    /* frames received */
-};
-
-static int rec_send(struct pl_client *c, struct pl_frame *f)
-{
-	struct rec_client *rc = (struct rec_client *)c;
-	if (rc->len + f->len + 2 > sizeof rc->log)
-		return -ENOBUFS;
-	memcpy(rc->log + rc->len, pl_frame_data(f), f->len);
-	rc->len += f->len;
-	rc->log[rc->len++] = '\n';
-	rc->log[rc->len] = '\0';
-	rc->frames++;
-	return 0;
-}
-
-static void rec_close(struct pl_client *c, const char *reason, bool flush)
-{
-	(void)c;
-	(void)reason;
-	(void)flush;
-}
-
-static const char *rec_name(const struct pl_client *c)
-{
-	(void)c;
-	return "rec";
-}
-
-static const struct pl_sink_ops rec_sink = {rec_send, rec_close, rec_name};
-
-/* One namespace with n connected sockets, each on its own recording client. */
-struct fx {
-	uv_loop_t loop;
-	struct pl_config cfg;
-	struct pl_server srv;
-	struct pl_sio *sio;
-	struct pl_nsp *nsp;
-	struct pl_adapter *a;
-	size_t n;
-	struct rec_client cl[MAX_SOCKETS];
-	struct pl_socket *s[MAX_SOCKETS];
-};
-
-static struct fx *fx_new(const char *nsp_name, size_t n)
-{
-	struct fx *fx = calloc(1, sizeof *fx);
-	if (!fx || uv_loop_init(&fx->loop))
-		abort();
-	fx->cfg.ack_timeout = 1000;
-	fx->srv.loop = &fx->loop;
-	fx->srv.cfg = &fx->cfg;
-	fx->sio = calloc(1, sizeof *fx->sio);
-	fx->nsp = calloc(1, sizeof *fx->nsp);
-	if (!fx->sio || !fx->nsp || !(fx->sio->hooks = pl_hooks_new()))
-		abort();
-	fx->sio->srv = &fx->srv;
-	fx->sio->max_rooms = 3;
-	fx->sio->max_room_name = 8;
-	fx->srv.sio = fx->sio;
-	/* as pl_sio_nsp() sets a namespace up */
-	fx->nsp->name = strdup(nsp_name);
-	fx->nsp->sio = fx->sio;
-	fx->nsp->adapter = pl_adapter_local_new(fx->nsp);
-	if (!fx->nsp->name || !fx->nsp->adapter)
-		abort();
-	fx->a = fx->nsp->adapter;
-	fx->n = n;
-	for (size_t i = 0; i < n; i++) {
-		fx->cl[i].c.srv = &fx->srv;
-		fx->cl[i].c.sink = &rec_sink;
-		fx->s[i] = pl_socket_new(fx->nsp, &fx->cl[i].c, NULL);
-		if (!fx->s[i] || pl_socket_attach(fx->s[i]))
-			abort();
-	}
-	return fx;
-}
-
-static void fx_clear_logs(struct fx *fx)
-{
-	for (size_t i = 0; i < fx->n; i++) {
-		fx->cl[i].len = 0;
-		fx->cl[i].log[0] = '\0';
-		fx->cl[i].frames = 0;
-	}
-}
-
-static void fx_free(struct fx *fx)
-{
-	for (size_t i = 0; i < fx->n; i++)
-		if (fx->s[i])
-			pl_socket_remove(fx->s[i], "test over");
-	struct pl_nsp *nsp = fx->nsp;
-	nsp->adapter->ops->free(nsp->adapter);
-	pl_map_close(&nsp->sockets);
-	pl_map_close(&nsp->users);
-	free(nsp->list);
-	free(nsp->name);
-	free(nsp);
-	pl_hooks_free(fx->sio->hooks);
-	pl_map_close(&fx->sio->nsps);
-	free(fx->sio);
-	uv_run(&fx->loop, UV_RUN_NOWAIT);
-	uv_loop_close(&fx->loop);
-	free(fx);
-}
+#include "sio_fixture.h"
 
 /* Which fixture socket s is, or -1. */
 static int sock_index(struct fx *fx, const struct pl_socket *s)
@@ -210,7 +86,7 @@ static enum parley_verdict on_emit(enum parley_hook hook, void *evt, void *ud)
 
 static void test_join_limits(void)
 {
-	struct fx *fx = fx_new("/", 1);
+	struct fx *fx = fx_new("/", 1, 3, 8);
 	struct pl_socket *s = fx->s[0];
 	ASSERT_EQ(pl_socket_join(s, ""), PL_EROOMNAME);
 	ASSERT_EQ(pl_socket_join(s, "123456789"), PL_EROOMNAME);
@@ -240,7 +116,7 @@ static void test_join_limits(void)
 
 static void test_join_before_attach(void)
 {
-	struct fx *fx = fx_new("/", 0);
+	struct fx *fx = fx_new("/", 0, 3, 8);
 	struct pl_client c = {.srv = &fx->srv, .sink = &rec_sink};
 	struct pl_socket *s = pl_socket_new(fx->nsp, &c, NULL);
 	ASSERT_NOT_NULL(s);
@@ -254,7 +130,7 @@ static void test_join_before_attach(void)
 
 static void test_join_hooks(void)
 {
-	struct fx *fx = fx_new("/", 2);
+	struct fx *fx = fx_new("/", 2, 3, 8);
 	struct pl_socket *s = fx->s[0];
 	struct seen w = {.verdict = PARLEY_REJECT};
 	ASSERT_EQ(pl_hooks_add(fx->sio->hooks, OA, PARLEY_HOOK_JOIN, NULL, NULL, 0, on_room, &w),
@@ -295,7 +171,7 @@ static void test_join_hooks(void)
 
 static void test_leave_hooks(void)
 {
-	struct fx *fx = fx_new("/", 2);
+	struct fx *fx = fx_new("/", 2, 3, 8);
 	struct pl_socket *s = fx->s[0];
 	ASSERT_EQ(pl_socket_join(s, "a"), 0);
 	ASSERT_EQ(pl_socket_join(s, "b"), 0);
@@ -355,7 +231,7 @@ static void test_leave_hooks(void)
 
 static void test_disconnect_hook(void)
 {
-	struct fx *fx = fx_new("/", 1);
+	struct fx *fx = fx_new("/", 1, 3, 8);
 	struct pl_socket *s = fx->s[0];
 	ASSERT_EQ(pl_socket_join(s, "a"), 0);
 	ASSERT_EQ(pl_socket_join(s, "b"), 0);
@@ -394,7 +270,7 @@ static void test_disconnect_hook(void)
 
 static void test_emit_hooks(void)
 {
-	struct fx *fx = fx_new("/", 3);
+	struct fx *fx = fx_new("/", 3, 3, 8);
 	ASSERT_EQ(pl_socket_join(fx->s[0], "a"), 0);
 	ASSERT_EQ(pl_socket_join(fx->s[1], "a"), 0);
 	struct seen w = {.verdict = PARLEY_PASS};
@@ -477,7 +353,7 @@ static void test_data_slots(void)
 {
 	static char owner_1, owner_2;
 	memset(freed, 0, sizeof freed);
-	struct fx *fx = fx_new("/", 1);
+	struct fx *fx = fx_new("/", 1, 3, 8);
 	struct pl_socket *s = fx->s[0];
 	ASSERT_NULL(pl_socket_get_data(s, &owner_1));
 	ASSERT_EQ(pl_socket_set_data(s, &owner_1, &values[0], free_value), 0);
@@ -542,7 +418,7 @@ static unsigned user_mask(struct fx *fx, json_t *userid)
 
 static void test_identity(void)
 {
-	struct fx *fx = fx_new("/", 4);
+	struct fx *fx = fx_new("/", 4, 3, 8);
 	json_t *u1 = json_string("u1"), *one = json_integer(1), *name = json_string("Ann");
 	ASSERT_EQ(pl_nsp_set_identity(fx->s[0], u1, name), 0);
 	ASSERT_EQ(pl_nsp_set_identity(fx->s[1], u1, NULL), 0);
@@ -601,7 +477,7 @@ static void test_identity(void)
 
 static void test_identity_removal_middle(void)
 {
-	struct fx *fx = fx_new("/", 3);
+	struct fx *fx = fx_new("/", 3, 3, 8);
 	json_t *u = json_string("u");
 	for (size_t i = 0; i < 3; i++)
 		ASSERT_EQ(pl_nsp_set_identity(fx->s[i], u, NULL), 0);
@@ -632,7 +508,7 @@ static void test_identity_removal_middle(void)
 
 static void test_identity_never_attached(void)
 {
-	struct fx *fx = fx_new("/", 1);
+	struct fx *fx = fx_new("/", 1, 3, 8);
 	json_t *u = json_string("u");
 	ASSERT_EQ(pl_nsp_set_identity(fx->s[0], u, NULL), 0);
 	/* a CONNECT hook may set the identity of a socket whose connect is then refused */
