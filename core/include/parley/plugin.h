@@ -98,6 +98,20 @@ struct parley_evt_socket {
 };
 
 /*
+ * Routing of an application's message (the chat application's "chat" and "private" hooks): who
+ * else receives it and whether it is stored. The arrays belong to the event: a handler creates
+ * one when it is NULL (json_array()) and appends to it; the application releases them.
+ */
+struct parley_route {
+	size_t size;	  /* sizeof this struct as the host built it */
+	json_t *to_rooms; /* more rooms to deliver to (strings), or NULL */
+	json_t *to_users; /* user ids whose sockets also receive it, or NULL */
+	json_t *skip;	  /* socket ids that must not receive it, or NULL */
+	bool no_store;	  /* deliver it but keep it out of the history */
+	void *future[4];  /* reserved */
+};
+
+/*
  * PARLEY_HOOK_EVENT and PARLEY_HOOK_APP. name and args are replaceable: a handler may leave a
  * new name (a malloc'd string) or new args (a new reference to an array) in the struct; the
  * pipeline adopts them, frees what they replaced, and re-matches on a changed name (handlers of
@@ -113,7 +127,9 @@ struct parley_evt_message {
 	long long ack_id;		   /* the client's ack id, -1 when it expects none */
 	json_t *reject;			   /* PARLEY_REJECT/DISCONNECT: the whole ack answer, an
 					    * array (adopted); NULL answers with no arguments */
-	void *future[4];		   /* reserved */
+	struct parley_route *route;	   /* APP hooks that deliver a message: its routing;
+					    * NULL elsewhere */
+	void *future[3];		   /* reserved */
 };
 
 /* PARLEY_HOOK_JOIN and PARLEY_HOOK_LEAVE. */
@@ -167,6 +183,11 @@ typedef enum parley_verdict (*parley_hook_fn)(enum parley_hook hook, void *evt, 
 typedef void (*parley_ack_fn)(parley_socket *s, json_t *args, void *ud);
 /* A timer's callback. */
 typedef void (*parley_timer_fn)(void *ud);
+/*
+ * What a bot receives: an event sent to it (name and args, borrowed for the call). Called from
+ * the loop, never from inside the emit or broadcast that sent it.
+ */
+typedef void (*parley_bot_fn)(parley_socket *bot, const char *event, json_t *args, void *ud);
 
 /*
  * The host's functions. Members are only ever added at the end; an extension built against an
@@ -297,6 +318,28 @@ struct parley_api {
 	/* -- owners -- */
 	/* The owner's name ("chat", "moderation", a script's file name). */
 	const char *(*owner_name)(const parley_owner *o);
+
+	/* -- more configuration, history, sockets and bots (API version 1) -- */
+	/* A string setting by its option name ("db", "web-root"), or NULL when unknown or unset. */
+	const char *(*config_string)(const char *key);
+	/* Deletes the stored message with that id from nsp's history. Returns 0, -ENOENT or an error. */
+	int (*history_delete)(parley_nsp *nsp, long long id);
+	/* The peer address of the socket's connection ("127.0.0.1", "::1"), "" for a bot. */
+	const char *(*socket_address)(const parley_socket *s);
+	/*
+	 * A bot: a socket of o in nsp without a connection, with the identity {userid: bot:<id>,
+	 * name}, listed among a room's members like any socket. fn receives what is emitted to it.
+	 * Freed with bot_free or with its owner. NULL without memory.
+	 */
+	parley_socket *(*bot_new)(parley_owner *o, parley_nsp *nsp, const char *name, parley_bot_fn fn,
+				  void *ud);
+	void (*bot_free)(parley_socket *bot);
+	bool (*socket_is_bot)(const parley_socket *s);
+	/*
+	 * Runs a client event as if s had sent it (the EVENT hooks, the application), without an
+	 * ack. args is an array (borrowed). Returns 0 or an error.
+	 */
+	int (*inject)(parley_socket *s, const char *event, json_t *args);
 };
 
 /*
