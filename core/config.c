@@ -512,9 +512,9 @@ static int load_file(struct pl_config *c, const char *path)
 			continue;
 		}
 		/* the lists of extensions are plural in the file: scripts = { ... } */
-		const struct option_def *o =
-			strcmp(key, "scripts") == 0 ? find_option("script", false) : find_option(key, true);
-		if (!o || o->type == OPT_PLUGIN || (o->type == OPT_SCRIPT && strcmp(key, "scripts"))) {
+		bool scripts = strcmp(key, "scripts") == 0;
+		const struct option_def *o = scripts ? find_option("script", false) : find_option(key, true);
+		if (!o || o->type == OPT_PLUGIN || (o->type == OPT_SCRIPT && !scripts)) {
 			fprintf(stderr, "parley: %s: unknown config key '%s'\n", path, key);
 			goto out;
 		}
@@ -650,19 +650,24 @@ static void usage(void)
 	for (size_t i = 0; i < sizeof options / sizeof *options; i++) {
 		const struct option_def *o = &options[i];
 		char left[64];
-		const char *arg = o->type == OPT_PLUGIN || o->type == OPT_SCRIPT ? " PATH" :
-				  o->type == OPT_BOOL ? "" : o->type == OPT_STR || o->type == OPT_NSPS ||
-								     o->type == OPT_LEVEL || o->type == OPT_APP
-								 ? " VALUE"
-								 : " N";
+		const char *arg = " N";
+		if (o->type == OPT_PLUGIN || o->type == OPT_SCRIPT)
+			arg = " PATH";
+		else if (o->type == OPT_BOOL)
+			arg = "";
+		else if (o->type == OPT_STR || o->type == OPT_NSPS || o->type == OPT_LEVEL ||
+			 o->type == OPT_APP)
+			arg = " VALUE";
 		snprintf(left, sizeof left, "--%s%s", o->name, arg);
 		printf("  %-26s %s\n", left, o->help);
 	}
 	printf("  %-26s %s\n  %-26s %s\n", "--help", "print this text", "--version",
 	       "print the version");
-	printf("\nConfig-file keys for extensions: plugins = { \"a.so\", { path = \"b.so\", options = {"
-	       " k = \"v\" } } },\nscripts = { \"a.lua\" }, plugin_options = { name = { k = \"v\" } },"
-	       " bundled = false.\n");
+	printf("\nConfig-file keys for extensions:\n"
+	       "  plugins = { \"a.so\", { path = \"b.so\", options = { k = \"v\" } } }\n"
+	       "  plugin_options = { name = { k = \"v\" } }\n"
+	       "  scripts = { \"a.lua\" }\n"
+	       "  bundled = false\n");
 }
 
 int pl_config_parse_args(struct pl_config *c, int argc, char **argv)

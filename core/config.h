@@ -51,9 +51,9 @@ struct pl_config {
 	enum pl_app app;	/* built-in application */
 	char *namespaces[PL_CONFIG_MAX_NSP]; /* namespaces served besides "/" */
 	size_t n_namespaces;	/* entries used in namespaces */
-	bool bundled;			/* load the bundled plugins and scripts (default true) */
-	struct pl_plugin_conf *plugins; /* plugins to load, in order (bundled ones first) */
-	size_t n_plugins;		/* entries in plugins */
+	bool bundled;		/* load the bundled plugins and scripts (default true) */
+	struct pl_plugin_conf *plugins;	    /* plugins to load, in order (bundled ones first) */
+	size_t n_plugins;		    /* entries in plugins */
 	struct pl_plugin_opts *plugin_opts; /* plugin_options of the config file */
 	size_t n_plugin_opts;		    /* entries in plugin_opts */
 	char **scripts;			    /* Lua scripts to load, in order (bundled ones first) */

@@ -28,7 +28,7 @@
 static struct pl_server server;
 static parley_owner *app_owner; /* the built-in application's hooks */
 static uv_signal_t sigint_h, sigterm_h, sighup_h;
-static int saved_argc;	    /* the command line, read again on SIGHUP */
+static int saved_argc; /* the command line, read again on SIGHUP */
 static char **saved_argv;
 static uv_timer_t shutdown_timer;
 

@@ -41,14 +41,16 @@ static const char *offered(char *buf, size_t n)
 {
 	size_t len = 0;
 	buf[0] = '\0';
-	for (int i = 0; i < N_VERSIONS && len < n; i++)
-		len += (size_t)snprintf(buf + len, n - len, "%s%d", i ? ", " : "", host_versions[i]);
+	for (int i = 0; i < N_VERSIONS && len < n; i++) {
+		const char *sep = i ? ", " : "";
+		len += (size_t)snprintf(buf + len, n - len, "%s%d", sep, host_versions[i]);
+	}
 	return buf;
 }
 
 /*
- * Reads a symbol of dl as a function pointer. POSIX guarantees that dlsym's result converts;
- * the memcpy keeps ISO C's "object pointer to function pointer" warning away.
+ * Looks a symbol of dl up, dlerror cleared first. POSIX guarantees that the result converts to
+ * a function pointer; load() copies it with memcpy, which ISO C accepts without a warning.
  */
 static void *sym(void *dl, const char *name)
 {
@@ -67,7 +69,8 @@ static int start(struct plugin *p, const char *const *options)
 	int err = p->init(pl_api(), p->owner, options);
 	if (err) {
 		/* a failed init is not followed by cleanup: the plugin undid its own work */
-		pl_error("plugin %s: init failed: %s", p->path, pl_strerror(err < 0 ? err : -EINVAL));
+		pl_error("plugin %s: init failed: %s", p->path,
+			 pl_strerror(err < 0 ? err : -EINVAL));
 		pl_owner_free(p->owner);
 		p->owner = NULL;
 		return -1;
@@ -111,8 +114,6 @@ static int load(const struct pl_plugin_conf *pc)
 	memcpy(&version, &v, sizeof version);
 	memcpy(&init, &i, sizeof init);
 	memcpy(&cleanup, &c, sizeof cleanup);
-	if (!c)
-		cleanup = NULL;
 	int picked = version(N_VERSIONS, host_versions);
 	bool ok = false;
 	for (int k = 0; k < N_VERSIONS; k++)

@@ -32,7 +32,8 @@ static void make_bundled(void)
 	if (bundled_dir[0])
 		return;
 	const char *dir = getenv("TMPDIR");
-	snprintf(bundled_dir, sizeof bundled_dir, "%s/parley-test-bundled-XXXXXX", dir ? dir : "/tmp");
+	snprintf(bundled_dir, sizeof bundled_dir, "%s/parley-test-bundled-XXXXXX",
+		 dir ? dir : "/tmp");
 	if (!mkdtemp(bundled_dir))
 		abort();
 	char f[4200];
