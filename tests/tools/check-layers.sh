@@ -14,7 +14,7 @@ LAYERS='
 4  eio        eio eio_echo
 4  process    server
 5  nsp        nsp client
-6  socket     ack adapter socket
+6  socket     ack adapter socket bot
 7  sio        sio
 8  history    history
 9  api        api
