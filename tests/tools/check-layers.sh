@@ -17,7 +17,7 @@ LAYERS='
 6  socket     ack adapter socket bot
 7  sio        sio
 8  history    history
-9  api        api
+9  api        api lua_json lua_host
 10 apps       app_chat app_conformance apps
 11 transport  transport http
 12 main       main
