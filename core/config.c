@@ -17,7 +17,17 @@
 #include "log.h"
 #include "parley/version.h"
 
-enum opt_type { OPT_STR, OPT_UINT, OPT_SIZE, OPT_PORT, OPT_BOOL, OPT_LEVEL, OPT_APP, OPT_NSPS };
+enum opt_type {
+	OPT_STR,
+	OPT_UINT,
+	OPT_SIZE,
+	OPT_PORT,
+	OPT_BOOL,
+	OPT_LEVEL,
+	OPT_APP,
+	OPT_NSPS,
+	OPT_SCRIPT
+};
 
 struct option_def {
 	const char *name;   /* command-line option without "--"; the config key uses '_' for '-' */
@@ -65,6 +75,7 @@ static const struct option_def options[] = {
 	 "built-in application: chat (default), conformance or engine-echo"},
 	{"namespace", OPT_NSPS, F(namespaces), 0, 0,
 	 "serve another namespace (repeatable; /chat is always served by the chat app)"},
+	{"script", OPT_SCRIPT, F(scripts), 0, 0, "load a Lua script (repeatable)"},
 };
 #undef F
 
@@ -118,6 +129,9 @@ void pl_config_close(struct pl_config *c)
 	free(c->cors_origins);
 	for (size_t i = 0; i < c->n_namespaces; i++)
 		free(c->namespaces[i]);
+	for (size_t i = 0; i < c->n_scripts; i++)
+		free(c->scripts[i]);
+	free(c->scripts);
 	memset(c, 0, sizeof *c);
 }
 
@@ -197,6 +211,16 @@ static int apply(struct pl_config *c, const struct option_def *o, const char *ke
 		}
 		c->namespaces[c->n_namespaces++] = dup_or_die(value);
 		return 0;
+	case OPT_SCRIPT: {
+		char **v = realloc(c->scripts, (c->n_scripts + 1) * sizeof *v);
+		if (!v) {
+			fprintf(stderr, "parley: out of memory\n");
+			exit(1);
+		}
+		c->scripts = v;
+		c->scripts[c->n_scripts++] = dup_or_die(value);
+		return 0;
+	}
 	}
 	return -1;
 }
@@ -310,7 +334,8 @@ static void usage(void)
 		const struct option_def *o = &options[i];
 		char left[64];
 		const char *arg = o->type == OPT_BOOL ? "" : o->type == OPT_STR || o->type == OPT_NSPS ||
-								     o->type == OPT_LEVEL || o->type == OPT_APP
+								     o->type == OPT_LEVEL || o->type == OPT_APP ||
+							     o->type == OPT_SCRIPT
 								 ? " VALUE"
 								 : " N";
 		snprintf(left, sizeof left, "--%s%s", o->name, arg);

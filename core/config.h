@@ -37,6 +37,8 @@ struct pl_config {
 	enum pl_app app;	/* built-in application */
 	char *namespaces[PL_CONFIG_MAX_NSP]; /* namespaces served besides "/" */
 	size_t n_namespaces;	/* entries used in namespaces */
+	char **scripts;		/* Lua scripts to load (--script, repeatable) */
+	size_t n_scripts;	/* entries in scripts */
 };
 
 /* Fills c with the embedded defaults. */
