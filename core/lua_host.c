@@ -484,7 +484,9 @@ static int ev_newindex(lua_State *L)
 static void route_back(lua_State *L, struct evud *e, int evidx)
 {
 	struct parley_evt_message *m = message_of(e);
-	if (!m || !m->route || lua_getiuservalue(L, evidx, 1) != LUA_TTABLE) {
+	if (!m || !m->route)
+		return;
+	if (lua_getiuservalue(L, evidx, 1) != LUA_TTABLE) {
 		lua_pop(L, 1);
 		return;
 	}

@@ -17,6 +17,7 @@
 #include "eio_echo.h"
 #include "history.h"
 #include "log.h"
+#include "lua_host.h"
 #include "server.h"
 #include "sio.h"
 #include "transport.h"
@@ -117,6 +118,11 @@ int main(int argc, char **argv)
 		pl_error("cannot initialise the application");
 		goto out_app;
 	}
+	if (cfg.app != PL_APP_ENGINE_ECHO &&
+	    pl_scripts_start(&server, cfg.scripts, cfg.n_scripts)) {
+		rc = 2;
+		goto out_app;
+	}
 	if (pl_transport_start(&server))
 		goto out_transport;
 
@@ -139,6 +145,7 @@ out_transport:
 	}
 	pl_transport_free(&server);
 out_app:
+	pl_scripts_stop();
 	pl_owner_free(app_owner);
 	app_owner = NULL;
 	pl_api_close();
