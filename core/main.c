@@ -26,7 +26,7 @@
 
 static struct pl_server server;
 static parley_owner *app_owner; /* the built-in application's hooks */
-static uv_signal_t sigint_h, sigterm_h;
+static uv_signal_t sigint_h, sigterm_h, sighup_h;
 static uv_timer_t shutdown_timer;
 
 static void finish_shutdown(uv_timer_t *t)
@@ -45,10 +45,22 @@ static void on_signal(uv_signal_t *h, int signum)
 	server.stopping = true;
 	uv_close((uv_handle_t *)&sigint_h, NULL);
 	uv_close((uv_handle_t *)&sigterm_h, NULL);
+	uv_close((uv_handle_t *)&sighup_h, NULL);
 	pl_eio_close_all(&server);
 	uv_timer_init(server.loop, &shutdown_timer);
 	uv_timer_start(&shutdown_timer, finish_shutdown,
 		       server.eio.sessions.count ? SHUTDOWN_GRACE_MS : 0, 0);
+}
+
+/* SIGHUP: the scripts are reloaded from their files. */
+static void on_sighup(uv_signal_t *h, int signum)
+{
+	(void)h;
+	(void)signum;
+	if (server.stopping)
+		return;
+	pl_info("received SIGHUP, reloading scripts");
+	pl_scripts_reload();
 }
 
 /* Raises the soft limit on open descriptors to the hard limit: every connection is one. */
@@ -130,6 +142,8 @@ int main(int argc, char **argv)
 	uv_signal_init(&loop, &sigterm_h);
 	uv_signal_start(&sigint_h, on_signal, SIGINT);
 	uv_signal_start(&sigterm_h, on_signal, SIGTERM);
+	uv_signal_init(&loop, &sighup_h);
+	uv_signal_start(&sighup_h, on_sighup, SIGHUP);
 
 	printf("listening on %s:%d\n", cfg.host, server.port);
 	fflush(stdout);
