@@ -23,15 +23,15 @@ struct queued {
 };
 
 struct pl_bot {
-	struct pl_client client;     /* its client: the sink is bot_sink, conn is the bot */
-	struct pl_socket *s;	     /* its socket (one reference held) */
-	void *owner;		     /* for pl_bot_free_owner */
-	parley_bot_fn fn;	     /* what receives its events */
-	void *ud;		     /* fn's data */
-	uv_idle_t *idle;	     /* delivers the queue (freed in its close callback) */
-	struct queued *head, **tail; /* frames not yet delivered */
-	bool delivering;	     /* inside deliver(): free later */
-	bool dead;		     /* freed while delivering */
+	struct pl_client client;      /* its client: the sink is bot_sink, conn is the bot */
+	struct pl_socket *s;	      /* its socket (one reference held) */
+	void *owner;		      /* for pl_bot_free_owner */
+	parley_bot_fn fn;	      /* what receives its events */
+	void *ud;		      /* fn's data */
+	uv_idle_t *idle;	      /* delivers the queue (freed in its close callback) */
+	struct queued *head, **tail;  /* frames not yet delivered */
+	bool delivering;	      /* inside deliver(): free later */
+	bool dead;		      /* freed while delivering */
 	struct pl_bot *next, **pprev; /* every bot */
 };
 

@@ -37,9 +37,9 @@
 #include "log.h"
 #include "lua_json.h"
 
-#define HOOK_EVERY 1000	     /* instructions between budget checks */
-#define EVENT_MT "parley.event"
-#define BOT_MT "parley.bot"
+#define HOOK_EVERY   1000 /* instructions between budget checks */
+#define EVENT_MT     "parley.event"
+#define BOT_MT	     "parley.bot"
 #define MAX_LOG_LINE 900
 
 enum kind {
@@ -61,16 +61,16 @@ static const struct {
 	enum parley_hook hook;
 	const char *app; /* the application hook's name */
 } kinds[K_COUNT] = {
-	[K_CONNECT] = {"connect", PARLEY_HOOK_CONNECT, NULL},
-	[K_LOGIN] = {"login", PARLEY_HOOK_APP, "login"},
-	[K_CHAT] = {"chat", PARLEY_HOOK_APP, "chat"},
-	[K_PRIVATE] = {"private", PARLEY_HOOK_APP, "private"},
-	[K_STORED] = {"stored", PARLEY_HOOK_APP, "stored"},
-	[K_JOIN] = {"join", PARLEY_HOOK_JOIN, NULL},
-	[K_LEAVE] = {"leave", PARLEY_HOOK_LEAVE, NULL},
-	[K_EVENT] = {"event", PARLEY_HOOK_EVENT, NULL},
-	[K_DISCONNECT] = {"disconnect", PARLEY_HOOK_DISCONNECT, NULL},
-	[K_TICK] = {"tick", PARLEY_HOOK_TICK, NULL},
+    [K_CONNECT] = {"connect", PARLEY_HOOK_CONNECT, NULL},
+    [K_LOGIN] = {"login", PARLEY_HOOK_APP, "login"},
+    [K_CHAT] = {"chat", PARLEY_HOOK_APP, "chat"},
+    [K_PRIVATE] = {"private", PARLEY_HOOK_APP, "private"},
+    [K_STORED] = {"stored", PARLEY_HOOK_APP, "stored"},
+    [K_JOIN] = {"join", PARLEY_HOOK_JOIN, NULL},
+    [K_LEAVE] = {"leave", PARLEY_HOOK_LEAVE, NULL},
+    [K_EVENT] = {"event", PARLEY_HOOK_EVENT, NULL},
+    [K_DISCONNECT] = {"disconnect", PARLEY_HOOK_DISCONNECT, NULL},
+    [K_TICK] = {"tick", PARLEY_HOOK_TICK, NULL},
 };
 
 struct reg {
@@ -82,18 +82,18 @@ struct reg {
 
 struct ltimer {
 	struct pl_script *sc;
-	int ref;	    /* the function in the registry */
-	long long id;	    /* for parley.cancel */
-	parley_timer *t;    /* the host's timer */
+	int ref;	 /* the function in the registry */
+	long long id;	 /* for parley.cancel */
+	parley_timer *t; /* the host's timer */
 	bool repeat, firing, dead;
 	struct ltimer *next, **pprev;
 };
 
 struct lbot {
 	struct pl_script *sc;
-	parley_socket *s;   /* NULL once freed */
-	int handlers_ref;   /* event name -> function */
-	int self_ref;	    /* the userdata, kept while the bot lives */
+	parley_socket *s; /* NULL once freed */
+	int handlers_ref; /* event name -> function */
+	int self_ref;	  /* the userdata, kept while the bot lives */
 	struct lbot *next, **pprev;
 };
 
@@ -103,12 +103,12 @@ struct pl_script {
 	char *name;
 	lua_State *L;
 	struct pl_script_limits lim;
-	size_t mem;		     /* bytes allocated by the state */
-	unsigned long budget_left;   /* instructions left in this call */
-	bool exhausted;		     /* the budget ran out in this call */
-	int depth;		     /* calls from C in progress */
+	size_t mem;		   /* bytes allocated by the state */
+	unsigned long budget_left; /* instructions left in this call */
+	bool exhausted;		   /* the budget ran out in this call */
+	int depth;		   /* calls from C in progress */
 	unsigned errors_in_row;
-	time_t window_start;	     /* the minute budget exhaustions are counted in */
+	time_t window_start; /* the minute budget exhaustions are counted in */
 	unsigned exhausted_in_window;
 	bool disabled;
 	struct reg *regs;
@@ -120,8 +120,8 @@ struct pl_script {
 struct evud {
 	struct pl_script *sc;
 	enum kind kind;
-	void *evt;	    /* the hook's struct, NULL once the handler returned */
-	json_t *orig_args;  /* what evt->args was when the handler was called */
+	void *evt;	   /* the hook's struct, NULL once the handler returned */
+	json_t *orig_args; /* what evt->args was when the handler was called */
 };
 
 /* ---- allocation, budget ---- */
@@ -249,7 +249,8 @@ static int sc_pcall(struct pl_script *sc, int nargs, int nres, char **err)
 		}
 		if (++sc->exhausted_in_window >= sc->lim.max_exhausted) {
 			char why[128];
-			snprintf(why, sizeof why, "instruction budget exhausted %u times in a minute",
+			snprintf(why, sizeof why,
+				 "instruction budget exhausted %u times in a minute",
 				 sc->exhausted_in_window);
 			disable(sc, why);
 		}
@@ -553,8 +554,8 @@ static int h_call(lua_State *L)
 	if (c->v == PARLEY_REJECT || c->v == PARLEY_DISCONNECT) {
 		if (m) {
 			json_decref(m->reject);
-			m->reject = json_pack("[{sbss}]", "ok", 0, "error",
-					      reason ? reason : "rejected");
+			m->reject =
+			    json_pack("[{sbss}]", "ok", 0, "error", reason ? reason : "rejected");
 		} else if (e->kind == K_CONNECT) {
 			struct parley_evt_connect *ce = c->evt;
 			json_decref(ce->error);
@@ -643,7 +644,8 @@ static int l_emit(lua_State *L)
 	if (s) {
 		n = api->emit(s, &msg, NULL, NULL) == 0;
 	} else if (nsp) {
-		struct parley_target t = {.size = sizeof t, .rooms = &target, .n_rooms = target ? 1 : 0};
+		struct parley_target t = {
+		    .size = sizeof t, .rooms = &target, .n_rooms = target ? 1 : 0};
 		n = (lua_Integer)api->broadcast(nsp, &t, &msg);
 	}
 	json_decref(p);
@@ -701,7 +703,7 @@ static int l_members(lua_State *L)
 	lua_createtable(L, (int)n, 0);
 	for (size_t i = 0; i < n; i++) {
 		parley_socket *s =
-			room ? api->room_member_at(nsp, room, i) : api->nsp_socket_at(nsp, i);
+		    room ? api->room_member_at(nsp, room, i) : api->nsp_socket_at(nsp, i);
 		if (!s)
 			break;
 		push_identity(L, sc, s);
@@ -985,8 +987,8 @@ static int bot_say(lua_State *L)
 	struct lbot *b = check_bot(L);
 	const char *room = luaL_optstring(L, 2, NULL);
 	json_t *msg = check_json(L, 3);
-	json_t *data = room ? json_pack("{ssso}", "room", room, "msg", msg)
-			    : json_pack("{so}", "msg", msg);
+	json_t *data =
+	    room ? json_pack("{ssso}", "room", room, "msg", msg) : json_pack("{so}", "msg", msg);
 	return bot_inject(L, b, "chat", data);
 }
 
@@ -1064,8 +1066,9 @@ static int l_bot(lua_State *L)
 		for (lua_Integer i = 1; lua_rawgeti(L, -1, i) == LUA_TSTRING; i++) {
 			int rc = sc->api->socket_join(s, lua_tostring(L, -1));
 			if (rc)
-				sc->api->log(sc->owner, PARLEY_LOG_WARN, "script %s: bot cannot join %s: %s",
-					     sc->name, lua_tostring(L, -1), sc->api->strerror(rc));
+				sc->api->log(sc->owner, PARLEY_LOG_WARN,
+					     "script %s: bot cannot join %s: %s", sc->name,
+					     lua_tostring(L, -1), sc->api->strerror(rc));
 			lua_pop(L, 1);
 		}
 		lua_pop(L, 1);
@@ -1086,19 +1089,64 @@ static int l_collectgarbage(lua_State *L)
 	return 1;
 }
 
+/*
+ * xpcall(f, msgh, ...) as pcall(f, ...) followed by msgh(err) once the stack unwound. Lua runs a
+ * message handler with hooks off when the error came from a hook (the budget's), so a handler
+ * of its own could loop forever; here it runs as ordinary code, under the budget.
+ */
+static int l_xpcall(lua_State *L)
+{
+	int n = lua_gettop(L);
+	luaL_checktype(L, 2, LUA_TFUNCTION);
+	lua_pushvalue(L, 2);
+	lua_insert(L, 1); /* msgh, f, msgh, args... */
+	lua_remove(L, 3);
+	int rc = lua_pcall(L, n - 2, LUA_MULTRET, 0);
+	if (rc != LUA_OK) {
+		lua_pushvalue(L, 1);
+		lua_insert(L, -2);
+		lua_call(L, 1, 1);
+		lua_pushboolean(L, 0);
+		lua_insert(L, -2);
+		return 2;
+	}
+	lua_pushboolean(L, 1);
+	lua_replace(L, 1);
+	return lua_gettop(L);
+}
+
+/*
+ * setmetatable without finalizers: Lua runs __gc with hooks off, outside any budget, so a
+ * metatable with a __gc field is refused (a field added later marks nothing, per the manual).
+ */
+static int l_setmetatable(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TTABLE);
+	if (lua_istable(L, 2)) {
+		lua_pushliteral(L, "__gc");
+		if (lua_rawget(L, 2) != LUA_TNIL)
+			return luaL_error(L, "setmetatable: __gc is not allowed");
+		lua_pop(L, 1);
+	}
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_insert(L, 1);
+	lua_call(L, lua_gettop(L) - 1, 1);
+	return 1;
+}
+
 static int setup(lua_State *L)
 {
 	static const luaL_Reg libs[] = {
-		{LUA_GNAME, luaopen_base},	     {LUA_STRLIBNAME, luaopen_string},
-		{LUA_TABLIBNAME, luaopen_table},     {LUA_MATHLIBNAME, luaopen_math},
-		{LUA_UTF8LIBNAME, luaopen_utf8},     {LUA_COLIBNAME, luaopen_coroutine},
+	    {LUA_GNAME, luaopen_base},	     {LUA_STRLIBNAME, luaopen_string},
+	    {LUA_TABLIBNAME, luaopen_table}, {LUA_MATHLIBNAME, luaopen_math},
+	    {LUA_UTF8LIBNAME, luaopen_utf8}, {LUA_COLIBNAME, luaopen_coroutine},
 	};
 	for (size_t i = 0; i < sizeof libs / sizeof *libs; i++) {
 		luaL_requiref(L, libs[i].name, libs[i].func, 1);
 		lua_pop(L, 1);
 	}
-	static const char *const removed[] = {"load",	  "loadstring", "dofile", "loadfile",
-					      "require", "warn",	"module"};
+	static const char *const removed[] = {"load",	 "loadstring", "dofile", "loadfile",
+					      "require", "warn",       "module"};
 	for (size_t i = 0; i < sizeof removed / sizeof *removed; i++) {
 		lua_pushnil(L);
 		lua_setglobal(L, removed[i]);
@@ -1111,14 +1159,17 @@ static int setup(lua_State *L)
 	lua_pushnil(L);
 	lua_setfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
 	lua_register(L, "collectgarbage", l_collectgarbage);
+	lua_register(L, "xpcall", l_xpcall);
+	lua_getglobal(L, "setmetatable");
+	lua_pushcclosure(L, l_setmetatable, 1);
+	lua_setglobal(L, "setmetatable");
 	lua_register(L, "print", l_print);
 
 	static const luaL_Reg parley[] = {
-		{"on", l_on},		{"emit", l_emit},     {"join", l_join},
-		{"leave", l_leave},	{"kick", l_kick},     {"members", l_members},
-		{"history", l_history}, {"timer", l_timer},   {"every", l_every},
-		{"cancel", l_cancel},	{"log", l_log},	      {"clock", l_clock},
-		{"time", l_time},	{"bot", l_bot},	      {NULL, NULL},
+	    {"on", l_on},	{"emit", l_emit},	{"join", l_join},	{"leave", l_leave},
+	    {"kick", l_kick},	{"members", l_members}, {"history", l_history}, {"timer", l_timer},
+	    {"every", l_every}, {"cancel", l_cancel},	{"log", l_log},		{"clock", l_clock},
+	    {"time", l_time},	{"bot", l_bot},		{NULL, NULL},
 	};
 	luaL_newlib(L, parley);
 	lua_setglobal(L, "parley");
@@ -1133,8 +1184,8 @@ static int setup(lua_State *L)
 	lua_pop(L, 1);
 
 	static const luaL_Reg methods[] = {
-		{"on", bot_on},	       {"say", bot_say}, {"private", bot_private},
-		{"free", bot_freem},   {NULL, NULL},
+	    {"on", bot_on},	 {"say", bot_say}, {"private", bot_private},
+	    {"free", bot_freem}, {NULL, NULL},
 	};
 	luaL_newmetatable(L, BOT_MT);
 	luaL_newlib(L, methods);
@@ -1228,8 +1279,8 @@ void pl_script_free(struct pl_script *sc)
 
 struct gcall {
 	const char *fn;
-	json_t *in;   /* an argument (borrowed), or NULL for none */
-	json_t *out;  /* the JSON of the result, when wanted */
+	json_t *in;  /* an argument (borrowed), or NULL for none */
+	json_t *out; /* the JSON of the result, when wanted */
 	bool want;
 };
 
@@ -1361,7 +1412,8 @@ int pl_scripts_start(struct pl_server *srv, char *const *paths, size_t n)
 		char *err = NULL;
 		struct loaded *l = &loaded[n_loaded];
 		if (!(l->path = strdup(paths[i])) || load(paths[i], &l->owner, &l->sc, &err)) {
-			pl_error("script %s: cannot load: %s", paths[i], err ? err : "out of memory");
+			pl_error("script %s: cannot load: %s", paths[i],
+				 err ? err : "out of memory");
 			free(err);
 			free(l->path);
 			l->path = NULL;

@@ -19,7 +19,8 @@ static void push(lua_State *L, const json_t *v, size_t max, int depth)
 		lua_createtable(L, 0, (int)json_object_size(v));
 		const char *k;
 		json_t *e;
-		json_object_foreach ((json_t *)v, k, e) {
+		json_object_foreach((json_t *)v, k, e)
+		{
 			push(L, e, max, depth + 1);
 			lua_setfield(L, -2, k);
 		}
