@@ -46,6 +46,7 @@ static void on_signal(uv_signal_t *h, int signum)
 	uv_close((uv_handle_t *)&sigint_h, NULL);
 	uv_close((uv_handle_t *)&sigterm_h, NULL);
 	uv_close((uv_handle_t *)&sighup_h, NULL);
+	pl_scripts_stop(); /* their timers would keep the loop running */
 	pl_eio_close_all(&server);
 	uv_timer_init(server.loop, &shutdown_timer);
 	uv_timer_start(&shutdown_timer, finish_shutdown,
