@@ -206,10 +206,14 @@ void pl_bot_free(struct pl_bot *b)
 
 void pl_bot_free_owner(void *owner)
 {
-	for (struct pl_bot *b = bots, *n; b; b = n) {
-		n = b->next;
-		if (b->owner == owner)
-			pl_bot_free(b);
+	/* from the head each time: a bot's leaving runs hooks that may free other bots */
+	for (;;) {
+		struct pl_bot *b = bots;
+		while (b && b->owner != owner)
+			b = b->next;
+		if (!b)
+			break;
+		pl_bot_free(b);
 	}
 }
 
