@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "adapter.h"
+#include "bot.h"
 #include "error.h"
 #include "history.h"
 #include "hooks.h"
@@ -379,6 +380,33 @@ static const char *owner_name(const parley_owner *o)
 	return o->name;
 }
 
+/* ---- bots, injected events ---- */
+
+static parley_socket *bot_new(parley_owner *o, parley_nsp *nsp, const char *name, parley_bot_fn fn,
+			      void *ud)
+{
+	struct pl_bot *b = pl_bot_new(NSP(nsp), o, name, fn, ud);
+	return b ? (parley_socket *)pl_bot_socket(b) : NULL;
+}
+
+static void bot_free(parley_socket *bot)
+{
+	if (bot)
+		pl_bot_free(pl_bot_of(SOCK(bot)));
+}
+
+static bool socket_is_bot(const parley_socket *s)
+{
+	return pl_socket_is_bot(SOCK(s));
+}
+
+static int inject(parley_socket *s, const char *event, json_t *args)
+{
+	if (!event || !json_is_array(args))
+		return -EINVAL;
+	return pl_sio_dispatch(SOCK(s), event, args, NULL, 0, -1);
+}
+
 static const struct parley_api table = {
 	.size = sizeof table,
 	.version = PARLEY_API_VERSION,
@@ -426,6 +454,10 @@ static const struct parley_api table = {
 	.history_page = history_page,
 	.owner_name = owner_name,
 	.hook_active = hook_active,
+	.bot_new = bot_new,
+	.bot_free = bot_free,
+	.socket_is_bot = socket_is_bot,
+	.inject = inject,
 };
 
 const struct parley_api *pl_api(void)
@@ -449,6 +481,7 @@ void pl_owner_free(parley_owner *o)
 {
 	if (!o)
 		return;
+	pl_bot_free_owner(o); /* while the hooks that hear them leave are still there */
 	if (srv && srv->sio) {
 		pl_hooks_remove_owner(srv->sio->hooks, o);
 		struct pl_nsp *nsp;

@@ -18,6 +18,7 @@
 #include "eio_echo.h"
 #include "history.h"
 #include "log.h"
+#include "lua_host.h"
 #include "plugin.h"
 #include "server.h"
 #include "sio.h"
@@ -49,6 +50,7 @@ static void on_signal(uv_signal_t *h, int signum)
 	uv_close((uv_handle_t *)&sigint_h, NULL);
 	uv_close((uv_handle_t *)&sigterm_h, NULL);
 	uv_close((uv_handle_t *)&sighup_h, NULL);
+	pl_scripts_stop(); /* their timers would keep the loop running */
 	pl_eio_close_all(&server);
 	uv_timer_init(server.loop, &shutdown_timer);
 	uv_timer_start(&shutdown_timer, finish_shutdown,
@@ -57,9 +59,9 @@ static void on_signal(uv_signal_t *h, int signum)
 
 /*
  * Reloads the extensions: reads the configuration again (the --config file, then the command
- * line over it) and re-initialises every plugin with its new options. The server's own settings
- * and the set of loaded plugins stay as they were started; connections stay up. Runs on the
- * loop, outside every hook. The script engine's reload goes here too, with next.scripts.
+ * line over it), re-initialises every plugin with its new options and reloads every script from
+ * its file. The server's own settings and the set of loaded plugins and scripts stay as they
+ * were started; connections stay up. Runs on the loop, outside every hook.
  */
 static void reload(void)
 {
@@ -72,6 +74,7 @@ static void reload(void)
 	}
 	pl_plugins_reload(&next);
 	pl_config_close(&next);
+	pl_scripts_reload();
 	pl_info("reloaded the configuration");
 }
 
@@ -154,7 +157,8 @@ int main(int argc, char **argv)
 		pl_error("cannot initialise the application");
 		goto out_app;
 	}
-	if (cfg.app != PL_APP_ENGINE_ECHO && pl_plugins_load(&cfg)) {
+	if (cfg.app != PL_APP_ENGINE_ECHO &&
+	    (pl_plugins_load(&cfg) || pl_scripts_start(&server, cfg.scripts, cfg.n_scripts))) {
 		rc = 2;
 		goto out_app;
 	}
@@ -182,6 +186,7 @@ out_transport:
 	}
 	pl_transport_free(&server);
 out_app:
+	pl_scripts_stop();
 	pl_plugins_unload();
 	pl_owner_free(app_owner);
 	app_owner = NULL;

@@ -146,7 +146,37 @@ out:
 	pl_socket_unref(s);
 }
 
-/* A client event: through the event hooks, then as their verdict says. */
+int pl_sio_dispatch(struct pl_socket *s, const char *name, json_t *args, struct pl_frame **att,
+		    unsigned n_att, long long ack_id)
+{
+	struct pl_hooks *hooks = s->nsp->sio->hooks;
+	if (s->state != PL_SOCKET_CONNECTED)
+		return -EPIPE;
+	if (!pl_hooks_active(hooks, PARLEY_HOOK_EVENT))
+		return 0;
+	struct parley_evt_message ev = {.size = sizeof ev,
+					.socket = (parley_socket *)s,
+					.name = (char *)name,
+					.args = json_incref(args),
+					.attachments = (parley_binary *const *)att,
+					.n_attachments = n_att,
+					.ack_id = ack_id};
+	pl_socket_ref(s);
+	enum parley_verdict v = pl_hooks_run(hooks, PARLEY_HOOK_EVENT, s->nsp->name, &ev);
+	if ((v == PARLEY_REJECT || v == PARLEY_DISCONNECT) && ev.ack_id >= 0) {
+		json_t *answer = ev.reject ? ev.reject : json_array();
+		pl_socket_ack(s, ev.ack_id, answer, NULL, 0);
+		if (!ev.reject)
+			json_decref(answer);
+	}
+	if (v == PARLEY_DISCONNECT)
+		pl_socket_disconnect(s, false);
+	pl_hooks_message_done(&ev, name);
+	pl_socket_unref(s);
+	return 0;
+}
+
+/* A client event: its name and arguments, then through the event hooks. */
 static void dispatch(struct pl_socket *s, struct pl_sio_packet *p, struct pl_frame **att,
 		     unsigned n_att)
 {
@@ -161,25 +191,8 @@ static void dispatch(struct pl_socket *s, struct pl_sio_packet *p, struct pl_fra
 	json_t *args = json_array();
 	for (size_t i = 1; i < json_array_size(p->data); i++)
 		json_array_append(args, json_array_get(p->data, i));
-	struct parley_evt_message ev = {.size = sizeof ev,
-					.socket = (parley_socket *)s,
-					.name = (char *)name,
-					.args = args,
-					.attachments = (parley_binary *const *)att,
-					.n_attachments = n_att,
-					.ack_id = p->id};
-	pl_socket_ref(s);
-	enum parley_verdict v = pl_hooks_run(hooks, PARLEY_HOOK_EVENT, s->nsp->name, &ev);
-	if ((v == PARLEY_REJECT || v == PARLEY_DISCONNECT) && ev.ack_id >= 0) {
-		json_t *answer = ev.reject ? ev.reject : json_array();
-		pl_socket_ack(s, ev.ack_id, answer, NULL, 0);
-		if (!ev.reject)
-			json_decref(answer);
-	}
-	if (v == PARLEY_DISCONNECT)
-		pl_socket_disconnect(s, false);
-	pl_hooks_message_done(&ev, name);
-	pl_socket_unref(s);
+	pl_sio_dispatch(s, name, args, att, n_att, p->id);
+	json_decref(args);
 }
 
 /* Handles a complete packet (attachments included). */

@@ -7,10 +7,13 @@
 #ifndef PL_SIO_H
 #define PL_SIO_H
 
+#include <jansson.h>
 #include <stdbool.h>
 
 struct pl_server;
 struct pl_nsp;
+struct pl_socket;
+struct pl_frame;
 
 /* Initialises the layer (with its hook pipeline) and registers it as the Engine.IO handler. */
 int pl_sio_init(struct pl_server *srv);
@@ -19,5 +22,13 @@ void pl_sio_close(struct pl_server *srv);
 
 /* Returns the namespace, creating it when create is set; NULL if absent or out of memory. */
 struct pl_nsp *pl_sio_nsp(struct pl_server *srv, const char *name, bool create);
+
+/*
+ * Runs a client event of s (name, args borrowed, attachments) through the EVENT hooks and acts
+ * on the verdict as for a packet from the client: REJECT and DISCONNECT answer ack_id (when >=
+ * 0), DISCONNECT then disconnects s. Returns 0, or -EPIPE when s is not connected.
+ */
+int pl_sio_dispatch(struct pl_socket *s, const char *name, json_t *args, struct pl_frame **att,
+		    unsigned n_att, long long ack_id);
 
 #endif

@@ -1,16 +1,17 @@
 'use strict';
 // Every verdict, modification and routing case of the chat application hook, once through a C
-// plugin (tests/plugins/verdicts.c) and once through a Lua script (fixtures/lua/verdicts.lua),
+// plugin (tests/plugins/verdicts.c) and once through a Lua script (fixtures/lua/chat-verdicts.lua),
 // which understand the same commands: real clients assert what the sender and each recipient
 // receive, and the history event what was stored.
 
 const assert = require('node:assert/strict');
 const path = require('node:path');
 const { describe, it, before, after } = require('node:test');
-const { BIN, startServer, connected, emitAck, record, uniqueName, liveChats } = require('./lib/server');
+const { BIN, REPO, startServer, connected, emitAck, record, uniqueName, liveChats } = require('./lib/server');
 
 const EXTENSIONS = {
   plugin: ['--plugin', path.join(path.dirname(BIN), 'tests', 'plugins', 'verdicts.so')],
+  script: ['--script', path.join(REPO, 'tests', 'e2e', 'fixtures', 'lua', 'chat-verdicts.lua')],
 };
 
 async function user(t, srv, name) {

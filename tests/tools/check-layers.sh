@@ -14,10 +14,10 @@ LAYERS='
 4  eio        eio eio_echo
 4  process    server
 5  nsp        nsp client
-6  socket     ack adapter socket
+6  socket     ack adapter socket bot
 7  sio        sio
 8  history    history
-9  api        api plugin
+9  api        api plugin lua_json lua_host
 10 apps       app_chat app_conformance apps
 11 transport  transport http
 12 main       main
