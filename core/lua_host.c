@@ -2,13 +2,17 @@
  * The script host (see lua_host.h). What a script sees:
  *
  *   parley.on(hook, fn [, priority])  hook: "connect" (before the socket joins its namespace;
- *       may refuse), "login", "chat", "private", "stored" (application hooks of the chat app),
+ *       may refuse), "connected" (after), "login", "chat", "private", "stored" (application hooks of the chat app),
  *       "join", "leave" (rooms), "event" (every client event), "disconnect", "tick" (1 s).
  *       Lower priorities run first (default 100). fn(ev) returns nothing or "pass", "accept",
  *       "drop", "reject", reason or "disconnect", reason.
- *   ev fields (read lazily): hook, id (the socket id), from {id, name, userid}, name and args
+ *   ev fields (read lazily): hook, id (the socket id), ns (its namespace), from {id, name,
+ *       userid}, name and args
  *       (client events and application hooks), room, msg, to (chat and private, from the
- *       first argument), reason (disconnect), now (tick, seconds), auth (connect); writable:
+ *       first argument), reason (disconnect), now (tick, seconds), auth (connect, connected);
+ *       methods: ev:emit(event, ...) to the event's socket, ev:ack(...) answering the client's
+ *       ack (both carry the event's binary attachments when the arguments keep their
+ *       placeholders); writable:
  *       msg (chat, private), to_rooms, to_users, skip (tables) and no_store (boolean), which are
  *       the message's routing when the application gives one.
  *   parley.emit(target, event, ...)  target: a socket id, a room, or nil for the namespace
@@ -17,6 +21,7 @@
  *   parley.history(room [, {before=, since=, limit=}])  stored messages, oldest first
  *   parley.timer(seconds, fn), parley.every(seconds, fn)  return an id for parley.cancel(id)
  *   parley.log(level, ...), print(...) (info), parley.clock(), parley.time()
+ *   parley.object()  an empty table that becomes {} in JSON (an empty table is [])
  *   parley.bot{name=, rooms={...}}  a bot: bot.id, bot.name, bot:on(event, fn) (fn gets the
  *       event's arguments), bot:say(room or nil, text), bot:private(userid, text), bot:free()
  *   on_save() / on_restore(state)  globals that hand a JSON-able value across a reload.
@@ -44,6 +49,7 @@
 
 enum kind {
 	K_CONNECT,
+	K_CONNECTED,
 	K_LOGIN,
 	K_CHAT,
 	K_PRIVATE,
@@ -62,6 +68,7 @@ static const struct {
 	const char *app; /* the application hook's name */
 } kinds[K_COUNT] = {
     [K_CONNECT] = {"connect", PARLEY_HOOK_CONNECT, NULL},
+    [K_CONNECTED] = {"connected", PARLEY_HOOK_CONNECTED, NULL},
     [K_LOGIN] = {"login", PARLEY_HOOK_APP, "login"},
     [K_CHAT] = {"chat", PARLEY_HOOK_APP, "chat"},
     [K_PRIVATE] = {"private", PARLEY_HOOK_APP, "private"},
@@ -306,6 +313,8 @@ static void push_identity(lua_State *L, struct pl_script *sc, parley_socket *s)
 	lua_setfield(L, -2, "bot");
 }
 
+static json_t *payload_of(lua_State *L, int idx);
+
 /* ---- the event object ---- */
 
 static struct parley_evt_message *message_of(struct evud *e)
@@ -320,6 +329,7 @@ static parley_socket *socket_of(struct evud *e)
 	case PARLEY_HOOK_CONNECT: return ((struct parley_evt_connect *)e->evt)->socket;
 	case PARLEY_HOOK_JOIN:
 	case PARLEY_HOOK_LEAVE: return ((struct parley_evt_room *)e->evt)->socket;
+	case PARLEY_HOOK_CONNECTED:
 	case PARLEY_HOOK_DISCONNECT: return ((struct parley_evt_socket *)e->evt)->socket;
 	case PARLEY_HOOK_APP:
 	case PARLEY_HOOK_EVENT: return ((struct parley_evt_message *)e->evt)->socket;
@@ -354,6 +364,78 @@ static void push_cache(lua_State *L)
 		lua_pushvalue(L, -1);
 		lua_setiuservalue(L, 1, 1);
 	}
+}
+
+/* True if v holds a binary placeholder ({"_placeholder": true, "num": N}). */
+static bool has_placeholder(const json_t *v)
+{
+	if (json_is_object(v)) {
+		if (json_is_true(json_object_get(v, "_placeholder")))
+			return true;
+		const char *k;
+		json_t *e;
+		json_object_foreach((json_t *)v, k, e)
+			if (has_placeholder(e))
+				return true;
+	} else if (json_is_array(v)) {
+		for (size_t i = 0; i < json_array_size(v); i++)
+			if (has_placeholder(json_array_get(v, i)))
+				return true;
+	}
+	return false;
+}
+
+/* The event's binary attachments, for a payload that refers to them by placeholder. */
+static void attach(struct evud *e, json_t *payload, struct parley_message *out)
+{
+	struct parley_evt_message *m = message_of(e);
+	if (m && m->n_attachments && has_placeholder(payload)) {
+		out->attachments = m->attachments;
+		out->n_attachments = m->n_attachments;
+	}
+}
+
+static struct evud *live_event(lua_State *L)
+{
+	struct evud *e = luaL_checkudata(L, 1, EVENT_MT);
+	if (!e->evt)
+		luaL_error(L, "event used after its handler returned");
+	return e;
+}
+
+/* ev:emit(event, ...): emits to the event's socket, in its namespace. */
+static int ev_emit(lua_State *L)
+{
+	struct evud *e = live_event(L);
+	parley_socket *s = socket_of(e);
+	json_t *p = payload_of(L, 2);
+	struct parley_message msg = {.payload = p};
+	attach(e, p, &msg);
+	int rc = s ? e->sc->api->emit(s, &msg, NULL, NULL) : -ENOENT;
+	json_decref(p);
+	lua_pushboolean(L, rc == 0);
+	return 1;
+}
+
+/* ev:ack(...): answers the client's ack with these arguments (false when it asked for none). */
+static int ev_ack(lua_State *L)
+{
+	struct evud *e = live_event(L);
+	struct parley_evt_message *m = message_of(e);
+	if (!m || m->ack_id < 0) {
+		lua_pushboolean(L, 0);
+		return 1;
+	}
+	lua_pushliteral(L, "ack"); /* payload_of wants a name first: it is dropped below */
+	lua_insert(L, 2);
+	json_t *p = payload_of(L, 2);
+	json_array_remove(p, 0);
+	struct parley_message msg = {.payload = p};
+	attach(e, p, &msg);
+	int rc = e->sc->api->ack(m->socket, m->ack_id, p, msg.attachments, msg.n_attachments);
+	json_decref(p);
+	lua_pushboolean(L, rc == 0);
+	return 1;
 }
 
 static int ev_index(lua_State *L)
@@ -408,9 +490,15 @@ static int ev_index(lua_State *L)
 		lua_pushstring(L, ((struct parley_evt_socket *)e->evt)->reason);
 	} else if (strcmp(k, "now") == 0 && e->kind == K_TICK) {
 		lua_pushnumber(L, (double)((struct parley_evt_tick *)e->evt)->now_ms / 1000.0);
-	} else if (strcmp(k, "auth") == 0 && e->kind == K_CONNECT) {
-		pl_lua_push_json(L, ((struct parley_evt_connect *)e->evt)->auth, max);
+	} else if (strcmp(k, "auth") == 0 && (e->kind == K_CONNECT || e->kind == K_CONNECTED)) {
+		pl_lua_push_json(L, sc->api->socket_auth(s), max);
 		cache = true;
+	} else if (strcmp(k, "ns") == 0 && s) {
+		lua_pushstring(L, sc->api->nsp_name(sc->api->socket_nsp(s)));
+	} else if (strcmp(k, "emit") == 0 && s) {
+		lua_pushcfunction(L, ev_emit);
+	} else if (strcmp(k, "ack") == 0 && m) {
+		lua_pushcfunction(L, ev_ack);
 	} else if (is_route_field(k) && m && m->route) {
 		pl_lua_push_json(L, *route_field(m->route, k), max);
 		if (lua_isnil(L, -1)) {
@@ -782,6 +870,12 @@ static int l_clock(lua_State *L)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	lua_pushnumber(L, (double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
+	return 1;
+}
+
+static int l_object(lua_State *L)
+{
+	pl_lua_push_object(L);
 	return 1;
 }
 
@@ -1169,7 +1263,7 @@ static int setup(lua_State *L)
 	    {"on", l_on},	{"emit", l_emit},	{"join", l_join},	{"leave", l_leave},
 	    {"kick", l_kick},	{"members", l_members}, {"history", l_history}, {"timer", l_timer},
 	    {"every", l_every}, {"cancel", l_cancel},	{"log", l_log},		{"clock", l_clock},
-	    {"time", l_time},	{"bot", l_bot},		{NULL, NULL},
+	    {"time", l_time},	{"object", l_object},	{"bot", l_bot},		{NULL, NULL},
 	};
 	luaL_newlib(L, parley);
 	lua_setglobal(L, "parley");

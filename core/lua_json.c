@@ -5,7 +5,41 @@
 
 #include <lauxlib.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
+
+/*
+ * Objects keep their key order through Lua: a weak-keyed registry table maps each table made
+ * from a JSON object to the list of its keys in order (an empty list marks an empty object, so
+ * that {} does not come back as []). Keys a script adds follow the known ones.
+ */
+#define ORDER_KEY "parley.json.order"
+
+/* Pushes the order table, creating it. */
+static void push_order(lua_State *L)
+{
+	if (lua_getfield(L, LUA_REGISTRYINDEX, ORDER_KEY) == LUA_TTABLE)
+		return;
+	lua_pop(L, 1);
+	lua_newtable(L);
+	lua_createtable(L, 0, 1);
+	lua_pushliteral(L, "k");
+	lua_setfield(L, -2, "__mode");
+	lua_setmetatable(L, -2);
+	lua_pushvalue(L, -1);
+	lua_setfield(L, LUA_REGISTRYINDEX, ORDER_KEY);
+}
+
+/* Records the list on top (popped) as the key order of the table at idx. */
+static void set_order(lua_State *L, int idx)
+{
+	idx = lua_absindex(L, idx);
+	push_order(L);
+	lua_pushvalue(L, idx);
+	lua_pushvalue(L, -3);
+	lua_rawset(L, -3);
+	lua_pop(L, 2);
+}
 
 static void push(lua_State *L, const json_t *v, size_t max, int depth)
 {
@@ -16,14 +50,24 @@ static void push(lua_State *L, const json_t *v, size_t max, int depth)
 	}
 	switch (json_typeof(v)) {
 	case JSON_OBJECT: {
-		lua_createtable(L, 0, (int)json_object_size(v));
+		size_t n = json_object_size(v);
+		lua_createtable(L, 0, (int)n);
+		if (n != 1)
+			lua_createtable(L, (int)n, 0); /* the key order */
 		const char *k;
 		json_t *e;
+		lua_Integer i = 0;
 		json_object_foreach((json_t *)v, k, e)
 		{
 			push(L, e, max, depth + 1);
-			lua_setfield(L, -2, k);
+			lua_setfield(L, n != 1 ? -3 : -2, k);
+			if (n != 1) {
+				lua_pushstring(L, k);
+				lua_rawseti(L, -2, ++i);
+			}
 		}
+		if (n != 1)
+			set_order(L, -2);
 		break;
 	}
 	case JSON_ARRAY: {
@@ -46,6 +90,13 @@ static void push(lua_State *L, const json_t *v, size_t max, int depth)
 	case JSON_FALSE: lua_pushboolean(L, 0); break;
 	default: lua_pushnil(L); break;
 	}
+}
+
+void pl_lua_push_object(lua_State *L)
+{
+	lua_newtable(L);
+	lua_newtable(L);
+	set_order(L, -2);
 }
 
 void pl_lua_push_json(lua_State *L, const json_t *v, size_t max_string)
@@ -112,8 +163,14 @@ static json_t *to_json(lua_State *L, int idx, int depth, const char **err)
 	case LUA_TTABLE: break;
 	default: *err = "a value JSON cannot hold (function, userdata, thread)"; return NULL;
 	}
+	push_order(L);
+	lua_pushvalue(L, idx);
+	bool object = lua_rawget(L, -2) == LUA_TTABLE; /* the key order, or nil */
+	lua_remove(L, -2);
+	int order = lua_gettop(L);
 	lua_Integer n;
-	if (is_sequence(L, idx, &n)) {
+	if (!object && is_sequence(L, idx, &n)) {
+		lua_pop(L, 1);
 		r = json_array();
 		for (lua_Integer i = 1; r && i <= n; i++) {
 			lua_rawgeti(L, idx, i);
@@ -127,6 +184,24 @@ static json_t *to_json(lua_State *L, int idx, int depth, const char **err)
 		return r;
 	}
 	r = json_object();
+	/* the keys it came with first, in their order */
+	lua_Integer nk = object ? (lua_Integer)lua_rawlen(L, order) : 0;
+	for (lua_Integer i = 1; r && i <= nk; i++) {
+		lua_rawgeti(L, order, i);
+		const char *k = lua_tostring(L, -1);
+		if (k && lua_getfield(L, idx, k) != LUA_TNIL) {
+			json_t *e = to_json(L, -1, depth + 1, err);
+			if (!e || json_object_set_new(r, k, e)) {
+				lua_pop(L, 3);
+				json_decref(r);
+				if (!*err)
+					*err = "out of memory";
+				return NULL;
+			}
+		}
+		lua_pop(L, 2);
+	}
+	lua_pop(L, 1); /* the order */
 	lua_pushnil(L);
 	while (r && lua_next(L, idx)) {
 		char num[64];
@@ -144,6 +219,10 @@ static json_t *to_json(lua_State *L, int idx, int depth, const char **err)
 			lua_pop(L, 2);
 			json_decref(r);
 			return NULL;
+		}
+		if (nk && json_object_get(r, k)) {
+			lua_pop(L, 1); /* written already, in its place */
+			continue;
 		}
 		json_t *e = to_json(L, -1, depth + 1, err);
 		lua_pop(L, 1);
