@@ -10,7 +10,5 @@
 
 /* Registers the chat application on "/" and "/chat" for owner. Returns 0 or an error. */
 int pl_app_chat_init(const struct parley_api *api, parley_owner *owner);
-/* Registers the Socket.IO conformance application on "/" and "/custom". */
-int pl_app_conformance_init(const struct parley_api *api, parley_owner *owner);
 
 #endif

@@ -560,6 +560,20 @@ static bool exists(const char *path)
 static int resolve_extensions(struct pl_config *c)
 {
 	size_t n_explicit = c->n_plugins;
+	if (c->app == PL_APP_CONFORMANCE) {
+		/* the protocol suite's setup is a script of its own, with nothing else around it */
+		char path[4096];
+		snprintf(path, sizeof path, "%s/conformance.lua", pl_config_script_dir);
+		char **scripts = NULL;
+		size_t n = 0;
+		strv_push(&scripts, &n, path);
+		for (size_t i = 0; i < c->n_scripts; i++)
+			strv_push(&scripts, &n, c->scripts[i]);
+		strv_free(c->scripts);
+		c->scripts = scripts;
+		c->n_scripts = n;
+		c->bundled = false;
+	}
 	if (c->bundled) {
 		for (size_t b = 0; b < sizeof bundled_plugins / sizeof *bundled_plugins; b++) {
 			const char *name = bundled_plugins[b];

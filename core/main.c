@@ -115,12 +115,12 @@ static int init_app(struct pl_server *srv)
 	for (size_t i = 0; i < srv->cfg->n_namespaces; i++)
 		if (!pl_sio_nsp(srv, srv->cfg->namespaces[i], true))
 			return -1;
-	bool conformance = srv->cfg->app == PL_APP_CONFORMANCE;
-	app_owner = pl_owner_new(conformance ? "conformance" : "chat");
+	if (srv->cfg->app == PL_APP_CONFORMANCE)
+		return 0; /* the protocol suite's setup is a script: scripts/conformance.lua */
+	app_owner = pl_owner_new("chat");
 	if (!app_owner)
 		return -1;
-	return conformance ? pl_app_conformance_init(pl_api(), app_owner)
-			   : pl_app_chat_init(pl_api(), app_owner);
+	return pl_app_chat_init(pl_api(), app_owner);
 }
 
 int main(int argc, char **argv)

@@ -18,7 +18,7 @@ LAYERS='
 7  sio        sio
 8  history    history
 9  api        api plugin lua_json lua_host
-10 apps       app_chat app_conformance apps
+10 apps       app_chat apps
 11 transport  transport http
 12 main       main
 '

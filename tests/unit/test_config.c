@@ -14,7 +14,7 @@
 static char err_text[8192]; /* what the last parse printed on stderr */
 static char bundled_dir[4096]; /* stands in for the bundled plugins' and scripts' directories */
 static const char *const bundled_files[] = {"moderation.so", "ratelimit.so", "help.lua",
-					    "welcome.lua"};
+					    "welcome.lua", "conformance.lua"};
 
 static void remove_bundled(void)
 {
@@ -190,6 +190,11 @@ static void test_options(void)
 	ASSERT_EQ(c.n_namespaces, 2);
 	ASSERT_STR_EQ(c.namespaces[0], "/a");
 	ASSERT_STR_EQ(c.namespaces[1], "/b");
+	/* the protocol suite's setup is its script, alone */
+	ASSERT(!c.bundled);
+	ASSERT_EQ(c.n_plugins, 0);
+	ASSERT_EQ(c.n_scripts, 1);
+	ASSERT(strstr(c.scripts[0], "/conformance.lua") != NULL);
 	pl_config_close(&c);
 
 	/* later options win; booleans take =true/=false/=1/=0; --client-dist is kept */
