@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "adapter.h"
+#include "client.h"
 #include "error.h"
 #include "history.h"
 #include "hooks.h"
@@ -222,6 +223,17 @@ static const char *socket_room_at(const parley_socket *s, size_t i)
 	return i < SOCK(s)->n_rooms ? SOCK(s)->rooms[i].room->name : NULL;
 }
 
+/*
+ * The text lives in a static buffer, valid until the next call: the loop is single-threaded
+ * and keeping it per socket would cost every idle connection its bytes.
+ */
+static const char *socket_address(const parley_socket *s)
+{
+	static char buf[PL_CLIENT_ADDRSTRLEN];
+	buf[0] = '\0';
+	return SOCK(s)->client ? pl_client_address(SOCK(s)->client, buf) : buf;
+}
+
 static bool socket_in(const parley_socket *s, const char *room)
 {
 	return pl_socket_in(SOCK(s), room);
@@ -420,6 +432,7 @@ static const struct parley_api table = {
 	.history_append = history_append,
 	.history_page = history_page,
 	.owner_name = owner_name,
+	.socket_address = socket_address,
 };
 
 const struct parley_api *pl_api(void)
