@@ -613,8 +613,12 @@ int parley_plugin_init(const struct parley_api *a, parley_owner *o, const char *
 	    (rc = api->hook_add(owner, PARLEY_HOOK_CONNECTED, NULL, NULL, PARLEY_PRIO_GUARD,
 				on_connected, NULL)) ||
 	    (rc = api->hook_add(owner, PARLEY_HOOK_TICK, NULL, NULL, PARLEY_PRIO_GUARD, on_tick,
-				NULL)))
+				NULL))) {
+		/* the host removes the hooks that were added */
+		json_decref(reject_answer);
+		reject_answer = NULL;
 		return rc;
+	}
 	api->log(owner, PARLEY_LOG_INFO,
 		 "ratelimit: socket %g/s (burst %g), user %g/s (%g), address %g/s (%g), "
 		 "connects %g/min (%g) per address",
