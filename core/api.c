@@ -96,6 +96,11 @@ static int hook_remove(parley_owner *o, enum parley_hook hook, parley_hook_fn fn
 	return pl_hooks_remove(srv->sio->hooks, o, hook, fn, ud);
 }
 
+static bool hook_active(enum parley_hook hook)
+{
+	return pl_hooks_active(srv->sio->hooks, hook);
+}
+
 static enum parley_verdict hook_raise(parley_nsp *nsp, struct parley_evt_message *evt)
 {
 	struct pl_hooks *h = srv->sio->hooks;
@@ -432,6 +437,7 @@ static const struct parley_api table = {
 	.history_append = history_append,
 	.history_page = history_page,
 	.owner_name = owner_name,
+	.hook_active = hook_active,
 	.socket_address = socket_address,
 };
 
