@@ -575,7 +575,7 @@ static void reset_options(void)
 
 /* ---- entry points ---- */
 
-int parley_plugin_version(int n_versions, const int *versions)
+PARLEY_EXPORT int parley_plugin_version(int n_versions, const int *versions)
 {
 	for (int i = 0; i < n_versions; i++)
 		if (versions[i] == PARLEY_API_VERSION)
@@ -583,7 +583,8 @@ int parley_plugin_version(int n_versions, const int *versions)
 	return -1;
 }
 
-int parley_plugin_init(const struct parley_api *a, parley_owner *o, const char *const *options)
+PARLEY_EXPORT int parley_plugin_init(const struct parley_api *a, parley_owner *o,
+				     const char *const *options)
 {
 	if (a->size < offsetof(struct parley_api, socket_address) + sizeof a->socket_address ||
 	    !a->socket_address)
@@ -627,7 +628,7 @@ int parley_plugin_init(const struct parley_api *a, parley_owner *o, const char *
 	return 0;
 }
 
-void parley_plugin_cleanup(const struct parley_api *a, parley_owner *o)
+PARLEY_EXPORT void parley_plugin_cleanup(const struct parley_api *a, parley_owner *o)
 {
 	(void)a;
 	(void)o;
