@@ -73,6 +73,7 @@ static struct limit lim_conn = {60.0 / 60.0, 20}; /* connect_per_minute 60, conn
 static unsigned disconnect_after = 20;
 static double window_s = 10;
 static bool count_bytes; /* any byte limit set: estimate sizes */
+static char exempt[512]; /* address_exempt: ",addr,addr," (addresses without address limits) */
 
 static json_t *reject_answer;	  /* the shared ack answer of a rejection */
 static struct sockstate *states;  /* live socket states */
@@ -266,6 +267,11 @@ static struct entry *address_entry(parley_socket *s, uint64_t now, bool ref)
 	if (!a || !a[0])
 		return NULL;
 	char key[64];
+	if (exempt[0]) {
+		snprintf(key, sizeof key, ",%s,", a);
+		if (strstr(exempt, key))
+			return NULL;
+	}
 	snprintf(key, sizeof key, "a%s", a);
 	return entry_get(key, now, ref);
 }
@@ -527,6 +533,20 @@ static int set_option(const char *key, const char *value)
 	}
 	if (strcmp(key, "events") == 0)
 		return 0; /* read by register_events */
+	if (strcmp(key, "address_exempt") == 0) {
+		/* kept as ",a,b," with the spaces gone, so one strstr finds ",addr," */
+		size_t n = 0;
+		exempt[n++] = ',';
+		for (const char *p = value; *p && n + 2 < sizeof exempt; p++)
+			if (*p != ' ')
+				exempt[n++] = *p;
+		exempt[n++] = ',';
+		exempt[n] = '\0';
+		if (strlen(value) + 3 <= sizeof exempt)
+			return 0;
+		api->log(owner, PARLEY_LOG_ERROR, "ratelimit: address_exempt is too long");
+		return -EINVAL;
+	}
 	api->log(owner, PARLEY_LOG_ERROR, "ratelimit: unknown option %s", key);
 	return -EINVAL;
 }
@@ -571,6 +591,7 @@ static void reset_options(void)
 	lim_conn = (struct limit){1, 20};
 	disconnect_after = 20;
 	window_s = 10;
+	exempt[0] = '\0';
 }
 
 /* ---- entry points ---- */

@@ -104,6 +104,17 @@ describe('ratelimit plugin', { skip: skipReason() }, () => {
     assert.deepEqual(await echoes(a, 1), [REJECT]);
   });
 
+  it('leaves exempt addresses out of the address limits', async (t) => {
+    const srv = await startLimited(t, {
+      address_rate: 0.01, address_burst: 1, connect_per_minute: 1, connect_burst: 1,
+      address_exempt: '::1, 127.0.0.1',
+    });
+    const a = await connected(t, srv, '/', { transports: ['websocket'] });
+    const b = await connected(t, srv, '/', { transports: ['websocket'] });
+    assert.deepEqual(await echoes(a, 2), [0, 1]);
+    assert.deepEqual(await echoes(b, 2), [0, 1]);
+  });
+
   it('limits the sockets of one user id together, and only them', async (t) => {
     const srv = await startLimited(t, { user_rate: 0.01, user_burst: 4 });
     const uid = uniqueName('uid');
