@@ -14,6 +14,7 @@
 
 #include "adapter.h"
 #include "bot.h"
+#include "client.h"
 #include "error.h"
 #include "history.h"
 #include "hooks.h"
@@ -226,6 +227,17 @@ static size_t socket_room_count(const parley_socket *s)
 static const char *socket_room_at(const parley_socket *s, size_t i)
 {
 	return i < SOCK(s)->n_rooms ? SOCK(s)->rooms[i].room->name : NULL;
+}
+
+/*
+ * The text lives in a static buffer, valid until the next call: the loop is single-threaded
+ * and keeping it per socket would cost every idle connection its bytes.
+ */
+static const char *socket_address(const parley_socket *s)
+{
+	static char buf[PL_CLIENT_ADDRSTRLEN];
+	buf[0] = '\0';
+	return SOCK(s)->client ? pl_client_address(SOCK(s)->client, buf) : buf;
 }
 
 static bool socket_in(const parley_socket *s, const char *room)
@@ -458,6 +470,7 @@ static const struct parley_api table = {
 	.bot_free = bot_free,
 	.socket_is_bot = socket_is_bot,
 	.inject = inject,
+	.socket_address = socket_address,
 };
 
 const struct parley_api *pl_api(void)

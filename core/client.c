@@ -27,6 +27,8 @@ static const char *eio_sink_name(const struct pl_client *c)
 
 const struct pl_sink_ops pl_eio_sink = {eio_sink_send, eio_sink_close, eio_sink_name};
 
+_Static_assert(PL_CLIENT_ADDRSTRLEN == PL_EIO_ADDRSTRLEN, "one size of address text");
+
 int pl_client_send(struct pl_client *c, struct pl_frame *f, struct pl_frame *const *att,
 		   unsigned n_att)
 {
@@ -44,6 +46,15 @@ void pl_client_close(struct pl_client *c, const char *reason, bool flush)
 const char *pl_client_name(const struct pl_client *c)
 {
 	return c->sink->name(c);
+}
+
+const char *pl_client_address(const struct pl_client *c, char *buf)
+{
+	/* only an Engine.IO session has a peer; the sink ops stay what every sink can do */
+	if (c->sink == &pl_eio_sink && c->conn)
+		return pl_eio_address(c->conn, buf);
+	buf[0] = '\0';
+	return buf;
 }
 
 struct pl_frame *pl_packet_frame(const char *nsp, int type, long long id, const json_t *data,

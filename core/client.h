@@ -29,6 +29,9 @@ struct pl_sink_ops {
 	const char *(*name)(const struct pl_client *c);
 };
 
+/* The room pl_client_address needs, its NUL included (an IPv6 address's text). */
+#define PL_CLIENT_ADDRSTRLEN 46
+
 struct pl_client {
 	struct pl_server *srv;		   /* owning server */
 	const struct pl_sink_ops *sink;	   /* where frames go */
@@ -48,6 +51,12 @@ int pl_client_send(struct pl_client *c, struct pl_frame *f, struct pl_frame *con
 void pl_client_close(struct pl_client *c, const char *reason, bool flush);
 /* The client's name for log lines. */
 const char *pl_client_name(const struct pl_client *c);
+/*
+ * Writes the peer address of the client's connection to buf (PL_CLIENT_ADDRSTRLEN bytes):
+ * "127.0.0.1", "::1", or "" without one (a closed connection; a sink other than an Engine.IO
+ * session, which has no peer). Returns buf.
+ */
+const char *pl_client_address(const struct pl_client *c, char *buf);
 
 /*
  * Encodes one Socket.IO packet as an Engine.IO message frame (type, namespace, ack id or -1,

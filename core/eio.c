@@ -6,11 +6,13 @@
  */
 #include "eio.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "barrier.h"
 #include "eio_codec.h"
@@ -317,6 +319,36 @@ static void heartbeat(struct pl_deadline *d)
 	send_typed(s, PL_EIO_PING, NULL, 0);
 }
 
+/*
+ * Keeps the peer address in binary form: 17 bytes instead of its text. An IPv4-mapped IPv6
+ * address (a dual-stack listener's view of an IPv4 peer) is kept as the IPv4 address it maps.
+ */
+static void set_address(struct pl_eio *s, const char *text)
+{
+	static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	if (!text)
+		return;
+	if (inet_pton(AF_INET, text, s->addr) == 1) {
+		s->family = AF_INET;
+	} else if (inet_pton(AF_INET6, text, s->addr) == 1) {
+		s->family = AF_INET6;
+		if (memcmp(s->addr, v4mapped, sizeof v4mapped) == 0) {
+			memmove(s->addr, s->addr + 12, 4);
+			s->family = AF_INET;
+		}
+	}
+}
+
+_Static_assert(PL_EIO_ADDRSTRLEN == INET6_ADDRSTRLEN, "room for any address's text");
+
+const char *pl_eio_address(const struct pl_eio *s, char buf[PL_EIO_ADDRSTRLEN])
+{
+	buf[0] = '\0';
+	if (s->family && !inet_ntop(s->family, s->addr, buf, PL_EIO_ADDRSTRLEN))
+		buf[0] = '\0';
+	return buf;
+}
+
 /* Creates a session, queues its handshake and tells the upper layer. */
 static struct pl_eio *session_new(struct pl_server *srv, const struct pl_eio_request *r,
 				  bool websocket)
@@ -329,6 +361,7 @@ static struct pl_eio *session_new(struct pl_server *srv, const struct pl_eio_req
 	s->qcap = sizeof s->inline_queue / sizeof *s->inline_queue;
 	s->srv = srv;
 	s->websocket = websocket;
+	set_address(s, r->remote);
 	do
 		pl_random_id(s->sid);
 	while (pl_map_get(&srv->eio.sessions, s->sid));

@@ -58,6 +58,7 @@ struct pl_eio {
 	bool probe_pending;	  /* "3probe" is still to be written on ws_conn */
 	bool awaiting_pong;	  /* a ping is out and the timer is the pong deadline */
 	bool client_closed;	  /* the client sent a close packet */
+	unsigned char family;	  /* the peer address's family: AF_INET, AF_INET6, or 0 unknown */
 	struct pl_conn *get_conn; /* the held polling GET, or NULL */
 	struct pl_conn *ws_conn;  /* the WebSocket (active or probing), or NULL */
 	struct pl_frame **queue;  /* ring of frames waiting to be written (inline_queue at first) */
@@ -70,6 +71,7 @@ struct pl_eio {
 	bool flush_pending;	  /* in the server's flush list (which holds a reference) */
 	bool overflow;		  /* the send queue passed its cap: closed at the end of the iteration */
 	struct pl_deadline heartbeat; /* next ping, the pong deadline, or the close grace */
+	unsigned char addr[16];	  /* the peer address in network order (4 bytes for AF_INET) */
 	void *user;		  /* the upper layer's object (a Socket.IO client) */
 };
 
@@ -101,6 +103,15 @@ int pl_eio_send_text(struct pl_eio *s, const char *data, size_t len);
  * (server-initiated close); without, it ends now. on_close is called once, from here.
  */
 void pl_eio_close(struct pl_eio *s, const char *reason, bool flush);
+
+/* The longest text of a peer address, its NUL included (INET6_ADDRSTRLEN). */
+#define PL_EIO_ADDRSTRLEN 46
+
+/*
+ * Writes the session's peer address as text to buf ("127.0.0.1", "::1"; an IPv4-mapped IPv6
+ * address shows as IPv4), "" when unknown. Returns buf.
+ */
+const char *pl_eio_address(const struct pl_eio *s, char buf[PL_EIO_ADDRSTRLEN]);
 
 /* Drops a reference; the session is freed with the last. NULL is a no-op. */
 void pl_eio_unref(struct pl_eio *s);

@@ -331,7 +331,10 @@ struct parley_api {
 	const char *(*config_string)(const char *key);
 	/* Deletes the stored message with that id from nsp's history. Returns 0, -ENOENT or an error. */
 	int (*history_delete)(parley_nsp *nsp, long long id);
-	/* The peer address of the socket's connection ("127.0.0.1", "::1"), "" for a bot. */
+	/*
+	 * The peer address of the socket's connection ("127.0.0.1", "::1"), "" for a bot. The
+	 * text is valid until the next call.
+	 */
 	const char *(*socket_address)(const parley_socket *s);
 	/*
 	 * A bot: a socket of o in nsp without a connection, with the identity {userid: bot:<id>,
