@@ -95,6 +95,11 @@ static int hook_remove(parley_owner *o, enum parley_hook hook, parley_hook_fn fn
 	return pl_hooks_remove(srv->sio->hooks, o, hook, fn, ud);
 }
 
+static bool hook_active(enum parley_hook hook)
+{
+	return pl_hooks_active(srv->sio->hooks, hook);
+}
+
 static enum parley_verdict hook_raise(parley_nsp *nsp, struct parley_evt_message *evt)
 {
 	struct pl_hooks *h = srv->sio->hooks;
@@ -438,6 +443,7 @@ static const struct parley_api table = {
 	.owner_name = owner_name,
 	.config_string = config_string,
 	.history_delete = history_delete,
+	.hook_active = hook_active,
 };
 
 const struct parley_api *pl_api(void)

@@ -43,6 +43,8 @@ static json_t *member(parley_socket *s)
 {
 	json_t *o = identity(s);
 	json_object_set_new(o, "id", json_string(api->socket_id(s)));
+	if (api->socket_is_bot && api->socket_is_bot(s))
+		json_object_set_new(o, "bot", json_true());
 	return o;
 }
 
@@ -165,10 +167,11 @@ typedef enum parley_verdict (*app_body)(struct parley_evt_message *ev);
  * returns PASS at once, so this costs a stack struct and one reference.
  */
 static enum parley_verdict with_app_hook(struct parley_evt_message *msg, const char *name,
-					 app_body body)
+					 app_body body, struct parley_route *route)
 {
 	parley_socket *s = msg->socket;
 	struct parley_evt_message ev = {.size = sizeof ev,
+					.route = route,
 					.socket = s,
 					.name = (char *)name,
 					.args = json_incref(msg->args),
@@ -199,6 +202,11 @@ static enum parley_verdict with_app_hook(struct parley_evt_message *msg, const c
 		break;
 	}
 	api->message_done(&ev, name);
+	if (route) {
+		json_decref(route->to_rooms);
+		json_decref(route->to_users);
+		json_decref(route->skip);
+	}
 	return PARLEY_HANDLED;
 }
 
@@ -236,7 +244,76 @@ static enum parley_verdict on_login(enum parley_hook hook, void *evt, void *ud)
 {
 	(void)hook;
 	(void)ud;
-	return with_app_hook(evt, "login", login);
+	return with_app_hook(evt, "login", login, NULL);
+}
+
+/* Appends the strings of a (borrowed) JSON array to names, up to cap. Returns the new count. */
+static size_t add_names(const char **names, size_t n, size_t cap, const json_t *list)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach(list, i, v)
+		if (json_is_string(v) && n < cap)
+			names[n++] = json_string_value(v);
+	return n;
+}
+
+#define MAX_ROUTE	 64  /* rooms, users' sockets and skipped sockets a hook may add */
+#define MAX_PRIVATE 256 /* sockets a private message reaches at most */
+
+/*
+ * Delivers name with one argument to a room (NULL: the namespace) but except, plus the route's
+ * rooms and users' sockets, minus its skipped sockets. Returns the number of recipients.
+ */
+static size_t deliver(parley_nsp *nsp, const char *room, parley_socket *except,
+		      const struct parley_route *route, const char *name, json_t *arg)
+{
+	if (!route->to_rooms && !route->to_users && !route->skip)
+		return broadcast1(nsp, room, except, name, arg);
+	const char *rooms[MAX_ROUTE + 1], *skip[MAX_ROUTE];
+	size_t n_rooms = 0, n_skip = add_names(skip, 0, MAX_ROUTE, route->skip);
+	/* the namespace-wide chat reaches everyone already: extra targets add nobody */
+	if (room) {
+		rooms[n_rooms++] = room;
+		n_rooms = add_names(rooms, n_rooms, MAX_ROUTE + 1, route->to_rooms);
+		size_t i;
+		json_t *uid;
+		json_array_foreach(route->to_users, i, uid) {
+			/* a socket's id is a room of its own */
+			for (parley_socket *t = api->user_first(nsp, uid); t && n_rooms <= MAX_ROUTE;
+			     t = api->user_next(t))
+				rooms[n_rooms++] = api->socket_id(t);
+		}
+	}
+	json_t *payload = json_pack("[sO]", name, arg);
+	if (!payload)
+		return 0;
+	struct parley_target t = {.size = sizeof t,
+				  .rooms = rooms,
+				  .n_rooms = n_rooms,
+				  .except_rooms = skip,
+				  .n_except = n_skip,
+				  .except = except};
+	struct parley_message m = {.payload = payload};
+	size_t n = api->broadcast(nsp, &t, &m);
+	json_decref(payload);
+	return n;
+}
+
+/* Tells the "stored" application hook (bridges, loggers) of a stored message; notify only. */
+static void stored(parley_socket *s, long long id, json_t *out)
+{
+	if (!api->hook_active(PARLEY_HOOK_APP))
+		return;
+	json_t *msg = json_copy(out);
+	json_object_set_new(msg, "id", json_integer(id));
+	struct parley_evt_message ev = {.size = sizeof ev,
+					.socket = s,
+					.name = (char *)"stored",
+					.args = json_pack("[o]", msg),
+					.ack_id = -1};
+	api->hook_raise(api->socket_nsp(s), &ev);
+	api->message_done(&ev, "stored");
 }
 
 static enum parley_verdict chat(struct parley_evt_message *ev)
@@ -258,16 +335,27 @@ static enum parley_verdict chat(struct parley_evt_message *ev)
 	}
 	if (msg)
 		json_object_set(out, "msg", msg);
-	/* stored (and committed before any frame leaves) before it is delivered */
-	long long id = api->history_append(nsp, room, json_object_get(out, "from"), "chat", out);
-	if (id < 0) {
-		json_decref(out);
-		return fail(ev, "the message could not be stored");
+	const struct parley_route *route = ev->route;
+	long long id = 0;
+	if (!route->no_store) {
+		/* stored (and committed before any frame leaves) before it is delivered */
+		id = api->history_append(nsp, room, json_object_get(out, "from"), "chat", out);
+		if (id < 0) {
+			json_decref(out);
+			return fail(ev, "the message could not be stored");
+		}
 	}
-	/* socket.broadcast.emit('chat', ...): everyone (or the room) but the sender */
-	size_t n = broadcast1(nsp, room, s, "chat", out);
+	/* socket.broadcast.emit('chat', ...): everyone (or the room) but the sender, and whoever
+	 * the hooks routed it to */
+	size_t n = deliver(nsp, room, s, route, "chat", out);
+	if (id > 0)
+		stored(s, id, out);
 	json_decref(out);
-	reply(ev, json_pack("{sbsIsI}", "ok", 1, "id", (json_int_t)id, "delivered", (json_int_t)n));
+	if (id > 0)
+		reply(ev, json_pack("{sbsIsI}", "ok", 1, "id", (json_int_t)id, "delivered",
+				    (json_int_t)n));
+	else
+		reply(ev, json_pack("{sbsIsb}", "ok", 1, "delivered", (json_int_t)n, "stored", 0));
 	return PARLEY_HANDLED;
 }
 
@@ -275,7 +363,8 @@ static enum parley_verdict on_chat(enum parley_hook hook, void *evt, void *ud)
 {
 	(void)hook;
 	(void)ud;
-	return with_app_hook(evt, "chat", chat);
+	struct parley_route route = {.size = sizeof route};
+	return with_app_hook(evt, "chat", chat, &route);
 }
 
 static enum parley_verdict on_force_disconnect(enum parley_hook hook, void *evt, void *ud)
@@ -382,6 +471,25 @@ static void receipt_ack(parley_socket *recipient, json_t *args, void *ud)
 	receipt_done(r);
 }
 
+static bool listed(parley_socket *const *list, size_t n, const parley_socket *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (list[i] == s)
+			return true;
+	return false;
+}
+
+/* True if the route's skip list names s by its socket id. */
+static bool skipped(const struct parley_route *route, const parley_socket *s)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach(route->skip, i, v)
+		if (json_is_string(v) && strcmp(json_string_value(v), api->socket_id(s)) == 0)
+			return true;
+	return false;
+}
+
 static enum parley_verdict private_message(struct parley_evt_message *ev)
 {
 	parley_socket *s = ev->socket;
@@ -407,19 +515,28 @@ static enum parley_verdict private_message(struct parley_evt_message *ev)
 	json_t *payload = json_pack("[sO]", "private", out);
 	json_decref(out);
 	struct parley_message m = {.payload = payload};
-	size_t n = 0;
-	/* every socket logged in with that userid; the next one is found before an emit that may
-	 * disconnect the current one */
-	parley_socket *next;
-	for (parley_socket *t = api->user_first(api->socket_nsp(s), to); t; t = next) {
-		next = api->user_next(t);
-		if (api->emit(t, &m, r ? receipt_ack : NULL, r) == 0) {
+	/* every socket logged in with that userid, and with the users the hooks added, but the
+	 * skipped ones; collected first, since an emit may disconnect a socket */
+	parley_nsp *nsp = api->socket_nsp(s);
+	parley_socket *targets[MAX_PRIVATE];
+	size_t n_targets = 0, n = 0;
+	const struct parley_route *route = ev->route;
+	for (size_t u = 0; u <= json_array_size(route->to_users); u++) {
+		json_t *uid = u == 0 ? to : json_array_get(route->to_users, u - 1);
+		for (parley_socket *t = api->user_first(nsp, uid); t && n_targets < MAX_PRIVATE;
+		     t = api->user_next(t))
+			if (!listed(targets, n_targets, t) && !skipped(route, t))
+				targets[n_targets++] = api->socket_ref(t);
+	}
+	for (size_t i = 0; i < n_targets; i++) {
+		if (api->emit(targets[i], &m, r ? receipt_ack : NULL, r) == 0) {
 			n++;
 			if (r) {
 				r->delivered++;
 				r->pending++;
 			}
 		}
+		api->socket_unref(targets[i]);
 	}
 	json_decref(payload);
 	if (n == 0) {
@@ -440,7 +557,8 @@ static enum parley_verdict on_private(enum parley_hook hook, void *evt, void *ud
 {
 	(void)hook;
 	(void)ud;
-	return with_app_hook(evt, "private", private_message);
+	struct parley_route route = {.size = sizeof route};
+	return with_app_hook(evt, "private", private_message, &route);
 }
 
 static enum parley_verdict on_rooms(enum parley_hook hook, void *evt, void *ud)

@@ -340,6 +340,8 @@ struct parley_api {
 	 * ack. args is an array (borrowed). Returns 0 or an error.
 	 */
 	int (*inject)(parley_socket *s, const char *event, json_t *args);
+	/* True if any handler is registered on hook: lets an application skip building an event. */
+	bool (*hook_active)(enum parley_hook hook);
 };
 
 /*
