@@ -234,7 +234,7 @@ fail:
 static json_t *new_entry(const char *nsp, const char *uid, const char *name, const char *by,
 			 long long until)
 {
-	json_t *e = json_pack("{sssssIs?ss?}", "nsp", nsp, "userid", uid, "until",
+	json_t *e = json_pack("{sssssIss?ss?}", "nsp", nsp, "userid", uid, "until",
 			      (json_int_t)until, "name", name, "by", by);
 	return e;
 }
