@@ -172,8 +172,11 @@ static void flush(void)
 		sqlite3_reset(st);
 		sqlite3_clear_bindings(st);
 		if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
-			if (!retry && !closing)
+			if (!retry && !closing) {
+				api->log(owner, PARLEY_LOG_DEBUG,
+					 "moderation: database busy, retrying in %d ms", RETRY_MS);
 				retry = api->timer_start(owner, RETRY_MS, 0, retry_fired, NULL);
+			}
 			return;
 		}
 		if (rc != SQLITE_DONE)
