@@ -776,11 +776,14 @@ int parley_plugin_version(int n_versions, const int *versions)
 	return -1;
 }
 
-int parley_plugin_init(const struct parley_api *table, parley_owner *self,
-		       const char *const *options)
+/* Reads the options, loads the database and registers the hooks. Returns 0 or an error. */
+static int init(const struct parley_api *table, parley_owner *self, const char *const *options)
 {
 	api = table;
 	owner = self;
+	closing = false;
+	notify = true;
+	reject_words = false;
 	if (api->size < offsetof(struct parley_api, history_delete) + sizeof api->history_delete)
 		return PARLEY_EVERSION;
 	words = json_object();
@@ -844,6 +847,15 @@ int parley_plugin_init(const struct parley_api *table, parley_owner *self,
 	return 0;
 }
 
+int parley_plugin_init(const struct parley_api *table, parley_owner *self,
+		       const char *const *options)
+{
+	int rc = init(table, self, options);
+	if (rc)
+		parley_plugin_cleanup(table, self); /* safe to repeat if the host calls it too */
+	return rc;
+}
+
 void parley_plugin_cleanup(const struct parley_api *table, parley_owner *self)
 {
 	(void)table;
@@ -852,7 +864,9 @@ void parley_plugin_cleanup(const struct parley_api *table, parley_owner *self)
 	retry = NULL;
 	closing = true;
 	if (db) {
-		sqlite3_busy_timeout(db, 2000); /* the last chance to write what is queued */
+		/* the last chance to write what is queued (a short wait: the server's own
+		 * transaction, if still open, is on this thread and cannot end meanwhile) */
+		sqlite3_busy_timeout(db, 200);
 		flush();
 	}
 	while (ops) {
