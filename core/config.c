@@ -13,11 +13,36 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "parley/version.h"
 
-enum opt_type { OPT_STR, OPT_UINT, OPT_SIZE, OPT_PORT, OPT_BOOL, OPT_LEVEL, OPT_APP, OPT_NSPS };
+enum opt_type {
+	OPT_STR,
+	OPT_UINT,
+	OPT_SIZE,
+	OPT_PORT,
+	OPT_BOOL,
+	OPT_LEVEL,
+	OPT_APP,
+	OPT_NSPS,
+	OPT_PLUGIN,
+	OPT_SCRIPT
+};
+
+#ifndef PARLEY_PLUGIN_DIR
+#define PARLEY_PLUGIN_DIR "plugins"
+#endif
+#ifndef PARLEY_SCRIPT_DIR
+#define PARLEY_SCRIPT_DIR "scripts"
+#endif
+const char *pl_config_plugin_dir = PARLEY_PLUGIN_DIR;
+const char *pl_config_script_dir = PARLEY_SCRIPT_DIR;
+
+/* The bundled extensions, loaded before those named by the configuration. */
+static const char *const bundled_plugins[] = {"moderation", "ratelimit"};
+static const char *const bundled_scripts[] = {"help.lua", "welcome.lua"};
 
 struct option_def {
 	const char *name;   /* command-line option without "--"; the config key uses '_' for '-' */
@@ -65,6 +90,10 @@ static const struct option_def options[] = {
 	 "built-in application: chat (default), conformance or engine-echo"},
 	{"namespace", OPT_NSPS, F(namespaces), 0, 0,
 	 "serve another namespace (repeatable; /chat is always served by the chat app)"},
+	{"plugin", OPT_PLUGIN, F(plugins), 0, 0, "load a C plugin, a .so file (repeatable)"},
+	{"script", OPT_SCRIPT, F(scripts), 0, 0, "load a Lua script (repeatable)"},
+	{"bundled", OPT_BOOL, F(bundled), 0, 0,
+	 "load the bundled plugins and scripts (default; --no-bundled turns them off)"},
 };
 #undef F
 
@@ -82,6 +111,69 @@ static void set_str(char **field, const char *v)
 {
 	free(*field);
 	*field = dup_or_die(v);
+}
+
+/* Appends a copy of s to the NULL-terminated list *v of *n entries. */
+static void strv_push(char ***v, size_t *n, const char *s)
+{
+	char **nv = realloc(*v, (*n + 2) * sizeof *nv);
+	if (!nv) {
+		fprintf(stderr, "parley: out of memory\n");
+		exit(1);
+	}
+	nv[(*n)++] = dup_or_die(s);
+	nv[*n] = NULL;
+	*v = nv;
+}
+
+static void strv_free(char **v)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* The value of key in a key/value list, or NULL. */
+static const char *strv_get(char **kv, const char *key)
+{
+	for (size_t i = 0; kv && kv[i] && kv[i + 1]; i += 2)
+		if (strcmp(kv[i], key) == 0)
+			return kv[i + 1];
+	return NULL;
+}
+
+/* A plugin's name: its file name without directory and ".so" (caller frees). */
+static char *plugin_name(const char *path)
+{
+	const char *base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	size_t n = strlen(base);
+	if (n > 3 && strcmp(base + n - 3, ".so") == 0)
+		n -= 3;
+	char *name = dup_or_die(base);
+	name[n] = '\0';
+	return name;
+}
+
+/* Appends a plugin to c's list; it takes kv (a NULL-terminated key/value list, or NULL). */
+static struct pl_plugin_conf *add_plugin(struct pl_config *c, const char *path, char **kv)
+{
+	struct pl_plugin_conf *np = realloc(c->plugins, (c->n_plugins + 1) * sizeof *np);
+	if (!np) {
+		fprintf(stderr, "parley: out of memory\n");
+		exit(1);
+	}
+	c->plugins = np;
+	struct pl_plugin_conf *p = &np[c->n_plugins++];
+	p->path = dup_or_die(path);
+	p->name = plugin_name(path);
+	p->bundled = false;
+	p->options = kv ? kv : calloc(1, sizeof *p->options);
+	if (!p->options) {
+		fprintf(stderr, "parley: out of memory\n");
+		exit(1);
+	}
+	return p;
 }
 
 int pl_config_init(struct pl_config *c)
@@ -105,6 +197,7 @@ int pl_config_init(struct pl_config *c)
 	c->history_keep = 10000;
 	c->log_level = PL_LOG_INFO;
 	c->app = PL_APP_CHAT;
+	c->bundled = true;
 	return 0;
 }
 
@@ -118,6 +211,18 @@ void pl_config_close(struct pl_config *c)
 	free(c->cors_origins);
 	for (size_t i = 0; i < c->n_namespaces; i++)
 		free(c->namespaces[i]);
+	for (size_t i = 0; i < c->n_plugins; i++) {
+		free(c->plugins[i].path);
+		free(c->plugins[i].name);
+		strv_free(c->plugins[i].options);
+	}
+	free(c->plugins);
+	for (size_t i = 0; i < c->n_plugin_opts; i++) {
+		free(c->plugin_opts[i].name);
+		strv_free(c->plugin_opts[i].options);
+	}
+	free(c->plugin_opts);
+	strv_free(c->scripts);
 	memset(c, 0, sizeof *c);
 }
 
@@ -197,6 +302,20 @@ static int apply(struct pl_config *c, const struct option_def *o, const char *ke
 		}
 		c->namespaces[c->n_namespaces++] = dup_or_die(value);
 		return 0;
+	case OPT_PLUGIN:
+		if (!*value) {
+			fprintf(stderr, "parley: %s: must not be empty\n", key);
+			return -1;
+		}
+		add_plugin(c, value, NULL);
+		return 0;
+	case OPT_SCRIPT:
+		if (!*value) {
+			fprintf(stderr, "parley: %s: must not be empty\n", key);
+			return -1;
+		}
+		strv_push(&c->scripts, &c->n_scripts, value);
+		return 0;
 	}
 	return -1;
 }
@@ -242,6 +361,122 @@ static int lua_value_text(lua_State *L, int idx, const struct option_def *o, cha
 }
 
 /*
+ * Reads the table at the top of L's stack as plugin options into *kv (a new key/value list):
+ * string keys, values that are strings, numbers or booleans (kept as their text). Prints an
+ * error naming what (the table's place in the file) and returns -1 otherwise.
+ */
+static int read_options(lua_State *L, const char *path, const char *what, char ***kv)
+{
+	size_t n = 0;
+	*kv = calloc(1, sizeof **kv);
+	if (!*kv) {
+		fprintf(stderr, "parley: out of memory\n");
+		exit(1);
+	}
+	if (!lua_istable(L, -1)) {
+		fprintf(stderr, "parley: %s: config key '%s' must be a table, not %s\n", path, what,
+			luaL_typename(L, -1));
+		return -1;
+	}
+	lua_pushnil(L);
+	while (lua_next(L, -2)) {
+		int t = lua_type(L, -1);
+		if (lua_type(L, -2) != LUA_TSTRING ||
+		    (t != LUA_TSTRING && t != LUA_TNUMBER && t != LUA_TBOOLEAN)) {
+			fprintf(stderr,
+				"parley: %s: config key '%s' must map names to strings, numbers or "
+				"booleans\n",
+				path, what);
+			lua_pop(L, 2);
+			return -1;
+		}
+		strv_push(kv, &n, lua_tostring(L, -2));
+		strv_push(kv, &n, luaL_tolstring(L, -1, NULL));
+		lua_pop(L, 2);
+	}
+	return 0;
+}
+
+/*
+ * Reads the config key plugins at the top of L's stack: a list whose entries are a path or a
+ * table {path = "x.so", options = {...}}.
+ */
+static int read_plugins(struct pl_config *c, lua_State *L, const char *path)
+{
+	if (!lua_istable(L, -1)) {
+		fprintf(stderr, "parley: %s: config key 'plugins' must list plugins\n", path);
+		return -1;
+	}
+	lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+	for (lua_Integer i = 1; i <= n; i++) {
+		int t = lua_geti(L, -1, i);
+		if (t == LUA_TSTRING && *lua_tostring(L, -1)) {
+			add_plugin(c, lua_tostring(L, -1), NULL);
+		} else if (t == LUA_TTABLE && lua_getfield(L, -1, "path") == LUA_TSTRING &&
+			   *lua_tostring(L, -1)) {
+			char what[64], **kv = NULL;
+			snprintf(what, sizeof what, "plugins[%lld].options", (long long)i);
+			if (lua_getfield(L, -2, "options") == LUA_TNIL) {
+				lua_pop(L, 1);
+				lua_newtable(L);
+			}
+			if (read_options(L, path, what, &kv)) {
+				strv_free(kv);
+				return -1;
+			}
+			lua_pop(L, 1);
+			add_plugin(c, lua_tostring(L, -1), kv);
+			lua_pop(L, 1);
+		} else {
+			fprintf(stderr,
+				"parley: %s: config key 'plugins': entry %lld must be a path or "
+				"{ path = ..., options = { ... } }\n",
+				path, (long long)i);
+			return -1;
+		}
+		lua_pop(L, 1);
+	}
+	return 0;
+}
+
+/* Reads the config key plugin_options at the top of L's stack: { name = { key = value } }. */
+static int read_plugin_options(struct pl_config *c, lua_State *L, const char *path)
+{
+	if (!lua_istable(L, -1)) {
+		fprintf(stderr, "parley: %s: config key 'plugin_options' must be a table\n", path);
+		return -1;
+	}
+	lua_pushnil(L);
+	while (lua_next(L, -2)) {
+		if (lua_type(L, -2) != LUA_TSTRING) {
+			fprintf(stderr,
+				"parley: %s: config key 'plugin_options' must be keyed by name\n",
+				path);
+			lua_pop(L, 2);
+			return -1;
+		}
+		char what[128], **kv = NULL;
+		snprintf(what, sizeof what, "plugin_options.%.100s", lua_tostring(L, -2));
+		if (read_options(L, path, what, &kv)) {
+			strv_free(kv);
+			lua_pop(L, 2);
+			return -1;
+		}
+		struct pl_plugin_opts *np =
+		    realloc(c->plugin_opts, (c->n_plugin_opts + 1) * sizeof *np);
+		if (!np) {
+			fprintf(stderr, "parley: out of memory\n");
+			exit(1);
+		}
+		c->plugin_opts = np;
+		np[c->n_plugin_opts].name = dup_or_die(lua_tostring(L, -2));
+		np[c->n_plugin_opts++].options = kv;
+		lua_pop(L, 1);
+	}
+	return 0;
+}
+
+/*
  * Runs the config file as Lua in an empty environment (no libraries: it is data, not a
  * program) and applies every global it sets. Unknown keys and wrong types are errors.
  */
@@ -269,12 +504,21 @@ static int load_file(struct pl_config *c, const char *path)
 	while (lua_next(L, -2)) {
 		char buf[4096];
 		const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
-		const struct option_def *o = find_option(key, true);
-		if (!o) {
+		if (strcmp(key, "plugins") == 0 || strcmp(key, "plugin_options") == 0) {
+			if (key[6] == 's' ? read_plugins(c, L, path)
+					  : read_plugin_options(c, L, path))
+				goto out;
+			lua_pop(L, 1);
+			continue;
+		}
+		/* the lists of extensions are plural in the file: scripts = { ... } */
+		bool scripts = strcmp(key, "scripts") == 0;
+		const struct option_def *o = scripts ? find_option("script", false) : find_option(key, true);
+		if (!o || o->type == OPT_PLUGIN || (o->type == OPT_SCRIPT && !scripts)) {
 			fprintf(stderr, "parley: %s: unknown config key '%s'\n", path, key);
 			goto out;
 		}
-		if (o->type == OPT_NSPS && lua_istable(L, -1)) {
+		if ((o->type == OPT_NSPS || o->type == OPT_SCRIPT) && lua_istable(L, -1)) {
 			lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
 			for (lua_Integer i = 1; i <= n; i++) {
 				if (lua_geti(L, -1, i) != LUA_TSTRING) {
@@ -300,6 +544,103 @@ out:
 	return rc;
 }
 
+/* Whether path names an existing file. */
+static bool exists(const char *path)
+{
+	return access(path, F_OK) == 0;
+}
+
+/*
+ * Completes the lists of extensions once every source is read: puts the bundled plugins and
+ * scripts first (unless turned off; one that does not exist is skipped with a warning, one that
+ * the configuration names itself is not added twice), refuses two plugins of one name and
+ * missing scripts, and gives each plugin the plugin_options of its name (its inline options
+ * win).
+ */
+static int resolve_extensions(struct pl_config *c)
+{
+	size_t n_explicit = c->n_plugins;
+	if (c->bundled) {
+		for (size_t b = 0; b < sizeof bundled_plugins / sizeof *bundled_plugins; b++) {
+			const char *name = bundled_plugins[b];
+			bool named = false;
+			for (size_t i = 0; i < n_explicit; i++)
+				named = named || strcmp(c->plugins[i].name, name) == 0;
+			char path[4096];
+			snprintf(path, sizeof path, "%s/%s.so", pl_config_plugin_dir, name);
+			if (named)
+				continue;
+			if (!exists(path)) {
+				pl_warn("bundled plugin %s not found, skipped", path);
+				continue;
+			}
+			add_plugin(c, path, NULL)->bundled = true;
+		}
+		/* the bundled ones go first, in their own order */
+		size_t n_bundled = c->n_plugins - n_explicit;
+		if (n_bundled && n_explicit) {
+			struct pl_plugin_conf *all = malloc(c->n_plugins * sizeof *all);
+			if (!all) {
+				fprintf(stderr, "parley: out of memory\n");
+				exit(1);
+			}
+			memcpy(all, c->plugins + n_explicit, n_bundled * sizeof *all);
+			memcpy(all + n_bundled, c->plugins, n_explicit * sizeof *all);
+			free(c->plugins);
+			c->plugins = all;
+		}
+		char **scripts = NULL;
+		size_t n = 0;
+		for (size_t b = 0; b < sizeof bundled_scripts / sizeof *bundled_scripts; b++) {
+			char path[4096];
+			snprintf(path, sizeof path, "%s/%s", pl_config_script_dir,
+				 bundled_scripts[b]);
+			if (!exists(path))
+				pl_warn("bundled script %s not found, skipped", path);
+			else
+				strv_push(&scripts, &n, path);
+		}
+		for (size_t i = 0; i < c->n_scripts; i++)
+			strv_push(&scripts, &n, c->scripts[i]);
+		strv_free(c->scripts);
+		c->scripts = scripts;
+		c->n_scripts = n;
+	}
+	for (size_t i = 0; i < c->n_scripts; i++) {
+		if (!exists(c->scripts[i])) {
+			fprintf(stderr, "parley: script %s: %s\n", c->scripts[i], strerror(ENOENT));
+			return -1;
+		}
+	}
+	for (size_t i = 0; i < c->n_plugins; i++) {
+		struct pl_plugin_conf *p = &c->plugins[i];
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(c->plugins[j].name, p->name) == 0) {
+				fprintf(
+				    stderr,
+				    "parley: plugin %s: a plugin named '%s' is loaded already\n",
+				    p->path, p->name);
+				return -1;
+			}
+		}
+		for (size_t k = 0; k < c->n_plugin_opts; k++) {
+			if (strcmp(c->plugin_opts[k].name, p->name) != 0)
+				continue;
+			size_t n = 0;
+			while (p->options[n])
+				n++;
+			char **kv = c->plugin_opts[k].options;
+			for (size_t j = 0; kv[j] && kv[j + 1]; j += 2) {
+				if (strv_get(p->options, kv[j]))
+					continue;
+				strv_push(&p->options, &n, kv[j]);
+				strv_push(&p->options, &n, kv[j + 1]);
+			}
+		}
+	}
+	return 0;
+}
+
 /* Prints the usage text to stdout. */
 static void usage(void)
 {
@@ -309,15 +650,24 @@ static void usage(void)
 	for (size_t i = 0; i < sizeof options / sizeof *options; i++) {
 		const struct option_def *o = &options[i];
 		char left[64];
-		const char *arg = o->type == OPT_BOOL ? "" : o->type == OPT_STR || o->type == OPT_NSPS ||
-								     o->type == OPT_LEVEL || o->type == OPT_APP
-								 ? " VALUE"
-								 : " N";
+		const char *arg = " N";
+		if (o->type == OPT_PLUGIN || o->type == OPT_SCRIPT)
+			arg = " PATH";
+		else if (o->type == OPT_BOOL)
+			arg = "";
+		else if (o->type == OPT_STR || o->type == OPT_NSPS || o->type == OPT_LEVEL ||
+			 o->type == OPT_APP)
+			arg = " VALUE";
 		snprintf(left, sizeof left, "--%s%s", o->name, arg);
 		printf("  %-26s %s\n", left, o->help);
 	}
 	printf("  %-26s %s\n  %-26s %s\n", "--help", "print this text", "--version",
 	       "print the version");
+	printf("\nConfig-file keys for extensions:\n"
+	       "  plugins = { \"a.so\", { path = \"b.so\", options = { k = \"v\" } } }\n"
+	       "  plugin_options = { name = { k = \"v\" } }\n"
+	       "  scripts = { \"a.lua\" }\n"
+	       "  bundled = false\n");
 }
 
 int pl_config_parse_args(struct pl_config *c, int argc, char **argv)
@@ -365,12 +715,22 @@ int pl_config_parse_args(struct pl_config *c, int argc, char **argv)
 		memcpy(name, a + 2, nlen);
 		name[nlen] = '\0';
 		const struct option_def *o = find_option(name, false);
+		bool negated = false;
+		if (!o && !eq && strncmp(name, "no-", 3) == 0) {
+			/* --no-NAME turns a boolean option off */
+			o = find_option(name + 3, false);
+			if (o && o->type != OPT_BOOL)
+				o = NULL;
+			negated = true;
+		}
 		if (!o) {
 			fprintf(stderr, "parley: unknown option '--%s' (see --help)\n", name);
 			return -1;
 		}
 		const char *value;
-		if (eq)
+		if (negated)
+			value = "false";
+		else if (eq)
 			value = eq + 1;
 		else if (o->type == OPT_BOOL)
 			value = "true";
@@ -396,5 +756,5 @@ int pl_config_parse_args(struct pl_config *c, int argc, char **argv)
 		fprintf(stderr, "parley: path: must start and end with '/', got '%s'\n", c->path);
 		return -1;
 	}
-	return 0;
+	return resolve_extensions(c);
 }

@@ -13,6 +13,20 @@ enum pl_app { PL_APP_CHAT, PL_APP_CONFORMANCE, PL_APP_ENGINE_ECHO };
 
 #define PL_CONFIG_MAX_NSP 16
 
+/* A plugin to load: its file and its options. */
+struct pl_plugin_conf {
+	char *path;	/* the .so file */
+	char *name;	/* its name: the file name without directory and ".so" */
+	char **options; /* key, value, ..., NULL (never NULL itself) */
+	bool bundled;	/* one of the bundled plugins (PARLEY_PLUGIN_DIR) */
+};
+
+/* Options for a plugin by name (config key plugin_options). */
+struct pl_plugin_opts {
+	char *name;	/* the plugin's name */
+	char **options; /* key, value, ..., NULL */
+};
+
 struct pl_config {
 	char *host;		/* listen address */
 	int port;		/* listen port, 0 for an ephemeral one */
@@ -37,6 +51,13 @@ struct pl_config {
 	enum pl_app app;	/* built-in application */
 	char *namespaces[PL_CONFIG_MAX_NSP]; /* namespaces served besides "/" */
 	size_t n_namespaces;	/* entries used in namespaces */
+	bool bundled;		/* load the bundled plugins and scripts (default true) */
+	struct pl_plugin_conf *plugins;	    /* plugins to load, in order (bundled ones first) */
+	size_t n_plugins;		    /* entries in plugins */
+	struct pl_plugin_opts *plugin_opts; /* plugin_options of the config file */
+	size_t n_plugin_opts;		    /* entries in plugin_opts */
+	char **scripts;			    /* Lua scripts to load, in order (bundled ones first) */
+	size_t n_scripts;		    /* entries in scripts */
 };
 
 /* Fills c with the embedded defaults. */
@@ -47,6 +68,13 @@ int pl_config_init(struct pl_config *c);
  * program should exit successfully (--help, --version), or -1 after printing an error.
  */
 int pl_config_parse_args(struct pl_config *c, int argc, char **argv);
+
+/*
+ * The bundled plugins' directory and scripts' directory (compiled in; tests point them
+ * elsewhere).
+ */
+extern const char *pl_config_plugin_dir;
+extern const char *pl_config_script_dir;
 
 /* Releases the strings held by c. */
 void pl_config_close(struct pl_config *c);

@@ -1,6 +1,7 @@
 /*
- * Parley's entry point: configuration, the loop, the layers, and an orderly shutdown on
- * SIGINT/SIGTERM (close packets first, then libwebsockets, then the loop, which must end empty).
+ * Parley's entry point: configuration, the loop, the layers, the plugins, a reload of the
+ * extensions on SIGHUP, and an orderly shutdown on SIGINT/SIGTERM (close packets first, then
+ * libwebsockets, then the loop, which must end empty).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include "eio_echo.h"
 #include "history.h"
 #include "log.h"
+#include "plugin.h"
 #include "server.h"
 #include "sio.h"
 #include "transport.h"
@@ -25,7 +27,9 @@
 
 static struct pl_server server;
 static parley_owner *app_owner; /* the built-in application's hooks */
-static uv_signal_t sigint_h, sigterm_h;
+static uv_signal_t sigint_h, sigterm_h, sighup_h;
+static int saved_argc; /* the command line, read again on SIGHUP */
+static char **saved_argv;
 static uv_timer_t shutdown_timer;
 
 static void finish_shutdown(uv_timer_t *t)
@@ -44,10 +48,41 @@ static void on_signal(uv_signal_t *h, int signum)
 	server.stopping = true;
 	uv_close((uv_handle_t *)&sigint_h, NULL);
 	uv_close((uv_handle_t *)&sigterm_h, NULL);
+	uv_close((uv_handle_t *)&sighup_h, NULL);
 	pl_eio_close_all(&server);
 	uv_timer_init(server.loop, &shutdown_timer);
 	uv_timer_start(&shutdown_timer, finish_shutdown,
 		       server.eio.sessions.count ? SHUTDOWN_GRACE_MS : 0, 0);
+}
+
+/*
+ * Reloads the extensions: reads the configuration again (the --config file, then the command
+ * line over it) and re-initialises every plugin with its new options. The server's own settings
+ * and the set of loaded plugins stay as they were started; connections stay up. Runs on the
+ * loop, outside every hook. The script engine's reload goes here too, with next.scripts.
+ */
+static void reload(void)
+{
+	struct pl_config next;
+	pl_config_init(&next);
+	if (pl_config_parse_args(&next, saved_argc, saved_argv) != 0) {
+		pl_error("reload: the configuration is invalid, keeping the current one");
+		pl_config_close(&next);
+		return;
+	}
+	pl_plugins_reload(&next);
+	pl_config_close(&next);
+	pl_info("reloaded the configuration");
+}
+
+static void on_sighup(uv_signal_t *h, int signum)
+{
+	(void)h;
+	(void)signum;
+	if (server.stopping)
+		return;
+	pl_info("received SIGHUP, reloading");
+	reload();
 }
 
 /* Raises the soft limit on open descriptors to the hard limit: every connection is one. */
@@ -91,6 +126,8 @@ int main(int argc, char **argv)
 	uv_loop_t loop;
 	int rc = 1;
 
+	saved_argc = argc;
+	saved_argv = argv;
 	pl_config_init(&cfg);
 	int parsed = pl_config_parse_args(&cfg, argc, argv);
 	if (parsed != 0) {
@@ -117,6 +154,10 @@ int main(int argc, char **argv)
 		pl_error("cannot initialise the application");
 		goto out_app;
 	}
+	if (cfg.app != PL_APP_ENGINE_ECHO && pl_plugins_load(&cfg)) {
+		rc = 2;
+		goto out_app;
+	}
 	if (pl_transport_start(&server))
 		goto out_transport;
 
@@ -124,6 +165,8 @@ int main(int argc, char **argv)
 	uv_signal_init(&loop, &sigterm_h);
 	uv_signal_start(&sigint_h, on_signal, SIGINT);
 	uv_signal_start(&sigterm_h, on_signal, SIGTERM);
+	uv_signal_init(&loop, &sighup_h);
+	uv_signal_start(&sighup_h, on_sighup, SIGHUP);
 
 	printf("listening on %s:%d\n", cfg.host, server.port);
 	fflush(stdout);
@@ -139,6 +182,7 @@ out_transport:
 	}
 	pl_transport_free(&server);
 out_app:
+	pl_plugins_unload();
 	pl_owner_free(app_owner);
 	app_owner = NULL;
 	pl_api_close();

@@ -74,7 +74,7 @@ start_server() {
   case "$1" in
     parley)
       (cd "$TMP" && exec "${PIN_SERVER[@]}" "$PARLEY" --host 127.0.0.1 --port 0 --db "$TMP/parley.db" \
-        --web-root "$ROOT/web" --log-level warn >"$log" 2>"$TMP/server.err") &
+        --web-root "$ROOT/web" --log-level warn --no-bundled >"$log" 2>"$TMP/server.err") &
       ;;
     node)
       (cd "$TMP" && PORT=0 exec "${PIN_SERVER[@]}" node "$HERE/node-server/server.js" \

@@ -26,7 +26,7 @@ TMP=$(mktemp -d /tmp/parley-smoke.XXXXXX)
 if [ $# -gt 0 ]; then
   CMD=("$@")
 else
-  CMD=("$BUILD/parley" --host 127.0.0.1 --port 0 --log-level warn --web-root "$HERE/../../web" --db "$TMP/parley.db")
+  CMD=("$BUILD/parley" --host 127.0.0.1 --port 0 --log-level warn --web-root "$HERE/../../web" --db "$TMP/parley.db" --no-bundled)
 fi
 
 SPID=

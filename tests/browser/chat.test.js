@@ -44,7 +44,7 @@ process.on('exit', killServer);
 function startServer(port = 0) {
   return new Promise((resolve, reject) => {
     const args = ['--port', String(port), '--host', '127.0.0.1', '--db', path.join(tmp, 'history.db'),
-      '--web-root', WEB_ROOT, '--ping-interval', '1500', '--ping-timeout', '5000'];
+      '--web-root', WEB_ROOT, '--ping-interval', '1500', '--ping-timeout', '5000', '--no-bundled'];
     server = spawn(PARLEY_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     const timer = setTimeout(() => reject(new Error(

@@ -17,7 +17,7 @@ LAYERS='
 6  socket     ack adapter socket
 7  sio        sio
 8  history    history
-9  api        api
+9  api        api plugin
 10 apps       app_chat app_conformance apps
 11 transport  transport http
 12 main       main

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the real server under valgrind with WebSocket, polling and upgraded clients in rooms and
 # namespaces, stops it with SIGTERM, and fails unless it exits 0 with every heap block freed and
-# no memory error. Usage: tests/tools/valgrind-shutdown.sh BUILD_DIR
+# no memory error. Usage: tests/tools/valgrind-shutdown.sh BUILD_DIR [SERVER_ARGS...] (extra
+# arguments, e.g. --plugin FILE, go to the server; it runs without the bundled extensions)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=$(cd "${1:-build}" && pwd)/parley
@@ -12,9 +13,16 @@ if [ "$(nm "$bin" 2>/dev/null | grep -c __asan_init || true)" != 0 ]; then
 fi
 tmp=$(mktemp -d)
 trap 'kill -9 "$vpid" 2>/dev/null || true; rm -rf "$tmp"' EXIT
+# The example plugin, when built, is loaded too: its unloading must free everything as well.
+extra=()
+example=$(dirname "$bin")/plugins/wordguard.so
+if [ $# -le 1 ] && [ -f "$example" ]; then
+  echo 'plugin_options = { wordguard = { word = "no such word in this traffic" } }' >"$tmp/conf.lua"
+  extra=(--config "$tmp/conf.lua" --plugin "$example")
+fi
 valgrind --leak-check=full --show-leak-kinds=all --errors-for-leak-kinds=all --error-exitcode=9 \
   "$bin" --port 0 --host 127.0.0.1 --db "$tmp/history.db" --log-level warn \
-  --web-root "$root/web" >"$tmp/out" 2>"$tmp/err" &
+  --web-root "$root/web" --no-bundled "${extra[@]}" "${@:2}" >"$tmp/out" 2>"$tmp/err" &
 vpid=$!
 for _ in $(seq 100); do grep -q '^listening on' "$tmp/out" 2>/dev/null && break; sleep 0.1; done
 port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$tmp/out")

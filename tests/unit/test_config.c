@@ -12,6 +12,42 @@
 #include "test.h"
 
 static char err_text[8192]; /* what the last parse printed on stderr */
+static char bundled_dir[4096]; /* stands in for the bundled plugins' and scripts' directories */
+static const char *const bundled_files[] = {"moderation.so", "ratelimit.so", "help.lua",
+					    "welcome.lua"};
+
+static void remove_bundled(void)
+{
+	char f[4200];
+	for (size_t i = 0; i < sizeof bundled_files / sizeof *bundled_files; i++) {
+		snprintf(f, sizeof f, "%s/%s", bundled_dir, bundled_files[i]);
+		unlink(f);
+	}
+	rmdir(bundled_dir);
+}
+
+/* Points the bundled directories at a temporary one holding (empty) bundled files. */
+static void make_bundled(void)
+{
+	if (bundled_dir[0])
+		return;
+	const char *dir = getenv("TMPDIR");
+	snprintf(bundled_dir, sizeof bundled_dir, "%s/parley-test-bundled-XXXXXX",
+		 dir ? dir : "/tmp");
+	if (!mkdtemp(bundled_dir))
+		abort();
+	char f[4200];
+	for (size_t i = 0; i < sizeof bundled_files / sizeof *bundled_files; i++) {
+		snprintf(f, sizeof f, "%s/%s", bundled_dir, bundled_files[i]);
+		FILE *fp = fopen(f, "w");
+		if (!fp)
+			abort();
+		fclose(fp);
+	}
+	pl_config_plugin_dir = bundled_dir;
+	pl_config_script_dir = bundled_dir;
+	atexit(remove_bundled);
+}
 static char out_text[8192]; /* what the last parse printed on stdout */
 
 /* Reads what was written to tmp since it was created into text. */
@@ -40,6 +76,7 @@ static int parse(struct pl_config *c, ...)
 	va_end(ap);
 	argv[argc] = NULL;
 
+	make_bundled();
 	pl_config_init(c);
 	FILE *err = tmpfile(), *out = tmpfile();
 	if (!err || !out)
@@ -469,5 +506,151 @@ static void test_config_file_errors(void)
 	ASSERT_ERR_HAS("config");
 }
 
+/* The value of key in a plugin's options, or NULL. */
+static const char *opt(const struct pl_plugin_conf *p, const char *key)
+{
+	for (size_t i = 0; p->options[i]; i += 2)
+		if (strcmp(p->options[i], key) == 0)
+			return p->options[i + 1];
+	return NULL;
+}
+
+static void test_extensions(void)
+{
+	struct pl_config c;
+	char want[4200];
+
+	/* the default: the bundled plugins and scripts, in that order */
+	ASSERT_EQ(parse(&c, NULL), 0);
+	ASSERT(c.bundled);
+	ASSERT_EQ(c.n_plugins, 2);
+	ASSERT_STR_EQ(c.plugins[0].name, "moderation");
+	ASSERT_STR_EQ(c.plugins[1].name, "ratelimit");
+	ASSERT(c.plugins[0].bundled);
+	snprintf(want, sizeof want, "%s/moderation.so", bundled_dir);
+	ASSERT_STR_EQ(c.plugins[0].path, want);
+	ASSERT_NULL(c.plugins[0].options[0]);
+	ASSERT_EQ(c.n_scripts, 2);
+	snprintf(want, sizeof want, "%s/welcome.lua", bundled_dir);
+	ASSERT_STR_EQ(c.scripts[1], want);
+	pl_config_close(&c);
+
+	/* --no-bundled, repeatable --plugin and --script */
+	snprintf(want, sizeof want, "%s/help.lua", bundled_dir);
+	ASSERT_EQ(parse(&c, "--no-bundled", "--plugin", "a/b/wordguard.so", "--plugin=other.so",
+			"--script", want, NULL),
+		  0);
+	ASSERT_STR_EQ(err_text, "");
+	ASSERT(!c.bundled);
+	ASSERT_EQ(c.n_plugins, 2);
+	ASSERT_STR_EQ(c.plugins[0].path, "a/b/wordguard.so");
+	ASSERT_STR_EQ(c.plugins[0].name, "wordguard");
+	ASSERT(!c.plugins[0].bundled);
+	ASSERT_STR_EQ(c.plugins[1].name, "other");
+	ASSERT_EQ(c.n_scripts, 1);
+	ASSERT_STR_EQ(c.scripts[0], want);
+	pl_config_close(&c);
+
+	/* explicit plugins follow the bundled ones; one named like a bundled one replaces it */
+	ASSERT_EQ(parse(&c, "--plugin", "x.so", "--plugin", "/opt/moderation.so", NULL), 0);
+	ASSERT_EQ(c.n_plugins, 3);
+	ASSERT_STR_EQ(c.plugins[0].name, "ratelimit");
+	ASSERT_STR_EQ(c.plugins[1].name, "x");
+	ASSERT_STR_EQ(c.plugins[2].path, "/opt/moderation.so");
+	pl_config_close(&c);
+
+	/* the config file: plugins with inline options, plugin_options by name, scripts */
+	char text[8192];
+	snprintf(text, sizeof text,
+		 "plugins = { \"a.so\", { path = \"dir/b.so\", options = { words = \"x,y\", "
+		 "mode = \"mask\", max = 3, ratio = 0.5, on = true } } }\n"
+		 "plugin_options = { b = { mode = \"drop\", extra = \"1\" }, moderation = { "
+		 "words = \"bad\" } }\n"
+		 "scripts = { \"%s\" }\n",
+		 want);
+	write_file(text);
+	int rc = parse(&c, "--config", file_path, "--plugin", "c.so", NULL);
+	unlink(file_path);
+	ASSERT_EQ(rc, 0);
+	ASSERT_STR_EQ(err_text, "");
+	ASSERT_EQ(c.n_plugins, 5);
+	ASSERT_STR_EQ(c.plugins[0].name, "moderation");
+	ASSERT_STR_EQ(opt(&c.plugins[0], "words"), "bad");
+	ASSERT_NULL(c.plugins[1].options[0]);
+	ASSERT_STR_EQ(c.plugins[2].name, "a");
+	const struct pl_plugin_conf *b = &c.plugins[3];
+	ASSERT_STR_EQ(b->path, "dir/b.so");
+	ASSERT_STR_EQ(opt(b, "words"), "x,y");
+	ASSERT_STR_EQ(opt(b, "mode"), "mask"); /* inline options win */
+	ASSERT_STR_EQ(opt(b, "max"), "3");
+	ASSERT_STR_EQ(opt(b, "ratio"), "0.5");
+	ASSERT_STR_EQ(opt(b, "on"), "true");
+	ASSERT_STR_EQ(opt(b, "extra"), "1");
+	ASSERT_STR_EQ(c.plugins[4].name, "c");
+	ASSERT_EQ(c.n_scripts, 3);
+	ASSERT_STR_EQ(c.scripts[2], want);
+	pl_config_close(&c);
+
+	write_file("bundled = false\n");
+	rc = parse(&c, "--config", file_path, NULL);
+	unlink(file_path);
+	ASSERT_EQ(rc, 0);
+	ASSERT_EQ(c.n_plugins, 0);
+	ASSERT_EQ(c.n_scripts, 0);
+	pl_config_close(&c);
+
+	/* a bundled file that does not exist is skipped with a warning */
+	pl_config_plugin_dir = "/nonexistent";
+	ASSERT_EQ(parse(&c, NULL), 0);
+	pl_config_plugin_dir = bundled_dir;
+	ASSERT_EQ(c.n_plugins, 0);
+	ASSERT_EQ(c.n_scripts, 2);
+	ASSERT_ERR_HAS("bundled plugin /nonexistent/moderation.so not found, skipped",
+		       "/nonexistent/ratelimit.so");
+	pl_config_close(&c);
+}
+
+static void test_extension_errors(void)
+{
+	struct pl_config c;
+	ASSERT_EQ(parse(&c, "--plugin", "a/x.so", "--plugin", "b/x.so", NULL), -1);
+	pl_config_close(&c);
+	ASSERT_ERR_HAS("b/x.so", "'x'");
+	ASSERT_EQ(parse(&c, "--script", "/nonexistent/s.lua", NULL), -1);
+	pl_config_close(&c);
+	ASSERT_ERR_HAS("script /nonexistent/s.lua", "No such file");
+	ASSERT_EQ(parse(&c, "--plugin", NULL), -1);
+	pl_config_close(&c);
+	ASSERT_ERR_HAS("--plugin", "missing value");
+	ASSERT_EQ(parse(&c, "--no-port", NULL), -1);
+	pl_config_close(&c);
+	ASSERT_ERR_HAS("unknown option '--no-port'");
+
+	static const struct {
+		const char *text, *want;
+	} bad[] = {
+		{"plugins = \"a.so\"\n", "'plugins' must list"},
+		{"plugins = { 3 }\n", "entry 1 must be a path"},
+		{"plugins = { { options = {} } }\n", "entry 1 must be a path"},
+		{"plugins = { { path = \"a.so\", options = { w = {} } } }\n",
+		 "'plugins[1].options' must map names to strings, numbers or booleans"},
+		{"plugins = { { path = \"a.so\", options = 1 } }\n", "must be a table"},
+		{"plugin_options = { m = 1 }\n", "'plugin_options.m' must be a table"},
+		{"plugin_options = 1\n", "'plugin_options' must be a table"},
+		{"scripts = { 1 }\n", "'scripts' must list strings"},
+		{"plugin = \"a.so\"\n", "unknown config key 'plugin'"},
+		{"bundled = 1\n", "'bundled'"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		write_file(bad[i].text);
+		int rc = parse(&c, "--config", file_path, NULL);
+		pl_config_close(&c);
+		unlink(file_path);
+		ASSERT_EQ(rc, -1);
+		ASSERT_ERR_HAS(bad[i].want);
+	}
+}
+
 TEST_MAIN(TEST(test_defaults), TEST(test_options), TEST(test_option_errors),
-	  TEST(test_help_version), TEST(test_config_file), TEST(test_config_file_errors))
+	  TEST(test_help_version), TEST(test_config_file), TEST(test_config_file_errors),
+	  TEST(test_extensions), TEST(test_extension_errors))

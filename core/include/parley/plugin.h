@@ -24,6 +24,13 @@
 extern "C" {
 #endif
 
+/* Marks a plugin's entry points as exported when it is built with -fvisibility=hidden. */
+#if defined(__GNUC__) || defined(__clang__)
+#define PARLEY_EXPORT __attribute__((visibility("default")))
+#else
+#define PARLEY_EXPORT
+#endif
+
 /* The API version this header describes; the host may offer several. */
 #define PARLEY_API_VERSION 1
 
@@ -351,10 +358,10 @@ struct parley_api {
  * its options (NULL-terminated key/value pairs); returns 0 or an error. parley_plugin_cleanup:
  * frees the plugin's own state (its hooks, timers and socket data are removed by the host).
  */
-int parley_plugin_version(int n_versions, const int *versions);
-int parley_plugin_init(const struct parley_api *api, parley_owner *owner,
-		       const char *const *options);
-void parley_plugin_cleanup(const struct parley_api *api, parley_owner *owner);
+PARLEY_EXPORT int parley_plugin_version(int n_versions, const int *versions);
+PARLEY_EXPORT int parley_plugin_init(const struct parley_api *api, parley_owner *owner,
+				     const char *const *options);
+PARLEY_EXPORT void parley_plugin_cleanup(const struct parley_api *api, parley_owner *owner);
 
 #ifdef __cplusplus
 }

@@ -104,6 +104,8 @@ async function collect(emitter, event, ms) {
 //   port:  fixed port (default 0 = ephemeral)
 //   db:    database file (default: a fresh file in a temp directory)
 //   env:   extra environment
+//   bundled: true to load the bundled plugins and scripts (default: --no-bundled, so that a
+//          test sees only the extensions it names)
 // Returns { url, host, port, proc, db, output(), stop(), kill(), exited }.
 // stop() sends SIGTERM and asserts a clean exit (code 0) within STOP_TIMEOUT_MS.
 // The process is always killed and its temp directory removed when the test t ends.
@@ -121,6 +123,7 @@ async function startServer(t, opts = {}) {
     '--log-level', opts.logLevel || 'warn',
     '--web-root', path.join(REPO, 'web'),
   ];
+  if (!opts.bundled) args.push('--no-bundled');
   if (opts.app) args.push('--app', opts.app, ...(APP_ARGS[opts.app] || []));
   if (opts.args) args.push(...opts.args);
 
