@@ -123,6 +123,7 @@ static enum parley_verdict fail(const struct parley_evt_message *ev, const char 
 
 static enum parley_verdict refuse(struct parley_evt_message *ev, const char *error)
 {
+	json_decref(ev->reject); /* one an earlier handler left */
 	ev->reject = json_pack("[{sbss}]", "ok", 0, "error", error);
 	return PARLEY_REJECT;
 }
@@ -797,7 +798,7 @@ static int init(const struct parley_api *table, parley_owner *self, const char *
 		const char *k = options[i], *v = options[i + 1];
 		if (strcmp(k, "words") == 0) {
 			parse_list(words, v, true);
-		} else if (strcmp(k, "filter") == 0) {
+		} else if (strcmp(k, "filter") == 0 || strcmp(k, "mode") == 0) {
 			if (strcmp(v, "mask") != 0 && strcmp(v, "reject") != 0) {
 				api->log(owner, PARLEY_LOG_ERROR,
 					 "moderation: filter is mask or reject, not %s", v);
