@@ -229,4 +229,18 @@ describe('moderation: commands', () => {
     const notBanned = await emitAck(mod2.s, 'chat', { msg: `/unban ${b.userid}` });
     assert.deepEqual(notBanned, { ok: false, error: 'that user is not banned' });
   });
+
+  it('keeps bans across a configuration reload (SIGHUP)', async (t) => {
+    const mod = await user(t, srv, 'Mod', 'mod1');
+    const userid = uniqueName('uid-hup');
+    const res = await emitAck(mod.s, 'chat', { msg: `/ban ${userid}` });
+    assert.deepEqual(res, { ok: true, command: 'ban', target: userid });
+    srv.proc.kill('SIGHUP');
+    await sleep(300);
+    const s = await connected(t, srv);
+    const r = await emitAck(s, 'login', { name: 'Hup', userid });
+    assert.deepEqual(r, { ok: false, error: 'banned' });
+    const un = await emitAck(mod.s, 'chat', { msg: `/unban ${userid}` });
+    assert.equal(un.ok, true, JSON.stringify(un));
+  });
 });
