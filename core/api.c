@@ -375,6 +375,17 @@ static long long config_number(const char *key, long long fallback)
 	return fallback;
 }
 
+static const char *config_string(const char *key)
+{
+	const struct pl_config *c = srv->cfg;
+	static const char *const names[] = {"db", "web-root", "host", "path", "client-dist"};
+	const char *values[] = {c->db_path, c->web_root, c->host, c->path, c->client_dist};
+	for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+		if (strcmp(key, names[i]) == 0)
+			return values[i] && *values[i] ? values[i] : NULL;
+	return NULL;
+}
+
 static long long history_append(parley_nsp *nsp, const char *room, const json_t *sender,
 				const char *event, const json_t *payload)
 {
@@ -385,6 +396,11 @@ static json_t *history_page(parley_nsp *nsp, const char *room, long long before,
 			    int limit)
 {
 	return pl_history_page(srv->history, NSP(nsp)->name, room ? room : "", before, since, limit);
+}
+
+static int history_delete(parley_nsp *nsp, long long id)
+{
+	return pl_history_delete(srv->history, NSP(nsp)->name, id);
 }
 
 static const char *owner_name(const parley_owner *o)
@@ -465,6 +481,8 @@ static const struct parley_api table = {
 	.history_append = history_append,
 	.history_page = history_page,
 	.owner_name = owner_name,
+	.config_string = config_string,
+	.history_delete = history_delete,
 	.hook_active = hook_active,
 	.bot_new = bot_new,
 	.bot_free = bot_free,

@@ -218,6 +218,26 @@ out:
 	return id;
 }
 
+int pl_history_delete(struct pl_history *h, const char *nsp, long long id)
+{
+	/* rare (a moderator's action): prepared when needed rather than kept */
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(h->db, "DELETE FROM messages WHERE nsp = ? AND id = ?", -1, &st,
+			       NULL) != SQLITE_OK) {
+		pl_error("history: %s", sqlite3_errmsg(h->db));
+		return -EIO;
+	}
+	sqlite3_bind_text(st, 1, nsp, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, id);
+	int rc = -EIO;
+	if (sqlite3_step(st) == SQLITE_DONE)
+		rc = sqlite3_changes(h->db) > 0 ? 0 : -ENOENT;
+	else
+		pl_error("history: cannot delete message %lld: %s", id, sqlite3_errmsg(h->db));
+	sqlite3_finalize(st);
+	return rc;
+}
+
 json_t *pl_history_page(struct pl_history *h, const char *nsp, const char *room, long long before,
 			long long since, int limit)
 {

@@ -40,6 +40,12 @@ long long pl_history_append(struct pl_history *h, const char *nsp, const char *r
 json_t *pl_history_page(struct pl_history *h, const char *nsp, const char *room, long long before,
 			long long since, int limit);
 
+/*
+ * Deletes the message with that id from nsp's history (inside the open transaction, if any).
+ * Returns 0, -ENOENT when nsp holds no such message, or -EIO after logging sqlite3_errmsg.
+ */
+int pl_history_delete(struct pl_history *h, const char *nsp, long long id);
+
 /* Commits the open transaction, if any. NULL is a no-op. Returns 0 or a negative error. */
 int pl_history_commit(struct pl_history *h);
 
