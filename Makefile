@@ -36,10 +36,12 @@ asan: asan-build
 	tests/tools/run-all.sh build-asan
 
 # Benchmarks (not part of make test): every scenario against Parley and the Node.js server,
+# what the extensions cost (none, the default configuration, one Lua hook),
 # then the room-size sweep and its plot.
 bench: deps build
 	@tests/tools/install-deps.sh gnuplot-nox --
 	tests/bench/run.sh $(BUILD)
+	tests/bench/extensions.sh $(BUILD)
 	tests/bench/sweep.sh $(BUILD) $(BUILD)/bench-rooms.png
 
 clean:
