@@ -32,6 +32,8 @@ for build in "$@"; do
     fi
   done
   run_suite "$build/valgrind-shutdown" tests/tools/valgrind-shutdown.sh "$build"
+  # the default configuration: the bundled plugins and scripts are unloaded cleanly too
+  run_suite "$build/valgrind-shutdown-bundled" tests/tools/valgrind-shutdown.sh "$build" --bundled
   if [ -x tests/bench/smoke.sh ]; then
     run_suite "$build/bench-smoke" tests/bench/smoke.sh "$build"
   fi

@@ -2,7 +2,8 @@
 # Runs the real server under valgrind with WebSocket, polling and upgraded clients in rooms and
 # namespaces, stops it with SIGTERM, and fails unless it exits 0 with every heap block freed and
 # no memory error. Usage: tests/tools/valgrind-shutdown.sh BUILD_DIR [SERVER_ARGS...] (extra
-# arguments, e.g. --plugin FILE, go to the server; it runs without the bundled extensions)
+# arguments, e.g. --plugin FILE, go to the server; it runs without the bundled extensions
+# unless they include --bundled)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=$(cd "${1:-build}" && pwd)/parley
