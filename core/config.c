@@ -550,6 +550,18 @@ static bool exists(const char *path)
 	return access(path, F_OK) == 0;
 }
 
+/* True if the configuration names the script at path itself (by any path to the same file). */
+static bool named_script(const struct pl_config *c, const char *path)
+{
+	char a[PATH_MAX], b[PATH_MAX];
+	if (!realpath(path, a))
+		return false;
+	for (size_t i = 0; i < c->n_scripts; i++)
+		if (realpath(c->scripts[i], b) && strcmp(a, b) == 0)
+			return true;
+	return false;
+}
+
 /*
  * Completes the lists of extensions once every source is read: puts the bundled plugins and
  * scripts first (unless turned off; one that does not exist is skipped with a warning, one that
@@ -611,7 +623,7 @@ static int resolve_extensions(struct pl_config *c)
 				 bundled_scripts[b]);
 			if (!exists(path))
 				pl_warn("bundled script %s not found, skipped", path);
-			else
+			else if (!named_script(c, path))
 				strv_push(&scripts, &n, path);
 		}
 		for (size_t i = 0; i < c->n_scripts; i++)

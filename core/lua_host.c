@@ -836,9 +836,9 @@ static int log_at(lua_State *L, enum parley_log_level level, int first)
 	struct pl_script *sc = script_of(L);
 	if (!sc->api->log_enabled(level))
 		return 0;
+	int top = lua_gettop(L); /* before the buffer, which may push a box of its own */
 	luaL_Buffer b;
 	luaL_buffinit(L, &b);
-	int top = lua_gettop(L);
 	for (int i = first; i <= top; i++) {
 		if (i > first)
 			luaL_addchar(&b, ' ');
@@ -1007,10 +1007,12 @@ static int bot_call(lua_State *L)
 	lua_rawgeti(L, LUA_REGISTRYINDEX, b->handlers_ref);
 	if (lua_getfield(L, -1, c->event) != LUA_TFUNCTION)
 		return 0;
-	/* never its own messages */
+	/* never its own messages: the sender is named by its socket id or by its user id */
 	json_t *from = json_object_get(json_array_get(c->args, 0), "from");
 	const char *fid = json_string_value(json_object_get(from, "id"));
-	if (fid && b->s && strcmp(fid, sc->api->socket_id(b->s)) == 0)
+	json_t *fuid = json_object_get(from, "userid");
+	if (b->s && ((fid && strcmp(fid, sc->api->socket_id(b->s)) == 0) ||
+		     (fuid && json_equal(fuid, sc->api->socket_userid(b->s)))))
 		return 0;
 	size_t n = json_array_size(c->args);
 	luaL_checkstack(L, (int)n + 2, "too many arguments");

@@ -812,7 +812,9 @@ static int init(const struct parley_api *table, parley_owner *self, const char *
 		} else if (strcmp(k, "db") == 0) {
 			path = v;
 		} else {
-			api->log(owner, PARLEY_LOG_WARN, "moderation: unknown option %s", k);
+			/* as the rate limiter does: a misspelt option is no option silently ignored */
+			api->log(owner, PARLEY_LOG_ERROR, "moderation: unknown option %s", k);
+			return -EINVAL;
 		}
 	}
 	const char *key;

@@ -1,8 +1,8 @@
 /*
  * A test plugin that turns chat text into hook verdicts, modifications and routing, so that the
  * end-to-end tests can drive every case through a C plugin (tests/e2e/verdicts.test.js; the
- * same cases run through a Lua script, tests/e2e/fixtures/verdicts.lua). A chat message whose
- * text starts with a command is handled by the "chat" application hook:
+ * same cases run through a Lua script, tests/e2e/fixtures/lua/chat-verdicts.lua). A chat
+ * message whose text starts with a command is handled by the "chat" application hook:
  *   #pass T     PASS                #accept T   HANDLED (the later hook does not run)
  *   #drop T     DROP                #reject T   REJECT, reason "rejected by the test"
  *   #kick T     DISCONNECT          #upper T    the text in capitals, then PASS
