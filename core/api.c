@@ -19,6 +19,7 @@
 #include "history.h"
 #include "hooks.h"
 #include "log.h"
+#include "map.h"
 #include "nsp.h"
 #include "server.h"
 #include "sio.h"
@@ -489,6 +490,7 @@ static const struct parley_api table = {
 	.socket_is_bot = socket_is_bot,
 	.inject = inject,
 	.socket_address = socket_address,
+	.hash = pl_map_hash,
 };
 
 const struct parley_api *pl_api(void)

@@ -227,7 +227,8 @@ void pl_config_close(struct pl_config *c)
 }
 
 /* Parses value for option o into c; prints an error naming `key` and returns -1 when invalid. */
-static int apply(struct pl_config *c, const struct option_def *o, const char *key, const char *value)
+static int apply(struct pl_config *c, const struct option_def *o, const char *key,
+		 const char *value)
 {
 	char *field = (char *)c + o->offset;
 	char *end;

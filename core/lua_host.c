@@ -2,19 +2,19 @@
  * The script host (see lua_host.h). What a script sees:
  *
  *   parley.on(hook, fn [, priority])  hook: "connect" (before the socket joins its namespace;
- *       may refuse), "connected" (after), "login", "chat", "private", "stored" (application hooks of the chat app),
- *       "join", "leave" (rooms), "event" (every client event), "disconnect", "tick" (1 s).
+ *       may refuse), "connected" (after), "login", "chat", "private", "stored" (application
+ *       hooks of the chat app), "join", "leave" (rooms), "event" (every client event),
+ *       "disconnect", "tick" (1 s).
  *       Lower priorities run first (default 100). fn(ev) returns nothing or "pass", "accept",
  *       "drop", "reject", reason or "disconnect", reason.
  *   ev fields (read lazily): hook, id (the socket id), ns (its namespace), from {id, name,
- *       userid}, name and args
- *       (client events and application hooks), room, msg, to (chat and private, from the
- *       first argument), reason (disconnect), now (tick, seconds), auth (connect, connected);
- *       methods: ev:emit(event, ...) to the event's socket, ev:ack(...) answering the client's
- *       ack (both carry the event's binary attachments when the arguments keep their
- *       placeholders); writable:
- *       msg (chat, private), to_rooms, to_users, skip (tables) and no_store (boolean), which are
- *       the message's routing when the application gives one.
+ *       userid}, name and args (client events and application hooks), room, msg, to (chat
+ *       and private, from the first argument), reason (disconnect), now (tick, seconds), auth
+ *       (connect, connected); methods: ev:emit(event, ...) to the event's socket, ev:ack(...)
+ *       answering the client's ack (both carry the event's binary attachments when the
+ *       arguments keep their placeholders); writable: msg (chat, private), to_rooms,
+ *       to_users, skip (tables) and no_store (boolean), which are the message's routing when
+ *       the application gives one.
  *   parley.emit(target, event, ...)  target: a socket id, a room, or nil for the namespace
  *   parley.join(id, room), parley.leave(id, room), parley.kick(id [, reason])
  *   parley.members(room)  {id, name, userid, bot} of each member (nil room: every socket)

@@ -115,6 +115,12 @@ void pl_map_set_seed(const unsigned char key[16])
 	seed_k1 = load64(key + 8);
 }
 
+uint64_t pl_map_hash(const void *data, size_t len)
+{
+	pthread_once(&seed_once, seed_random);
+	return siphash13(data, len, seed_k0, seed_k1);
+}
+
 static uint64_t hash(const char *s)
 {
 	return siphash13((const unsigned char *)s, strlen(s), seed_k0, seed_k1);

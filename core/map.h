@@ -40,6 +40,8 @@ void pl_map_set_seed(const unsigned char key[16]);
 
 /* Returns SipHash-1-3 of the len bytes at data under the 16-byte key (little-endian words). */
 uint64_t pl_siphash13(const void *data, size_t len, const unsigned char key[16]);
+/* SipHash-1-3 of data under the process's random key, the one every map uses. */
+uint64_t pl_map_hash(const void *data, size_t len);
 
 /* Iteration: for (size_t i = 0; pl_map_next(m, &i, &value);) { ... } — do not modify m inside. */
 int pl_map_next(const struct pl_map *m, size_t *pos, void **value);

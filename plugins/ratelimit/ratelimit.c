@@ -7,8 +7,8 @@
  * {"message":"rate limited"}.
  *
  * Each socket keeps its own buckets (socket data) and points at its address's and user's
- * entries in a table of this file (chained, keyed with SipHash and a random seed, since the
- * keys come from clients). An entry lives while a socket points at it or its buckets are not
+ * entries in a table of this file (chained, keyed with the host's api->hash, whose random key
+ * the clients cannot guess). An entry lives while a socket points at it or its buckets are not
  * full again; the tick drops the rest. The common path reads the monotonic clock once and
  * allocates nothing.
  */
@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "parley/plugin.h"
@@ -79,7 +78,6 @@ static json_t *reject_answer;	  /* the shared ack answer of a rejection */
 static struct sockstate *states;  /* live socket states */
 static struct entry **table;	  /* chained hash table of entries */
 static size_t table_cap, table_n; /* slots (a power of two) and entries */
-static uint64_t seed[2];	  /* SipHash key */
 
 /* ---- time, buckets ---- */
 
@@ -133,55 +131,6 @@ static bool bucket_full(struct bucket *b, const struct limit *l, uint64_t now)
 
 /* ---- the entry table ---- */
 
-#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-#define SIPROUND                   \
-	do {                       \
-		v0 += v1;          \
-		v1 = ROTL(v1, 13); \
-		v1 ^= v0;          \
-		v0 = ROTL(v0, 32); \
-		v2 += v3;          \
-		v3 = ROTL(v3, 16); \
-		v3 ^= v2;          \
-		v0 += v3;          \
-		v3 = ROTL(v3, 21); \
-		v3 ^= v0;          \
-		v2 += v1;          \
-		v1 = ROTL(v1, 17); \
-		v1 ^= v2;          \
-		v2 = ROTL(v2, 32); \
-	} while (0)
-
-/* SipHash-2-4 of the string s (its length n) with the process's random key. */
-static uint64_t siphash(const char *s, size_t n)
-{
-	uint64_t v0 = seed[0] ^ 0x736f6d6570736575ull, v1 = seed[1] ^ 0x646f72616e646f6dull;
-	uint64_t v2 = seed[0] ^ 0x6c7967656e657261ull, v3 = seed[1] ^ 0x7465646279746573ull;
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0;
-	for (; i + 8 <= n; i += 8) {
-		uint64_t m;
-		memcpy(&m, p + i, 8);
-		v3 ^= m;
-		SIPROUND;
-		SIPROUND;
-		v0 ^= m;
-	}
-	uint64_t last = (uint64_t)n << 56;
-	for (size_t j = 0; i + j < n; j++)
-		last |= (uint64_t)p[i + j] << (8 * j);
-	v3 ^= last;
-	SIPROUND;
-	SIPROUND;
-	v0 ^= last;
-	v2 ^= 0xff;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
-	return v0 ^ v1 ^ v2 ^ v3;
-}
-
 static int table_grow(void)
 {
 	size_t cap = table_cap ? table_cap * 2 : 64;
@@ -207,7 +156,7 @@ static int table_grow(void)
 static struct entry *entry_get(const char *key, uint64_t now, bool ref)
 {
 	size_t n = strlen(key);
-	uint64_t h = siphash(key, n);
+	uint64_t h = api->hash(key, n);
 	if (table_cap) {
 		for (struct entry *e = table[h & (table_cap - 1)]; e; e = e->next)
 			if (e->hash == h && strcmp(e->key, key) == 0) {
@@ -607,8 +556,8 @@ PARLEY_EXPORT int parley_plugin_version(int n_versions, const int *versions)
 PARLEY_EXPORT int parley_plugin_init(const struct parley_api *a, parley_owner *o,
 				     const char *const *options)
 {
-	if (a->size < offsetof(struct parley_api, socket_address) + sizeof a->socket_address ||
-	    !a->socket_address)
+	if (a->size < offsetof(struct parley_api, hash) + sizeof a->hash || !a->socket_address ||
+	    !a->hash)
 		return PARLEY_EVERSION;
 	api = a;
 	owner = o;
@@ -622,10 +571,6 @@ PARLEY_EXPORT int parley_plugin_init(const struct parley_api *a, parley_owner *o
 			return rc;
 	}
 	count_bytes = lv_socket.bytes.rate > 0 || lv_user.bytes.rate > 0 || lv_addr.bytes.rate > 0;
-	if (getrandom(seed, sizeof seed, 0) != (ssize_t)sizeof seed) {
-		seed[0] = now_ns();
-		seed[1] = (uint64_t)(uintptr_t)&seed;
-	}
 	reject_answer = json_pack("[{sbss}]", "ok", 0, "error", "rate limited: slow down");
 	if (!reject_answer)
 		return -ENOMEM;

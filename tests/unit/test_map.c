@@ -252,6 +252,18 @@ static void test_random_seed(void)
  * digest-sip_hash for "" and "siphash"; the ones under key 00..0f over bytes 00, 01, ... cover
  * every tail length and two full words.
  */
+/* The hash extensions get: the maps' keyed SipHash-1-3, stable within the process. */
+static void test_map_hash(void)
+{
+	unsigned char key[16] = {0};
+	for (int i = 0; i < 16; i++)
+		key[i] = (unsigned char)(i * 7 + 1);
+	pl_map_set_seed(key);
+	ASSERT_EQ(pl_map_hash("room", 4), pl_siphash13("room", 4, key));
+	ASSERT_EQ(pl_map_hash("room", 4), pl_map_hash("room", 4));
+	ASSERT(pl_map_hash("room", 4) != pl_map_hash("roon", 4));
+}
+
 static void test_siphash_vectors(void)
 {
 	static const unsigned char zero_key[16];
@@ -420,6 +432,6 @@ static void test_many_keys(void)
 	free(k);
 }
 
-TEST_MAIN(TEST(test_random_seed), TEST(test_siphash_vectors), TEST(test_empty),
-	  TEST(test_put_get_replace), TEST(test_thousands), TEST(test_tombstone_churn),
+TEST_MAIN(TEST(test_random_seed), TEST(test_siphash_vectors), TEST(test_map_hash),
+	  TEST(test_empty), TEST(test_put_get_replace), TEST(test_thousands), TEST(test_tombstone_churn),
 	  TEST(test_collisions), TEST(test_collision_churn), TEST(test_many_keys))

@@ -58,7 +58,8 @@ enum parley_hook {
 	PARLEY_HOOK_LEAVE,	    /* a socket left a room (struct parley_evt_room) */
 	PARLEY_HOOK_EMIT,	    /* an outgoing emit or broadcast, once, before it is encoded
 				     * (struct parley_evt_emit) */
-	PARLEY_HOOK_DISCONNECT,	    /* the socket is leaving; rooms still readable (struct parley_evt_socket) */
+	PARLEY_HOOK_DISCONNECT,	    /* the socket is leaving, its rooms still readable
+				     * (struct parley_evt_socket) */
 	PARLEY_HOOK_TICK,	    /* once a second (struct parley_evt_tick) */
 	PARLEY_HOOK_APP,	    /* raised by an application, by name: "login", "chat", "private"
 				     * (struct parley_evt_message) */
@@ -352,6 +353,11 @@ struct parley_api {
 	int (*inject)(parley_socket *s, const char *event, json_t *args);
 	/* True if any handler is registered on hook: lets an application skip building an event. */
 	bool (*hook_active)(enum parley_hook hook);
+	/*
+	 * A hash of data under a random key drawn once per process (SipHash-1-3): for tables over
+	 * client-chosen keys, which an attacker cannot then fill with colliding names.
+	 */
+	uint64_t (*hash)(const void *data, size_t len);
 };
 
 /*
