@@ -363,12 +363,14 @@ static long long config_number(const char *key, long long fallback)
 		"port",		  "ping-interval",	  "ping-timeout",  "max-payload",
 		"connect-timeout", "ack-timeout",	  "max-send-queue", "max-connections",
 		"history-replay", "history-keep",	  "max-rooms-per-socket", "max-room-name",
+		"history-max-bytes",
 	};
 	long long values[] = {
 		c->port,		c->ping_interval,   c->ping_timeout,   (long long)c->max_payload,
 		c->connect_timeout,	c->ack_timeout,	    (long long)c->max_send_queue,
 		(long long)c->max_connections, c->history_replay, c->history_keep,
 		(long long)c->max_rooms, (long long)c->max_room_name,
+		(long long)c->history_max_bytes,
 	};
 	for (size_t i = 0; i < sizeof names / sizeof *names; i++)
 		if (strcmp(key, names[i]) == 0)
@@ -391,6 +393,14 @@ static long long history_append(parley_nsp *nsp, const char *room, const json_t 
 				const char *event, const json_t *payload)
 {
 	return pl_history_append(srv->history, NSP(nsp)->name, room, sender, event, payload);
+}
+
+static int history_store(parley_nsp *nsp, const char *room, const json_t *sender,
+			 const char *event, const json_t *payload, void (*done)(long long id, void *ud),
+			 void *ud)
+{
+	return pl_history_store(srv->history, NSP(nsp)->name, room, sender, event, payload, done,
+				ud);
 }
 
 static json_t *history_page(parley_nsp *nsp, const char *room, long long before, long long since,
@@ -491,6 +501,7 @@ static const struct parley_api table = {
 	.inject = inject,
 	.socket_address = socket_address,
 	.hash = pl_map_hash,
+	.history_store = history_store,
 };
 
 const struct parley_api *pl_api(void)

@@ -316,6 +316,50 @@ static void stored(parley_socket *s, long long id, json_t *out)
 	api->message_done(&ev, "stored");
 }
 
+/* A chat message being stored: the sender is answered when its commit is done. */
+struct pending_chat {
+	parley_socket *sender; /* a reference, released in chat_stored */
+	long long ack_id;      /* the sender's ack id, or -1 */
+	size_t delivered;      /* recipients of the live delivery */
+	json_t *out;	       /* the message as delivered (a reference) */
+};
+
+/* What a failed store's ack says, by the history's error. */
+static const char *store_error(long long err)
+{
+	switch (err) {
+	case -ENOSPC: return "storage full";
+	case -EBUSY: return "storage busy";
+	default: return "storage error";
+	}
+}
+
+/* history_store's callback: answers {ok, id, delivered} once stored, or says it was not. */
+static void chat_stored(long long id, void *ud)
+{
+	struct pending_chat *pc = ud;
+	json_t *answer;
+	if (id > 0) {
+		stored(pc->sender, id, pc->out);
+		answer = json_pack("{sbsIsI}", "ok", 1, "id", (json_int_t)id, "delivered",
+				   (json_int_t)pc->delivered);
+	} else {
+		answer = json_pack("{sbsIsbss}", "ok", 1, "delivered", (json_int_t)pc->delivered,
+				   "stored", 0, "error", store_error(id));
+	}
+	if (pc->ack_id >= 0) {
+		json_t *args = json_pack("[o]", answer);
+		/* fails harmlessly if the sender has gone */
+		api->ack(pc->sender, pc->ack_id, args, NULL, 0);
+		json_decref(args);
+	} else {
+		json_decref(answer);
+	}
+	json_decref(pc->out);
+	api->socket_unref(pc->sender);
+	free(pc);
+}
+
 static enum parley_verdict chat(struct parley_evt_message *ev)
 {
 	parley_socket *s = ev->socket;
@@ -336,24 +380,33 @@ static enum parley_verdict chat(struct parley_evt_message *ev)
 	if (msg)
 		json_object_set(out, "msg", msg);
 	const struct parley_route *route = ev->route;
-	long long id = 0;
+	struct pending_chat *pc = NULL;
 	if (!route->no_store) {
-		/* stored (and committed before any frame leaves) before it is delivered */
-		id = api->history_append(nsp, room, json_object_get(out, "from"), "chat", out);
-		if (id < 0) {
+		pc = calloc(1, sizeof *pc);
+		if (!pc) {
+			json_decref(out);
+			return fail(ev, "out of memory");
+		}
+		pc->sender = api->socket_ref(s);
+		pc->ack_id = ev->ack_id;
+		pc->out = json_incref(out);
+		/* committed, and the sender answered, before any frame of this iteration leaves */
+		int rc = api->history_store(nsp, room, json_object_get(out, "from"), "chat", out,
+					    chat_stored, pc);
+		if (rc) {
+			api->socket_unref(pc->sender);
+			json_decref(pc->out);
+			free(pc);
 			json_decref(out);
 			return fail(ev, "the message could not be stored");
 		}
 	}
 	/* socket.broadcast.emit('chat', ...): everyone (or the room) but the sender, and whoever
-	 * the hooks routed it to */
+	 * the hooks routed it to; live delivery does not wait for, nor depend on, the store */
 	size_t n = deliver(nsp, room, s, route, "chat", out);
-	if (id > 0)
-		stored(s, id, out);
 	json_decref(out);
-	if (id > 0)
-		reply(ev, json_pack("{sbsIsI}", "ok", 1, "id", (json_int_t)id, "delivered",
-				    (json_int_t)n));
+	if (pc)
+		pc->delivered = n; /* the sender hears it with the id, once the commit is done */
 	else
 		reply(ev, json_pack("{sbsIsb}", "ok", 1, "delivered", (json_int_t)n, "stored", 0));
 	return PARLEY_HANDLED;

@@ -85,6 +85,8 @@ static const struct option_def options[] = {
 	 "messages replayed to a client on login and on joining a room (default 50)"},
 	{"history-keep", OPT_UINT, F(history_keep), 0, 100000000,
 	 "messages kept per room, older ones deleted every minute; 0 keeps all (default 10000)"},
+	{"history-max-bytes", OPT_SIZE, F(history_max_bytes), 0, 1ull << 50,
+	 "largest size of the history file in bytes, 0 for no limit (default 0)"},
 	{"log-level", OPT_LEVEL, F(log_level), 0, 0, "error, warn, info or debug (default info)"},
 	{"app", OPT_APP, F(app), 0, 0,
 	 "built-in application: chat (default), conformance or engine-echo"},

@@ -47,6 +47,7 @@ struct pl_config {
 	bool cors_credentials;	/* send Access-Control-Allow-Credentials */
 	unsigned history_replay; /* messages replayed on login and join, 0 for none */
 	unsigned history_keep;	/* messages kept per room, 0 for all */
+	size_t history_max_bytes; /* cap on the history file's size, 0 for none */
 	int log_level;		/* enum pl_log_level */
 	enum pl_app app;	/* built-in application */
 	char *namespaces[PL_CONFIG_MAX_NSP]; /* namespaces served besides "/" */

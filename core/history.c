@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,13 @@
 
 extern const char pl_schema_sql[]; /* schema.sql, compiled in by the build */
 
+/* An append waiting for its batch's commit. */
+struct pending {
+	long long id;			 /* its row id, or the error that kept it out */
+	void (*done)(long long id, void *ud); /* told the final id or an error */
+	void *ud;
+};
+
 struct pl_history {
 	sqlite3 *db;		 /* the connection */
 	sqlite3_stmt *insert;	 /* INSERT INTO messages */
@@ -27,7 +35,71 @@ struct pl_history {
 	uv_prepare_t *prepare;	 /* commits before the loop polls for I/O; freed by its close */
 	uv_timer_t *retention;	 /* trims old messages every minute; freed by its close */
 	unsigned keep;		 /* messages kept per room, 0 for all */
+	char *path;		 /* the database file */
+	uv_loop_t *loop;
+	unsigned long long max_bytes; /* --history-max-bytes, 0 for no cap */
+	struct pending *batch;	 /* appends of the open transaction, told at its commit */
+	size_t n_batch, cap_batch;
+	long long last_id;	 /* the highest id given out: a reopened file starts above it */
+	uint64_t err_at;	 /* loop time of the last logged store error */
+	unsigned long err_suppressed; /* store errors not logged since then */
+	dev_t dev;		 /* the open file's identity, to notice it deleted or replaced */
+	ino_t ino;
+	bool file_known;	 /* dev and ino are set (not for ":memory:") */
+	bool file_lost;		 /* the file is gone and not yet reopened (logged once) */
+	uv_timer_t *watch;	 /* checks the file every WATCH_INTERVAL_MS; freed by its close */
 };
+
+#define ERROR_LOG_INTERVAL_MS 10000
+#define WATCH_INTERVAL_MS     5000
+
+/* Maps a SQLite result code to the error an append's callback is given. */
+static long long store_errno(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_FULL: return -ENOSPC;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED: return -EBUSY;
+	case SQLITE_NOMEM: return -ENOMEM;
+	case SQLITE_READONLY: return -EROFS;
+	default: return -EIO;
+	}
+}
+
+/* Logs a failure to store, with SQLite's message, at most once per ERROR_LOG_INTERVAL_MS. */
+static void store_error(struct pl_history *h, const char *what)
+{
+	uint64_t now = uv_now(h->loop);
+	if (h->err_at && now - h->err_at < ERROR_LOG_INTERVAL_MS) {
+		h->err_suppressed++;
+		return;
+	}
+	if (h->err_suppressed)
+		pl_error("history: %s: %s (%lu more failures since the last report)", what,
+			 sqlite3_errmsg(h->db), h->err_suppressed);
+	else
+		pl_error("history: %s: %s", what, sqlite3_errmsg(h->db));
+	h->err_at = now ? now : 1;
+	h->err_suppressed = 0;
+}
+
+/* Tells every append of the batch its outcome: its id, or err for all when err < 0. */
+static void finish_batch(struct pl_history *h, long long err)
+{
+	/* a callback may append again: that starts a new batch */
+	struct pending *b = h->batch;
+	size_t n = h->n_batch;
+	h->batch = NULL;
+	h->n_batch = h->cap_batch = 0;
+	for (size_t i = 0; i < n; i++) {
+		long long id = err < 0 ? err : b[i].id;
+		if (id > h->last_id)
+			h->last_id = id;
+		if (b[i].done)
+			b[i].done(id, b[i].ud);
+	}
+	free(b);
+}
 
 static void commit_cb(uv_prepare_t *p)
 {
@@ -60,20 +132,67 @@ static int exec(struct pl_history *h, const char *sql)
 	return 0;
 }
 
-struct pl_history *pl_history_new(const char *path, uv_loop_t *loop, unsigned keep)
+/* Closes the connection and its statements. */
+static void close_db(struct pl_history *h)
 {
-	struct pl_history *h = calloc(1, sizeof *h);
-	if (!h)
-		return NULL;
-	h->keep = keep;
-	if (sqlite3_open_v2(path, &h->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-	    SQLITE_OK) {
-		pl_error("history: cannot open %s: %s", path, h->db ? sqlite3_errmsg(h->db) : "?");
-		goto fail;
+	sqlite3_finalize(h->insert);
+	sqlite3_finalize(h->newest);
+	sqlite3_finalize(h->oldest);
+	h->insert = h->newest = h->oldest = NULL;
+	sqlite3_close(h->db);
+	h->db = NULL;
+	h->in_tx = 0;
+}
+
+/* Records the identity of the file at h->path, to notice it replaced or deleted. */
+static void note_file(struct pl_history *h)
+{
+	struct stat st;
+	h->file_known = strcmp(h->path, ":memory:") != 0 && *h->path && stat(h->path, &st) == 0;
+	if (h->file_known) {
+		h->dev = st.st_dev;
+		h->ino = st.st_ino;
 	}
-	sqlite3_busy_timeout(h->db, 2000);
+}
+
+/* Opens the connection, applies the schema and settings, prepares the statements. */
+static int open_db(struct pl_history *h)
+{
+	if (sqlite3_open_v2(h->path, &h->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+	    SQLITE_OK) {
+		pl_error("history: cannot open %s: %s", h->path, h->db ? sqlite3_errmsg(h->db) : "?");
+		return -1;
+	}
+	/* never wait for a lock on the loop: a busy database fails the batch at once */
+	sqlite3_busy_timeout(h->db, 0);
 	if (exec(h, pl_schema_sql) || exec(h, "PRAGMA synchronous = NORMAL"))
-		goto fail;
+		return -1;
+	if (h->max_bytes) {
+		int page = 4096;
+		sqlite3_stmt *st;
+		if (sqlite3_prepare_v2(h->db, "PRAGMA page_size", -1, &st, NULL) == SQLITE_OK) {
+			if (sqlite3_step(st) == SQLITE_ROW)
+				page = sqlite3_column_int(st, 0);
+			sqlite3_finalize(st);
+		}
+		char sql[64];
+		unsigned long long pages = h->max_bytes / (unsigned long long)(page > 0 ? page : 4096);
+		/* SQLite keeps the limit at least at the file's current size */
+		snprintf(sql, sizeof sql, "PRAGMA max_page_count = %llu", pages ? pages : 1);
+		if (exec(h, sql))
+			return -1;
+	}
+	if (h->last_id > 0) {
+		/* a new file: ids go on above those given out, never again the same */
+		char sql[320];
+		snprintf(sql, sizeof sql,
+			 "UPDATE sqlite_sequence SET seq = %lld WHERE name = 'messages' AND seq < %lld;"
+			 "INSERT INTO sqlite_sequence (name, seq) SELECT 'messages', %lld WHERE NOT "
+			 "EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'messages')",
+			 h->last_id, h->last_id, h->last_id);
+		if (exec(h, sql))
+			return -1;
+	}
 	if (sqlite3_prepare_v2(h->db,
 			       "INSERT INTO messages (nsp, room, sender, event, payload, ts) "
 			       "VALUES (?, ?, ?, ?, ?, ?)",
@@ -88,8 +207,73 @@ struct pl_history *pl_history_new(const char *path, uv_loop_t *loop, unsigned ke
 			       "WHERE nsp = ? AND room = ? AND id > ? ORDER BY id LIMIT ?",
 			       -1, &h->oldest, NULL) != SQLITE_OK) {
 		pl_error("history: %s", sqlite3_errmsg(h->db));
-		goto fail;
+		return -1;
 	}
+	note_file(h);
+	return 0;
+}
+
+/* Every WATCH_INTERVAL_MS: a database file deleted or replaced under the server is reopened
+ * (the schema applied again), or what is stored would be gone at the next start. */
+static void watch_cb(uv_timer_t *t)
+{
+	struct pl_history *h = t->data;
+	if (!h->file_known && !h->file_lost)
+		return;
+	struct stat st;
+	int gone = stat(h->path, &st) != 0;
+	if (!gone && !h->file_lost && st.st_dev == h->dev && st.st_ino == h->ino)
+		return;
+	if (!h->file_lost)
+		pl_error("history: the database file %s was %s while open; reopening it", h->path,
+			 gone ? "deleted" : "replaced");
+	h->file_lost = true;
+	/* the open batch would go to the old file: it fails, and is not acknowledged as stored */
+	if (h->in_tx) {
+		exec(h, "ROLLBACK");
+		h->in_tx = 0;
+	}
+	finish_batch(h, -EIO);
+	sqlite3 *old = h->db;
+	sqlite3_stmt *ins = h->insert, *nw = h->newest, *od = h->oldest;
+	h->db = NULL;
+	h->insert = h->newest = h->oldest = NULL;
+	if (open_db(h) == 0) {
+		sqlite3_finalize(ins);
+		sqlite3_finalize(nw);
+		sqlite3_finalize(od);
+		sqlite3_close(old);
+		h->file_lost = false;
+		pl_info("history: reopened %s", h->path);
+		return;
+	}
+	/* cannot open it now (its directory gone?): keep the old connection, try again later */
+	close_db(h);
+	h->db = old;
+	h->insert = ins;
+	h->newest = nw;
+	h->oldest = od;
+}
+
+struct pl_history *pl_history_new(const char *path, uv_loop_t *loop, unsigned keep,
+				  unsigned long long max_bytes)
+{
+	struct pl_history *h = calloc(1, sizeof *h);
+	if (!h)
+		return NULL;
+	h->keep = keep;
+	h->loop = loop;
+	h->max_bytes = max_bytes;
+	h->path = strdup(path);
+	if (!h->path || open_db(h))
+		goto fail;
+	h->watch = malloc(sizeof *h->watch);
+	if (!h->watch)
+		goto fail;
+	uv_timer_init(loop, h->watch);
+	h->watch->data = h;
+	uv_timer_start(h->watch, watch_cb, WATCH_INTERVAL_MS, WATCH_INTERVAL_MS);
+	uv_unref((uv_handle_t *)h->watch);
 	h->prepare = malloc(sizeof *h->prepare);
 	if (!h->prepare)
 		goto fail;
@@ -126,10 +310,11 @@ void pl_history_free(struct pl_history *h)
 	}
 	if (h->retention)
 		uv_close((uv_handle_t *)h->retention, handle_freed);
-	sqlite3_finalize(h->insert);
-	sqlite3_finalize(h->newest);
-	sqlite3_finalize(h->oldest);
-	sqlite3_close(h->db);
+	if (h->watch)
+		uv_close((uv_handle_t *)h->watch, handle_freed);
+	finish_batch(h, -EIO); /* only if the last commit could not even begin */
+	close_db(h);
+	free(h->path);
 	free(h);
 }
 
@@ -165,12 +350,39 @@ static long long trim(struct pl_history *h, unsigned keep)
 	return n;
 }
 
+/* Commits (or, on failure, rolls back) the open transaction and tells its appends. */
+static int commit_once(struct pl_history *h)
+{
+	long long err = 0;
+	if (h->in_tx) {
+		h->in_tx = 0;
+		int rc = sqlite3_exec(h->db, "COMMIT", NULL, NULL, NULL);
+		if (rc != SQLITE_OK) {
+			err = store_errno(rc);
+			store_error(h, "cannot commit");
+			/* a failed COMMIT may leave the transaction open (SQLITE_BUSY): undo it,
+			 * so that none of its ids is given out and the next batch starts afresh */
+			if (!sqlite3_get_autocommit(h->db))
+				sqlite3_exec(h->db, "ROLLBACK", NULL, NULL, NULL);
+		}
+	}
+	finish_batch(h, err);
+	return err < 0 ? (int)err : 0;
+}
+
 int pl_history_commit(struct pl_history *h)
 {
-	if (!h || !h->in_tx)
+	if (!h)
 		return 0;
-	h->in_tx = 0;
-	return exec(h, "COMMIT") ? -EIO : 0;
+	/* a callback that appends again is committed in the same barrier step; bounded, so that
+	 * a callback appending at every commit cannot hold the loop */
+	int rc = 0;
+	for (int round = 0; round < 4 && (h->in_tx || h->n_batch); round++) {
+		int r = commit_once(h);
+		if (r < 0 && rc == 0)
+			rc = r;
+	}
+	return rc;
 }
 
 static char *to_json(const json_t *v)
@@ -183,12 +395,31 @@ static char *to_json(const json_t *v)
 	return b.data;
 }
 
-long long pl_history_append(struct pl_history *h, const char *nsp, const char *room,
-			    const json_t *sender, const char *event, const json_t *payload)
+/* Adds an append to the batch told at the next commit. Returns 0 or -ENOMEM. */
+static int queue(struct pl_history *h, long long id, void (*done)(long long, void *), void *ud)
+{
+	if (h->n_batch == h->cap_batch) {
+		size_t cap = h->cap_batch ? h->cap_batch * 2 : 16;
+		struct pending *b = realloc(h->batch, cap * sizeof *b);
+		if (!b)
+			return -ENOMEM;
+		h->batch = b;
+		h->cap_batch = cap;
+	}
+	h->batch[h->n_batch++] = (struct pending){id, done, ud};
+	return 0;
+}
+
+/* Inserts a row into the open transaction (opening it). Returns its id or a negative error. */
+static long long insert(struct pl_history *h, const char *nsp, const char *room,
+			const json_t *sender, const char *event, const json_t *payload)
 {
 	if (!h->in_tx) {
-		if (exec(h, "BEGIN"))
-			return -EIO;
+		int rc = sqlite3_exec(h->db, "BEGIN", NULL, NULL, NULL);
+		if (rc != SQLITE_OK) {
+			store_error(h, "cannot begin a transaction");
+			return store_errno(rc);
+		}
 		h->in_tx = 1;
 	}
 	char *s = to_json(sender), *p = to_json(payload);
@@ -204,9 +435,19 @@ long long pl_history_append(struct pl_history *h, const char *nsp, const char *r
 	sqlite3_bind_text(h->insert, 4, event, -1, SQLITE_STATIC);
 	sqlite3_bind_text(h->insert, 5, p, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(h->insert, 6, ts);
-	if (sqlite3_step(h->insert) != SQLITE_DONE) {
-		pl_error("history: cannot store a message: %s", sqlite3_errmsg(h->db));
-		id = -EIO;
+	int rc = sqlite3_step(h->insert);
+	if (rc != SQLITE_DONE) {
+		rc = sqlite3_extended_errcode(h->db);
+		store_error(h, "cannot store a message");
+		id = store_errno(rc);
+		if (sqlite3_get_autocommit(h->db)) {
+			/* SQLite rolled the whole transaction back (it may, when full): the batch's
+			 * earlier rows are gone too */
+			h->in_tx = 0;
+			for (size_t i = 0; i < h->n_batch; i++)
+				if (h->batch[i].id > 0)
+					h->batch[i].id = id;
+		}
 	} else {
 		id = sqlite3_last_insert_rowid(h->db);
 	}
@@ -215,6 +456,31 @@ long long pl_history_append(struct pl_history *h, const char *nsp, const char *r
 out:
 	free(s);
 	free(p);
+	return id;
+}
+
+int pl_history_store(struct pl_history *h, const char *nsp, const char *room,
+		     const json_t *sender, const char *event, const json_t *payload,
+		     void (*done)(long long id, void *ud), void *ud)
+{
+	if (queue(h, 0, NULL, NULL))
+		return -ENOMEM; /* room for it first: once inserted, it must be told */
+	h->n_batch--;
+	long long id = insert(h, nsp, room, sender, event, payload);
+	queue(h, id, done, ud);
+	return 0;
+}
+
+long long pl_history_append(struct pl_history *h, const char *nsp, const char *room,
+			    const json_t *sender, const char *event, const json_t *payload)
+{
+	long long id = insert(h, nsp, room, sender, event, payload);
+	/* committed now, with the batch so far: the id returned is one that is stored */
+	int rc = commit_once(h);
+	if (id > 0 && rc < 0)
+		return rc;
+	if (id > h->last_id)
+		h->last_id = id;
 	return id;
 }
 

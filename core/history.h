@@ -16,17 +16,34 @@ struct pl_history;
 /*
  * Opens (creating if needed) the database at path (":memory:" for none on disk), applies the
  * schema, and commits pending writes in loop's prepare phase. keep is the number of messages
- * kept per room (0 keeps all): older ones are deleted at open and then every minute.
- * Returns NULL after logging why.
+ * kept per room (0 keeps all): older ones are deleted at open and then every minute. max_bytes
+ * caps the file's size (PRAGMA max_page_count; 0 for no cap). The connection never waits for a
+ * lock (busy_timeout 0): a database locked by another process fails the batch at once. The file
+ * is checked every few seconds, and reopened (the schema applied again) when it was deleted or
+ * replaced. Returns NULL after logging why.
  */
-struct pl_history *pl_history_new(const char *path, uv_loop_t *loop, unsigned keep);
+struct pl_history *pl_history_new(const char *path, uv_loop_t *loop, unsigned keep,
+				  unsigned long long max_bytes);
 
 /* Commits and closes. NULL is a no-op. */
 void pl_history_free(struct pl_history *h);
 
 /*
- * Appends a message (sender and payload are borrowed JSON). Returns its id (> 0), or a
- * negative error after logging sqlite3_errmsg.
+ * Appends a message (sender and payload are borrowed JSON) to the open transaction. done is
+ * called once, from the next commit (pl_history_commit: the before-write barrier or the
+ * prepare phase, so before any frame of this iteration leaves), with the message's id (> 0)
+ * once it is committed, or a negative error (-ENOSPC full, -EBUSY locked by another process,
+ * -EIO, -ENOMEM) when it is not stored: a failed commit is rolled back, and none of its ids is
+ * ever given out. Errors are logged with sqlite3_errmsg at most once per 10 s. Returns 0, or
+ * -ENOMEM (done is then not called).
+ */
+int pl_history_store(struct pl_history *h, const char *nsp, const char *room,
+		     const json_t *sender, const char *event, const json_t *payload,
+		     void (*done)(long long id, void *ud), void *ud);
+
+/*
+ * Appends a message and commits at once (with whatever the open transaction holds). Returns
+ * its id (> 0) once committed, or a negative error as pl_history_store's done is told.
  */
 long long pl_history_append(struct pl_history *h, const char *nsp, const char *room,
 			    const json_t *sender, const char *event, const json_t *payload);
@@ -46,7 +63,11 @@ json_t *pl_history_page(struct pl_history *h, const char *nsp, const char *room,
  */
 int pl_history_delete(struct pl_history *h, const char *nsp, long long id);
 
-/* Commits the open transaction, if any. NULL is a no-op. Returns 0 or a negative error. */
+/*
+ * Commits the open transaction, if any, and tells its appends their outcome (appends made by
+ * those callbacks are committed too, a few rounds at most). NULL is a no-op. Returns 0 or a
+ * negative error.
+ */
 int pl_history_commit(struct pl_history *h);
 
 #endif

@@ -148,7 +148,8 @@ int main(int argc, char **argv)
 	server.loop = &loop;
 	server.cfg = &cfg;
 	pl_barrier_init(&server.before_write);
-	server.history = pl_history_new(cfg.db_path, &loop, cfg.history_keep);
+	server.history = pl_history_new(cfg.db_path, &loop, cfg.history_keep,
+				       cfg.history_max_bytes);
 	if (!server.history)
 		goto out_loop;
 	if (pl_barrier_add(&server.before_write, commit_history, server.history))

@@ -310,8 +310,11 @@ struct parley_api {
 
 	/* -- history -- */
 	/*
-	 * Stores a message (committed before any frame of this loop iteration leaves). room NULL
-	 * or "" is the namespace-wide chat. Returns its id (> 0) or an error.
+	 * Stores a message and commits it at once, with whatever else is pending: a commit per
+	 * call, so history_store is the one to use per message. room NULL or "" is the
+	 * namespace-wide chat. Returns its id (> 0) once committed, or an error (-ENOSPC when the
+	 * database is full, -EBUSY when another process holds its lock, -EIO); an id is never
+	 * returned for a message that is not stored.
 	 */
 	long long (*history_append)(parley_nsp *nsp, const char *room, const json_t *sender,
 				    const char *event, const json_t *payload);
@@ -358,6 +361,18 @@ struct parley_api {
 	 * client-chosen keys, which an attacker cannot then fill with colliding names.
 	 */
 	uint64_t (*hash)(const void *data, size_t len);
+	/*
+	 * Stores a message in the loop iteration's transaction. done(id, ud) is called once, when
+	 * that transaction has been committed, before any frame of the iteration leaves (from the
+	 * before-write barrier), never from within this call: with the message's id (> 0), or with
+	 * an error when it was not stored (-ENOSPC full, -EBUSY the database locked by another
+	 * process, -EIO; the batch is rolled back and its ids are never given out). The history
+	 * never waits for a lock. Keep whatever ud needs alive until done (socket_ref for a
+	 * socket). Returns 0, or an error (done is then not called).
+	 */
+	int (*history_store)(parley_nsp *nsp, const char *room, const json_t *sender,
+			     const char *event, const json_t *payload,
+			     void (*done)(long long id, void *ud), void *ud);
 };
 
 /*
