@@ -363,7 +363,7 @@ static long long config_number(const char *key, long long fallback)
 		"port",		  "ping-interval",	  "ping-timeout",  "max-payload",
 		"connect-timeout", "ack-timeout",	  "max-send-queue", "max-connections",
 		"history-replay", "history-keep",	  "max-rooms-per-socket", "max-room-name",
-		"history-max-age", "history-room-bytes", "history-replay-bytes",
+		"history-replay-bytes",
 		"max-message-bytes", "max-name-bytes",
 	};
 	long long values[] = {
@@ -371,7 +371,6 @@ static long long config_number(const char *key, long long fallback)
 		c->connect_timeout,	c->ack_timeout,	    (long long)c->max_send_queue,
 		(long long)c->max_connections, c->history_replay, c->history_keep,
 		(long long)c->max_rooms, (long long)c->max_room_name,
-		c->history_max_age, (long long)c->history_room_bytes,
 		/* a replay never fills more than half of a client's send queue */
 		(long long)(c->history_replay_bytes < c->max_send_queue / 2 ? c->history_replay_bytes
 									: c->max_send_queue / 2),

@@ -84,7 +84,7 @@ static const struct option_def options[] = {
 	{"history-replay", OPT_UINT, F(history_replay), 0, 1000,
 	 "messages replayed to a client on login and on joining a room (default 50)"},
 	{"history-keep", OPT_UINT, F(history_keep), 0, 100000000,
-	 "messages kept per room, older ones deleted as rooms grow; 0 keeps all (default 10000)"},
+	 "messages kept per room, older ones deleted every minute; 0 keeps all (default 10000)"},
 	{"history-replay-bytes", OPT_SIZE, F(history_replay_bytes), 1024, 1ull << 30,
 	 "bytes a replay or history page carries at most, at most half of max-send-queue "
 	 "(default 262144)"},

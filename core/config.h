@@ -47,8 +47,6 @@ struct pl_config {
 	bool cors_credentials;	/* send Access-Control-Allow-Credentials */
 	unsigned history_replay; /* messages replayed on login and join, 0 for none */
 	unsigned history_keep;	/* messages kept per room, 0 for all */
-	unsigned history_max_age; /* seconds a message is kept, 0 for ever */
-	size_t history_room_bytes; /* stored bytes kept per room, 0 for no limit */
 	size_t history_replay_bytes; /* bytes a replay or history page carries at most */
 	size_t max_message_bytes; /* longest chat or private text, bytes */
 	size_t max_name_bytes;	/* longest login name, bytes */
