@@ -364,6 +364,8 @@ static long long config_number(const char *key, long long fallback)
 		"connect-timeout", "ack-timeout",	  "max-send-queue", "max-connections",
 		"history-replay", "history-keep",	  "max-rooms-per-socket", "max-room-name",
 		"history-max-bytes",
+		"history-replay-bytes",
+		"max-message-bytes", "max-name-bytes",
 	};
 	long long values[] = {
 		c->port,		c->ping_interval,   c->ping_timeout,   (long long)c->max_payload,
@@ -371,6 +373,10 @@ static long long config_number(const char *key, long long fallback)
 		(long long)c->max_connections, c->history_replay, c->history_keep,
 		(long long)c->max_rooms, (long long)c->max_room_name,
 		(long long)c->history_max_bytes,
+		/* a replay never fills more than half of a client's send queue */
+		(long long)(c->history_replay_bytes < c->max_send_queue / 2 ? c->history_replay_bytes
+									: c->max_send_queue / 2),
+		(long long)c->max_message_bytes, (long long)c->max_name_bytes,
 	};
 	for (size_t i = 0; i < sizeof names / sizeof *names; i++)
 		if (strcmp(key, names[i]) == 0)

@@ -19,12 +19,20 @@
 
 #define MAX_ROOM_NAME  128 /* the core's default for "max-room-name" */
 #define HISTORY_REPLAY 50  /* the core's default for "history-replay" */
+#define REPLAY_BYTES   (256 << 10) /* the core's default for "history-replay-bytes" */
+#define MESSAGE_BYTES  (64 << 10)  /* the core's default for "max-message-bytes" */
+#define NAME_BYTES     64	   /* the core's default for "max-name-bytes" */
 
 static const struct parley_api *api; /* the host's table, set by pl_app_chat_init */
 static parley_owner *owner;	     /* what the hooks and log lines belong to */
 static long long max_room_name;	     /* the configured limit, read once at init */
 static long long history_replay;     /* messages replayed on login and join; 0 for none */
 static char room_name_error[80];     /* "a room name of 1 to N characters is required" */
+static long long replay_bytes;	     /* bytes a replay or history page carries at most */
+static long long max_message_bytes;  /* longest chat or private text */
+static long long max_name_bytes;     /* longest login name */
+static char message_error[64];	     /* "message too long (max N bytes)" */
+static char name_error[64];	     /* "name too long (max N bytes)" */
 
 /* The sender's identity as the tutorial sends it: {name, userid}, absent fields omitted. */
 static json_t *identity(parley_socket *s)
@@ -135,25 +143,94 @@ static json_t *history_message(json_t *row)
 	return out;
 }
 
+/* The bytes a value takes as JSON: what it adds to a frame. */
+static size_t json_size(const json_t *v)
+{
+	return json_dumpb(v, NULL, 0, JSON_ENCODE_ANY | JSON_COMPACT);
+}
+
+/*
+ * The stored rows (borrowed) as clients see them, within replay_bytes: walking from the newest
+ * (newest_first) or the oldest end, messages are taken while they fit; one too large to fit on
+ * its own is given as a marker {from, room?, id, ts, truncated:true} without its text, so paging
+ * still moves past it. Returns a new array in the rows' order; *cut says the bound left some out.
+ */
+static json_t *bounded(json_t *rows, bool newest_first, bool *cut)
+{
+	size_t n = json_array_size(rows), total = 0;
+	json_t **msgs = calloc(n ? n : 1, sizeof *msgs);
+	*cut = false;
+	for (size_t k = 0; msgs && k < n; k++) {
+		size_t i = newest_first ? n - 1 - k : k;
+		json_t *msg = history_message(json_array_get(rows, i));
+		size_t size = json_size(msg) + 1;
+		if (size > (size_t)replay_bytes) {
+			json_t *marker = json_object();
+			json_object_set(marker, "from", json_object_get(msg, "from"));
+			if (json_object_get(msg, "room"))
+				json_object_set(marker, "room", json_object_get(msg, "room"));
+			json_object_set(marker, "id", json_object_get(msg, "id"));
+			json_object_set(marker, "ts", json_object_get(msg, "ts"));
+			json_object_set_new(marker, "truncated", json_true());
+			json_decref(msg);
+			msg = marker;
+			size = json_size(msg) + 1;
+		}
+		if (total + size > (size_t)replay_bytes) {
+			json_decref(msg);
+			*cut = true;
+			break;
+		}
+		total += size;
+		msgs[i] = msg;
+	}
+	json_t *out = json_array();
+	for (size_t i = 0; msgs && i < n; i++)
+		if (msgs[i])
+			json_array_append_new(out, msgs[i]);
+	free(msgs);
+	return out;
+}
+
 /*
  * Sends the last messages of a room ('' for the namespace-wide chat) to one socket as ordinary
  * "chat" events marked {"history":true,"id":..,"ts":..}, so clients that only know the live
- * event still show them.
+ * event still show them: the newest that fit in replay_bytes, oldest first, so that a replay
+ * never fills the client's send queue.
  */
 static void replay(parley_socket *s, const char *room)
 {
 	if (!history_replay)
 		return;
 	json_t *rows = api->history_page(api->socket_nsp(s), room, 0, -1, (int)history_replay);
+	bool cut;
+	json_t *msgs = bounded(rows, true, &cut);
+	json_decref(rows);
 	size_t i;
-	json_t *row;
-	json_array_foreach(rows, i, row) {
-		json_t *msg = history_message(row);
+	json_t *msg;
+	json_array_foreach(msgs, i, msg) {
 		json_object_set_new(msg, "history", json_true());
 		emit1(s, "chat", msg);
-		json_decref(msg);
 	}
-	json_decref(rows);
+	json_decref(msgs);
+}
+
+/*
+ * Refuses what a chat or private message may not be: sent before logging in, or with a text
+ * over max_message_bytes. Returns the error to answer, or NULL.
+ */
+static const char *refused(const struct parley_evt_message *ev)
+{
+	parley_socket *s = ev->socket;
+	if (!api->socket_name(s) && !api->socket_userid(s))
+		return "log in first";
+	json_t *msg = json_object_get(json_array_get(ev->args, 0), "msg");
+	if (msg) {
+		size_t len = json_is_string(msg) ? json_string_length(msg) : json_size(msg);
+		if ((long long)len > max_message_bytes)
+			return message_error;
+	}
+	return NULL;
 }
 
 /* What an event does once its application hook agreed; ev is the event as the hook left it. */
@@ -215,6 +292,9 @@ static enum parley_verdict login(struct parley_evt_message *ev)
 	parley_socket *s = ev->socket;
 	json_t *data = json_array_get(ev->args, 0);
 	json_t *name = json_object_get(data, "name"), *userid = json_object_get(data, "userid");
+	if (name && (long long)(json_is_string(name) ? json_string_length(name) : json_size(name)) >
+			    max_name_bytes)
+		return fail(ev, name_error);
 	/* the previous parts, held across the change: a part the login omits keeps its value */
 	json_t *old_name = json_incref(api->socket_name(s));
 	json_t *old_userid = json_incref(api->socket_userid(s));
@@ -416,6 +496,9 @@ static enum parley_verdict on_chat(enum parley_hook hook, void *evt, void *ud)
 {
 	(void)hook;
 	(void)ud;
+	const char *err = refused(evt);
+	if (err)
+		return fail(evt, err);
 	struct parley_route route = {.size = sizeof route};
 	return with_app_hook(evt, "chat", chat, &route);
 }
@@ -610,6 +693,9 @@ static enum parley_verdict on_private(enum parley_hook hook, void *evt, void *ud
 {
 	(void)hook;
 	(void)ud;
+	const char *err = refused(evt);
+	if (err)
+		return fail(evt, err);
 	struct parley_route route = {.size = sizeof route};
 	return with_app_hook(evt, "private", private_message, &route);
 }
@@ -670,13 +756,13 @@ static enum parley_verdict on_history(enum parley_hook hook, void *evt, void *ud
 	json_t *rows = api->history_page(api->socket_nsp(s), room, before, since, (int)limit);
 	if (!rows)
 		return fail(ev, "the history cannot be read now");
-	json_t *messages = json_array();
-	size_t i;
-	json_t *row;
-	json_array_foreach(rows, i, row)
-		json_array_append_new(messages, history_message(row));
+	/* within replay_bytes: paging back keeps the newest, paging forward the oldest */
+	bool cut;
+	json_t *messages = bounded(rows, since < 0, &cut);
+	bool more = cut || (long long)json_array_size(rows) == limit;
 	json_decref(rows);
-	reply(ev, json_pack("{sbssso}", "ok", 1, "room", room, "messages", messages));
+	reply(ev, json_pack("{sbsssosb}", "ok", 1, "room", room, "messages", messages, "more",
+			    more));
 	return PARLEY_HANDLED;
 }
 
@@ -750,6 +836,12 @@ int pl_app_chat_init(const struct parley_api *table, parley_owner *self)
 	owner = self;
 	max_room_name = api->config_number("max-room-name", MAX_ROOM_NAME);
 	history_replay = api->config_number("history-replay", HISTORY_REPLAY);
+	replay_bytes = api->config_number("history-replay-bytes", REPLAY_BYTES);
+	max_message_bytes = api->config_number("max-message-bytes", MESSAGE_BYTES);
+	max_name_bytes = api->config_number("max-name-bytes", NAME_BYTES);
+	snprintf(message_error, sizeof message_error, "message too long (max %lld bytes)",
+		 max_message_bytes);
+	snprintf(name_error, sizeof name_error, "name too long (max %lld bytes)", max_name_bytes);
 	snprintf(room_name_error, sizeof room_name_error,
 		 "a room name of 1 to %lld characters is required", max_room_name);
 	/* both namespaces exist from the start, so that clients can connect to them */

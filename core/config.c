@@ -87,6 +87,13 @@ static const struct option_def options[] = {
 	 "messages kept per room, older ones deleted every minute; 0 keeps all (default 10000)"},
 	{"history-max-bytes", OPT_SIZE, F(history_max_bytes), 0, 1ull << 50,
 	 "largest size of the history file in bytes, 0 for no limit (default 0)"},
+	{"history-replay-bytes", OPT_SIZE, F(history_replay_bytes), 1024, 1ull << 30,
+	 "bytes a replay or history page carries at most, at most half of max-send-queue "
+	 "(default 262144)"},
+	{"max-message-bytes", OPT_SIZE, F(max_message_bytes), 1, 1ull << 30,
+	 "longest chat or private message text in bytes (default 65536)"},
+	{"max-name-bytes", OPT_SIZE, F(max_name_bytes), 1, 65536,
+	 "longest login name in bytes (default 64)"},
 	{"log-level", OPT_LEVEL, F(log_level), 0, 0, "error, warn, info or debug (default info)"},
 	{"app", OPT_APP, F(app), 0, 0,
 	 "built-in application: chat (default), conformance or engine-echo"},
@@ -197,6 +204,9 @@ int pl_config_init(struct pl_config *c)
 	c->max_room_name = 128;
 	c->history_replay = 50;
 	c->history_keep = 10000;
+	c->history_replay_bytes = 256u << 10;
+	c->max_message_bytes = 64u << 10;
+	c->max_name_bytes = 64;
 	c->log_level = PL_LOG_INFO;
 	c->app = PL_APP_CHAT;
 	c->bundled = true;

@@ -48,6 +48,9 @@ struct pl_config {
 	unsigned history_replay; /* messages replayed on login and join, 0 for none */
 	unsigned history_keep;	/* messages kept per room, 0 for all */
 	size_t history_max_bytes; /* cap on the history file's size, 0 for none */
+	size_t history_replay_bytes; /* bytes a replay or history page carries at most */
+	size_t max_message_bytes; /* longest chat or private text, bytes */
+	size_t max_name_bytes;	/* longest login name, bytes */
 	int log_level;		/* enum pl_log_level */
 	enum pl_app app;	/* built-in application */
 	char *namespaces[PL_CONFIG_MAX_NSP]; /* namespaces served besides "/" */

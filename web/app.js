@@ -209,12 +209,17 @@
     notice(null, 'You left #' + room + '.');
   }
 
+  var pending = []; // chats typed while disconnected, sent after the next login
+
   function connect() {
     socket = io({ autoConnect: false });
 
     socket.on('connect', function () {
       setStatus('on', 'connected');
       socket.emit('login', { name: me.name, userid: me.userid });
+      // Messages typed while disconnected go after the login: the server refuses chat from a
+      // connection that has not logged in.
+      pending.splice(0).forEach(function (m) { socket.emit('chat', m); });
       if (everConnected) notice(null, 'Reconnected.');
       // A recovered session keeps its rooms; otherwise join them again.
       if (everConnected && !socket.recovered) {
@@ -290,9 +295,12 @@
     var msg = el.sendInput.value;
     if (!msg.trim()) return;
     var room = views.get(current).room;
-    // The server does not echo chat back to the sender: show it here. socket.io-client buffers
-    // the emit while disconnected and sends it after reconnecting.
-    socket.emit('chat', room ? { room: room, msg: msg } : { msg: msg });
+    // The server does not echo chat back to the sender: show it here. While disconnected the
+    // message waits in pending and is sent after the next login (socket.io-client's own buffer
+    // would send it before the login, which the server refuses).
+    var m = room ? { room: room, msg: msg } : { msg: msg };
+    if (socket.connected) socket.emit('chat', m);
+    else pending.push(m);
     addItem(room, { kind: 'chat', name: me.name, userid: me.userid, text: msg, own: true });
     el.sendInput.value = '';
   });

@@ -8,7 +8,7 @@ const { startServer, connected, rawEngineWs, record, sleep } = require('./lib/se
 
 describe('limits', () => {
   it('a client that stops reading is disconnected at the send queue cap; others go on', async (t) => {
-    const srv = await startServer(t, { args: ['--max-send-queue', '262144'] });
+    const srv = await startServer(t, { args: ['--max-send-queue', '262144', '--max-message-bytes', '200000'] });
 
     // The slow consumer: a raw WebSocket that joins '/' and then stops reading its socket.
     const { ws } = await rawEngineWs(t, srv);
@@ -18,6 +18,7 @@ describe('limits', () => {
 
     // A healthy receiver and a sender that broadcasts far more than kernel buffers hold.
     const sender = await connected(t, srv, '/', { transports: ['websocket'] });
+    assert.equal((await sender.timeout(3000).emitWithAck('login', { name: 'sender' })).ok, true);
     const healthy = await connected(t, srv, '/', { transports: ['websocket'] });
     const chats = record(healthy, 'chat');
     const big = 'x'.repeat(100000);

@@ -80,6 +80,7 @@ describe('plugin loader', () => {
     const srv = await startServer(t, { args: ['--config', conf, '--plugin', wordguard], logLevel: 'info' });
     assert.match(srv.output().stderr, /plugin wordguard loaded \(API version 1\)/);
     const a = await connected(t, srv);
+    await a.timeout(3000).emitWithAck('login', { name: 'a' });
     const b = await connected(t, srv);
     const got = [];
     b.on('chat', (m) => got.push(m.msg));
@@ -111,6 +112,7 @@ describe('plugin loader', () => {
     write('word = "foo"');
     const srv = await startServer(t, { args: ['--config', conf], logLevel: 'info' });
     const a = await connected(t, srv);
+    await a.timeout(3000).emitWithAck('login', { name: 'a' });
     assert.equal((await chat(a, 'foo')).ok, false);
     assert.equal((await chat(a, 'bar')).ok, true);
 
