@@ -288,14 +288,21 @@ static void expect_open(const char *body, size_t len, struct pl_eio *s, bool ws)
 	test_check_mem(__FILE__, __LINE__, "OPEN packet", body, len, want, (size_t)n);
 }
 
+/* A polling GET on f for session sid (NULL: a handshake), handed to the session to hold. */
+static struct pl_eio *hold_get(struct fake *f, const char *sid)
+{
+	struct pl_eio *s = accept_on(f, true, false, sid);
+	if (s)
+		pl_eio_poll_get(s, conn(f));
+	return s;
+}
+
 /* A polling session whose handshake GET was answered; the fake's request is over. */
 static struct pl_eio *polling_session(struct fake *get)
 {
-	struct pl_eio *s = accept_on(get, true, false, NULL);
-	if (!s)
-		return NULL;
-	pl_eio_poll_get(s, conn(get));
-	poll_write(get);
+	struct pl_eio *s = hold_get(get, NULL);
+	if (s)
+		poll_write(get);
 	return s;
 }
 
@@ -457,8 +464,7 @@ static void test_heartbeat_polling(void)
 	ASSERT_NOT_NULL(s);
 	char sid[24];
 	memcpy(sid, s->sid, sizeof sid);
-	ASSERT_NOT_NULL(accept_on(get2, true, false, sid));
-	pl_eio_poll_get(s, conn(get2));
+	ASSERT_NOT_NULL(hold_get(get2, sid));
 	ASSERT_EQ(get2->want_writes, 0); /* held: nothing to send */
 	ASSERT(run_until(get1_wants_write, 2000));
 	poll_write(get2);
@@ -484,8 +490,7 @@ static void test_upgrade(void)
 	ASSERT_NOT_NULL(s);
 	char sid[24];
 	memcpy(sid, s->sid, sizeof sid);
-	ASSERT_NOT_NULL(accept_on(held, true, false, sid));
-	pl_eio_poll_get(s, conn(held));
+	ASSERT_NOT_NULL(hold_get(held, sid));
 	ASSERT_EQ(held->n_responses, 0);
 	/* the probing WebSocket */
 	ASSERT(accept_on(ws, true, true, sid) == s);
@@ -504,8 +509,7 @@ static void test_upgrade(void)
 	ASSERT_EQ(ws->n_writes, 1);
 	ASSERT_MEM_LIT(ws->out, ws->out_len, "\x81\x06" "3probe");
 	/* a GET during the upgrade is answered at once with a noop */
-	ASSERT_NOT_NULL(accept_on(late, true, false, sid));
-	pl_eio_poll_get(s, conn(late));
+	ASSERT_NOT_NULL(hold_get(late, sid));
 	ASSERT_MEM_LIT(late->body, late->body_len, "6");
 	end(late);
 	/* a message queued during the upgrade waits for it */
@@ -559,10 +563,8 @@ static void test_get_overlap(void)
 	ASSERT_NOT_NULL(s);
 	char sid[24];
 	memcpy(sid, s->sid, sizeof sid);
-	ASSERT_NOT_NULL(accept_on(a, true, false, sid));
-	pl_eio_poll_get(s, conn(a));
-	ASSERT_NOT_NULL(accept_on(b, true, false, sid));
-	pl_eio_poll_get(s, conn(b));
+	ASSERT_NOT_NULL(hold_get(a, sid));
+	ASSERT_NOT_NULL(hold_get(b, sid));
 	/* the second GET is a protocol error: 400, and the session ends */
 	ASSERT_EQ(b->status, 400);
 	ASSERT_NULL(b->ctype);
@@ -583,11 +585,9 @@ static void test_get_replaced(void)
 	ASSERT_NOT_NULL(s);
 	char sid[24];
 	memcpy(sid, s->sid, sizeof sid);
-	ASSERT_NOT_NULL(accept_on(a, true, false, sid));
-	pl_eio_poll_get(s, conn(a));
+	ASSERT_NOT_NULL(hold_get(a, sid));
 	a->gone = true; /* the client aborted its held GET */
-	ASSERT_NOT_NULL(accept_on(b, true, false, sid));
-	pl_eio_poll_get(s, conn(b));
+	ASSERT_NOT_NULL(hold_get(b, sid));
 	ASSERT(a->dropped);
 	ASSERT_EQ(a->n_responses, 0);
 	ASSERT_STR_EQ(closed_reason, "transport close");
@@ -684,8 +684,7 @@ static void test_close_grace_polling(void)
 	char sid[24];
 	memcpy(sid, s->sid, sizeof sid);
 	/* with a GET held: the close packet goes in it, and the session ends */
-	ASSERT_NOT_NULL(accept_on(held, true, false, sid));
-	pl_eio_poll_get(s, conn(held));
+	ASSERT_NOT_NULL(hold_get(held, sid));
 	ASSERT_EQ(held->want_writes, 0);
 	pl_eio_close(s, "forced close", true);
 	ASSERT_EQ(s->state, PL_EIO_STATE_CLOSING);
@@ -782,8 +781,7 @@ static void test_client_close(void)
 	ASSERT_NOT_NULL(s);
 	char sid[24];
 	memcpy(sid, s->sid, sizeof sid);
-	ASSERT_NOT_NULL(accept_on(held, true, false, sid));
-	pl_eio_poll_get(s, conn(held));
+	ASSERT_NOT_NULL(hold_get(held, sid));
 	ASSERT_NOT_NULL(accept_on(post, false, false, sid));
 	char body[] = "1";
 	pl_eio_poll_post(s, conn(post), body, 1);
