@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -365,7 +366,8 @@ static long long config_number(const char *key, long long fallback)
 		"history-replay", "history-keep",	  "max-rooms-per-socket", "max-room-name",
 		"history-max-bytes",
 		"history-replay-bytes",
-		"max-message-bytes", "max-name-bytes",
+		"max-message-bytes", "max-name-bytes", "history", "history-max-age",
+		"history-room-bytes", "recovery-window",
 	};
 	long long values[] = {
 		c->port,		c->ping_interval,   c->ping_timeout,   (long long)c->max_payload,
@@ -376,7 +378,8 @@ static long long config_number(const char *key, long long fallback)
 		/* a replay never fills more than half of a client's send queue */
 		(long long)(c->history_replay_bytes < c->max_send_queue / 2 ? c->history_replay_bytes
 									: c->max_send_queue / 2),
-		(long long)c->max_message_bytes, (long long)c->max_name_bytes,
+		(long long)c->max_message_bytes, (long long)c->max_name_bytes, c->history,
+		c->history_max_age, (long long)c->history_room_bytes, c->recovery_window,
 	};
 	for (size_t i = 0; i < sizeof names / sizeof *names; i++)
 		if (strcmp(key, names[i]) == 0)
@@ -398,15 +401,44 @@ static const char *config_string(const char *key)
 static long long history_append(parley_nsp *nsp, const char *room, const json_t *sender,
 				const char *event, const json_t *payload)
 {
-	return pl_history_append(srv->history, NSP(nsp)->name, room, sender, event, payload);
+	json_t *args = json_pack("[O]", payload);
+	struct pl_record r = {.nsp = NSP(nsp)->name, .room = room, .sender = sender,
+			      .event = event, .args = args};
+	long long id = args ? pl_history_append(srv->history, &r) : -ENOMEM;
+	json_decref(args);
+	return id;
 }
 
 static int history_store(parley_nsp *nsp, const char *room, const json_t *sender,
 			 const char *event, const json_t *payload, void (*done)(long long id, void *ud),
 			 void *ud)
 {
-	return pl_history_store(srv->history, NSP(nsp)->name, room, sender, event, payload, done,
-				ud);
+	json_t *args = json_pack("[O]", payload);
+	struct pl_record r = {.nsp = NSP(nsp)->name, .room = room, .sender = sender,
+			      .event = event, .args = args};
+	int rc = args ? pl_history_store(srv->history, &r, done, ud) : -ENOMEM;
+	json_decref(args);
+	return rc;
+}
+
+static int history_record(const struct parley_record *pr, void (*done)(long long id, void *ud),
+			  void *ud)
+{
+	if (!pr || pr->size < offsetof(struct parley_record, future) || !pr->nsp || !pr->event ||
+	    !json_is_array(pr->args))
+		return -EINVAL;
+	json_t *empty = pr->sender ? NULL : json_object();
+	struct pl_record r = {.nsp = NSP(pr->nsp)->name,
+			      .room = pr->room,
+			      .recipient = pr->recipient,
+			      .skip = pr->skip ? ((struct pl_socket *)pr->skip)->id : NULL,
+			      .sender = pr->sender ? pr->sender : empty,
+			      .event = pr->event,
+			      .args = pr->args,
+			      .kind = pr->notice ? PL_RECORD_NOTICE : PL_RECORD_MESSAGE};
+	int rc = pl_history_store(srv->history, &r, done, ud);
+	json_decref(empty);
+	return rc;
 }
 
 static json_t *history_page(parley_nsp *nsp, const char *room, long long before, long long since,
@@ -508,6 +540,7 @@ static const struct parley_api table = {
 	.socket_address = socket_address,
 	.hash = pl_map_hash,
 	.history_store = history_store,
+	.history_record = history_record,
 };
 
 const struct parley_api *pl_api(void)

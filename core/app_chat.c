@@ -31,6 +31,7 @@ static char room_name_error[80];     /* "a room name of 1 to N characters is req
 static long long replay_bytes;	     /* bytes a replay or history page carries at most */
 static long long max_message_bytes;  /* longest chat or private text */
 static long long max_name_bytes;     /* longest login name */
+static bool store_messages;	     /* "history": chat and private messages are stored */
 static char message_error[64];	     /* "message too long (max N bytes)" */
 static char name_error[64];	     /* "name too long (max N bytes)" */
 
@@ -103,6 +104,29 @@ static size_t broadcast1(parley_nsp *nsp, const char *room, parley_socket *excep
 	size_t n = api->broadcast(nsp, &t, &m);
 	json_decref(payload);
 	return n;
+}
+
+/*
+ * Tells a room but s of what s did ("joined", "left"): stored as a notice first, so that members
+ * who reconnect having missed it still get it.
+ */
+static void notify(parley_socket *s, const char *room, const char *name, json_t *notice)
+{
+	json_t *args = json_pack("[O]", notice);
+	json_t *from = identity(s);
+	struct parley_record r = {.size = sizeof r,
+				  .nsp = api->socket_nsp(s),
+				  .room = room,
+				  .skip = s,
+				  .sender = from,
+				  .event = name,
+				  .args = args,
+				  .notice = true};
+	if (args)
+		api->history_record(&r, NULL, NULL);
+	json_decref(args);
+	json_decref(from);
+	broadcast1(api->socket_nsp(s), room, s, name, notice);
 }
 
 /* The room named by an argument that is either "room" or {room: "room"}; NULL if invalid. */
@@ -461,7 +485,7 @@ static enum parley_verdict chat(struct parley_evt_message *ev)
 		json_object_set(out, "msg", msg);
 	const struct parley_route *route = ev->route;
 	struct pending_chat *pc = NULL;
-	if (!route->no_store) {
+	if (!route->no_store && store_messages) {
 		pc = calloc(1, sizeof *pc);
 		if (!pc) {
 			json_decref(out);
@@ -471,8 +495,16 @@ static enum parley_verdict chat(struct parley_evt_message *ev)
 		pc->ack_id = ev->ack_id;
 		pc->out = json_incref(out);
 		/* committed, and the sender answered, before any frame of this iteration leaves */
-		int rc = api->history_store(nsp, room, json_object_get(out, "from"), "chat", out,
-					    chat_stored, pc);
+		json_t *args = json_pack("[O]", out);
+		struct parley_record r = {.size = sizeof r,
+					  .nsp = nsp,
+					  .room = room,
+					  .skip = s,
+					  .sender = json_object_get(out, "from"),
+					  .event = "chat",
+					  .args = args};
+		int rc = args ? api->history_record(&r, chat_stored, pc) : -ENOMEM;
+		json_decref(args);
 		if (rc) {
 			api->socket_unref(pc->sender);
 			json_decref(pc->out);
@@ -530,7 +562,7 @@ static enum parley_verdict on_join(enum parley_hook hook, void *evt, void *ud)
 		return fail(ev, err);
 	if (!was_in) {
 		json_t *notice = json_pack("{ssso}", "room", room, "user", member(s));
-		broadcast1(nsp, room, s, "joined", notice);
+		notify(s, room, "joined", notice);
 		json_decref(notice);
 	}
 	reply(ev, json_pack("{sbssso}", "ok", 1, "room", room, "members", members_of(nsp, room)));
@@ -542,7 +574,7 @@ static enum parley_verdict on_join(enum parley_hook hook, void *evt, void *ud)
 static void announce_leave(parley_socket *s, const char *room)
 {
 	json_t *notice = json_pack("{ssso}", "room", room, "user", member(s));
-	broadcast1(api->socket_nsp(s), room, s, "left", notice);
+	notify(s, room, "left", notice);
 	json_decref(notice);
 }
 
@@ -631,6 +663,7 @@ static enum parley_verdict private_message(struct parley_evt_message *ev)
 	parley_socket *s = ev->socket;
 	json_t *data = json_array_get(ev->args, 0);
 	json_t *to = json_object_get(data, "to");
+	const struct parley_route *route = ev->route;
 	if (!to || json_is_null(to))
 		return fail(ev, "a recipient userid is required");
 	/* with confirm, recipients are asked to ack and the sender hears how many did */
@@ -651,12 +684,26 @@ static enum parley_verdict private_message(struct parley_evt_message *ev)
 	json_t *payload = json_pack("[sO]", "private", out);
 	json_decref(out);
 	struct parley_message m = {.payload = payload};
+	if (!route->no_store && store_messages) {
+		/* stored before it is sent: history keeps it, and a recipient that reconnects having
+		 * missed it gets it back; its ack does not wait for the commit */
+		json_t *args = json_pack("[O]", json_array_get(payload, 1));
+		struct parley_record rec = {.size = sizeof rec,
+					    .nsp = api->socket_nsp(s),
+					    .recipient = to,
+					    .skip = s,
+					    .sender = json_object_get(json_array_get(payload, 1), "from"),
+					    .event = "private",
+					    .args = args};
+		if (args)
+			api->history_record(&rec, NULL, NULL);
+		json_decref(args);
+	}
 	/* every socket logged in with that userid, and with the users the hooks added, but the
 	 * skipped ones; collected first, since an emit may disconnect a socket */
 	parley_nsp *nsp = api->socket_nsp(s);
 	parley_socket *targets[MAX_PRIVATE];
 	size_t n_targets = 0, n = 0;
-	const struct parley_route *route = ev->route;
 	for (size_t u = 0; u <= json_array_size(route->to_users); u++) {
 		json_t *uid = u == 0 ? to : json_array_get(route->to_users, u - 1);
 		for (parley_socket *t = api->user_first(nsp, uid); t && n_targets < MAX_PRIVATE;
@@ -839,6 +886,7 @@ int pl_app_chat_init(const struct parley_api *table, parley_owner *self)
 	replay_bytes = api->config_number("history-replay-bytes", REPLAY_BYTES);
 	max_message_bytes = api->config_number("max-message-bytes", MESSAGE_BYTES);
 	max_name_bytes = api->config_number("max-name-bytes", NAME_BYTES);
+	store_messages = api->config_number("history", 1) != 0;
 	snprintf(message_error, sizeof message_error, "message too long (max %lld bytes)",
 		 max_message_bytes);
 	snprintf(name_error, sizeof name_error, "name too long (max %lld bytes)", max_name_bytes);

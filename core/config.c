@@ -90,6 +90,15 @@ static const struct option_def options[] = {
 	{"history-replay-bytes", OPT_SIZE, F(history_replay_bytes), 1024, 1ull << 30,
 	 "bytes a replay or history page carries at most, at most half of max-send-queue "
 	 "(default 262144)"},
+	{"history", OPT_BOOL, F(history), 0, 0,
+	 "store chat and private messages (default; --no-history keeps none)"},
+	{"history-max-age", OPT_UINT, F(history_max_age), 0, 3650u * 86400u,
+	 "seconds a stored message is kept, 0 for no limit (default 0)"},
+	{"history-room-bytes", OPT_SIZE, F(history_room_bytes), 0, 1ull << 50,
+	 "bytes of stored messages kept per room, 0 for no limit (default 0)"},
+	{"recovery-window", OPT_UINT, F(recovery_window), 0, 86400000,
+	 "ms a dropped client may reconnect and recover its session, 0 turns recovery off "
+	 "(default 120000)"},
 	{"max-message-bytes", OPT_SIZE, F(max_message_bytes), 1, 1ull << 30,
 	 "longest chat or private message text in bytes (default 65536)"},
 	{"max-name-bytes", OPT_SIZE, F(max_name_bytes), 1, 65536,
@@ -205,6 +214,8 @@ int pl_config_init(struct pl_config *c)
 	c->history_replay = 50;
 	c->history_keep = 10000;
 	c->history_replay_bytes = 256u << 10;
+	c->history = true;
+	c->recovery_window = 120000;
 	c->max_message_bytes = 64u << 10;
 	c->max_name_bytes = 64;
 	c->log_level = PL_LOG_INFO;

@@ -49,6 +49,10 @@ struct pl_config {
 	unsigned history_keep;	/* messages kept per room, 0 for all */
 	size_t history_max_bytes; /* cap on the history file's size, 0 for none */
 	size_t history_replay_bytes; /* bytes a replay or history page carries at most */
+	bool history;		/* the chat application stores messages (default true) */
+	unsigned history_max_age; /* seconds a message is kept, 0 for no limit */
+	size_t history_room_bytes; /* bytes of messages kept per room, 0 for no limit */
+	unsigned recovery_window; /* ms a disconnected socket may be recovered, 0 turns it off */
 	size_t max_message_bytes; /* longest chat or private text, bytes */
 	size_t max_name_bytes;	/* longest login name, bytes */
 	int log_level;		/* enum pl_log_level */

@@ -14,10 +14,9 @@
 #include <string.h>
 
 #include "buf.h"
+#include "history_schema.h"
 #include "json.h"
 #include "log.h"
-
-extern const char pl_schema_sql[]; /* schema.sql, compiled in by the build */
 
 /* An append waiting for its batch's commit. */
 struct pending {
@@ -40,7 +39,8 @@ struct pl_history {
 	unsigned long long max_bytes; /* --history-max-bytes, 0 for no cap */
 	struct pending *batch;	 /* appends of the open transaction, told at its commit */
 	size_t n_batch, cap_batch;
-	long long last_id;	 /* the highest id given out: a reopened file starts above it */
+	long long last_id;	 /* the highest id handed out: a reopened file starts above it */
+	bool seq_behind;	 /* a batch was rolled back: ids go on above last_id regardless */
 	uint64_t err_at;	 /* loop time of the last logged store error */
 	unsigned long err_suppressed; /* store errors not logged since then */
 	dev_t dev;		 /* the open file's identity, to notice it deleted or replaced */
@@ -155,21 +155,38 @@ static void note_file(struct pl_history *h)
 	}
 }
 
+#define START_BUSY_TIMEOUT_MS 2000 /* at start only, before the loop runs */
+
+/* Sets the id sequence above every id handed out (a new file, a rolled-back batch): an id, and
+ * so a recovery offset, never means two packets. */
+static int skip_ids(struct pl_history *h)
+{
+	char sql[320];
+	snprintf(sql, sizeof sql,
+		 "UPDATE sqlite_sequence SET seq = %lld WHERE name = 'messages' AND seq < %lld;"
+		 "INSERT INTO sqlite_sequence (name, seq) SELECT 'messages', %lld WHERE NOT "
+		 "EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'messages')",
+		 h->last_id, h->last_id, h->last_id);
+	return exec(h, sql);
+}
+
 /* Opens the connection, applies the schema and settings, prepares the statements. */
-static int open_db(struct pl_history *h)
+static int open_db(struct pl_history *h, bool starting)
 {
 	if (sqlite3_open_v2(h->path, &h->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
 	    SQLITE_OK) {
-		pl_error("history: cannot open %s: %s", h->path, h->db ? sqlite3_errmsg(h->db) : "?");
+		pl_error("history: %s: cannot open the database: %s", h->path,
+			 h->db ? sqlite3_errmsg(h->db) : "out of memory");
 		return -1;
 	}
+	sqlite3_busy_timeout(h->db, starting ? START_BUSY_TIMEOUT_MS : 0);
+	if (pl_history_schema(h->db, h->path) || exec(h, "PRAGMA synchronous = NORMAL"))
+		return -1;
 	/* never wait for a lock on the loop: a busy database fails the batch at once */
 	sqlite3_busy_timeout(h->db, 0);
-	if (exec(h, pl_schema_sql) || exec(h, "PRAGMA synchronous = NORMAL"))
-		return -1;
+	sqlite3_stmt *st;
 	if (h->max_bytes) {
 		int page = 4096;
-		sqlite3_stmt *st;
 		if (sqlite3_prepare_v2(h->db, "PRAGMA page_size", -1, &st, NULL) == SQLITE_OK) {
 			if (sqlite3_step(st) == SQLITE_ROW)
 				page = sqlite3_column_int(st, 0);
@@ -182,32 +199,30 @@ static int open_db(struct pl_history *h)
 		if (exec(h, sql))
 			return -1;
 	}
-	if (h->last_id > 0) {
-		/* a new file: ids go on above those given out, never again the same */
-		char sql[320];
-		snprintf(sql, sizeof sql,
-			 "UPDATE sqlite_sequence SET seq = %lld WHERE name = 'messages' AND seq < %lld;"
-			 "INSERT INTO sqlite_sequence (name, seq) SELECT 'messages', %lld WHERE NOT "
-			 "EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'messages')",
-			 h->last_id, h->last_id, h->last_id);
-		if (exec(h, sql))
-			return -1;
-	}
+	if (h->last_id > 0 && skip_ids(h))
+		return -1;
 	if (sqlite3_prepare_v2(h->db,
-			       "INSERT INTO messages (nsp, room, sender, event, payload, ts) "
-			       "VALUES (?, ?, ?, ?, ?, ?)",
+			       "INSERT INTO messages (nsp, room, recipient, skip, sender, event, args, "
+			       "ts, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
 			       -1, &h->insert, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(h->db,
-			       "SELECT id, ts, sender, payload FROM (SELECT * FROM messages "
-			       "WHERE nsp = ? AND room = ? AND id < ? ORDER BY id DESC LIMIT ?) "
-			       "ORDER BY id",
+			       "SELECT id, ts, sender, args FROM (SELECT * FROM messages "
+			       "WHERE nsp = ? AND room = ? AND id < ? AND kind = 0 ORDER BY id DESC "
+			       "LIMIT ?) ORDER BY id",
 			       -1, &h->newest, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(h->db,
-			       "SELECT id, ts, sender, payload FROM messages "
-			       "WHERE nsp = ? AND room = ? AND id > ? ORDER BY id LIMIT ?",
+			       "SELECT id, ts, sender, args FROM messages "
+			       "WHERE nsp = ? AND room = ? AND id > ? AND kind = 0 ORDER BY id LIMIT ?",
 			       -1, &h->oldest, NULL) != SQLITE_OK) {
 		pl_error("history: %s", sqlite3_errmsg(h->db));
 		return -1;
+	}
+	if (starting && sqlite3_prepare_v2(h->db, "SELECT seq FROM sqlite_sequence WHERE name = "
+				       "'messages'", -1, &st, NULL) == SQLITE_OK) {
+		/* offsets clients hold from before a restart are below what comes next */
+		if (sqlite3_step(st) == SQLITE_ROW)
+			h->last_id = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
 	}
 	note_file(h);
 	return 0;
@@ -233,12 +248,13 @@ static void watch_cb(uv_timer_t *t)
 		exec(h, "ROLLBACK");
 		h->in_tx = 0;
 	}
+	h->seq_behind = true;
 	finish_batch(h, -EIO);
 	sqlite3 *old = h->db;
 	sqlite3_stmt *ins = h->insert, *nw = h->newest, *od = h->oldest;
 	h->db = NULL;
 	h->insert = h->newest = h->oldest = NULL;
-	if (open_db(h) == 0) {
+	if (open_db(h, false) == 0) {
 		sqlite3_finalize(ins);
 		sqlite3_finalize(nw);
 		sqlite3_finalize(od);
@@ -265,7 +281,7 @@ struct pl_history *pl_history_new(const char *path, uv_loop_t *loop, unsigned ke
 	h->loop = loop;
 	h->max_bytes = max_bytes;
 	h->path = strdup(path);
-	if (!h->path || open_db(h))
+	if (!h->path || open_db(h, true))
 		goto fail;
 	h->watch = malloc(sizeof *h->watch);
 	if (!h->watch)
@@ -360,6 +376,7 @@ static int commit_once(struct pl_history *h)
 		if (rc != SQLITE_OK) {
 			err = store_errno(rc);
 			store_error(h, "cannot commit");
+			h->seq_behind = true;
 			/* a failed COMMIT may leave the transaction open (SQLITE_BUSY): undo it,
 			 * so that none of its ids is given out and the next batch starts afresh */
 			if (!sqlite3_get_autocommit(h->db))
@@ -411,8 +428,7 @@ static int queue(struct pl_history *h, long long id, void (*done)(long long, voi
 }
 
 /* Inserts a row into the open transaction (opening it). Returns its id or a negative error. */
-static long long insert(struct pl_history *h, const char *nsp, const char *room,
-			const json_t *sender, const char *event, const json_t *payload)
+static long long insert(struct pl_history *h, const struct pl_record *r)
 {
 	if (!h->in_tx) {
 		int rc = sqlite3_exec(h->db, "BEGIN", NULL, NULL, NULL);
@@ -421,20 +437,28 @@ static long long insert(struct pl_history *h, const char *nsp, const char *room,
 			return store_errno(rc);
 		}
 		h->in_tx = 1;
+		/* after a rollback the sequence is back where it was: ids handed out stay taken */
+		if (h->seq_behind && skip_ids(h) == 0)
+			h->seq_behind = false;
 	}
-	char *s = to_json(sender), *p = to_json(payload);
+	char *s = to_json(r->sender), *a = to_json(r->args);
+	char *to = r->recipient ? to_json(r->recipient) : NULL;
 	long long id = -ENOMEM;
-	if (!s || !p)
+	if (!s || !a || (r->recipient && !to))
 		goto out;
 	uv_timeval64_t tv;
 	uv_gettimeofday(&tv);
 	sqlite3_int64 ts = (sqlite3_int64)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-	sqlite3_bind_text(h->insert, 1, nsp, -1, SQLITE_STATIC);
-	sqlite3_bind_text(h->insert, 2, room ? room : "", -1, SQLITE_STATIC);
-	sqlite3_bind_text(h->insert, 3, s, -1, SQLITE_STATIC);
-	sqlite3_bind_text(h->insert, 4, event, -1, SQLITE_STATIC);
-	sqlite3_bind_text(h->insert, 5, p, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(h->insert, 6, ts);
+	sqlite3_bind_text(h->insert, 1, r->nsp, -1, SQLITE_STATIC);
+	if (!to)
+		sqlite3_bind_text(h->insert, 2, r->room ? r->room : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(h->insert, 3, to, -1, SQLITE_STATIC);
+	sqlite3_bind_text(h->insert, 4, r->skip, -1, SQLITE_STATIC);
+	sqlite3_bind_text(h->insert, 5, s, -1, SQLITE_STATIC);
+	sqlite3_bind_text(h->insert, 6, r->event, -1, SQLITE_STATIC);
+	sqlite3_bind_text(h->insert, 7, a, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(h->insert, 8, ts);
+	sqlite3_bind_int(h->insert, 9, (int)r->kind);
 	int rc = sqlite3_step(h->insert);
 	if (rc != SQLITE_DONE) {
 		rc = sqlite3_extended_errcode(h->db);
@@ -444,44 +468,54 @@ static long long insert(struct pl_history *h, const char *nsp, const char *room,
 			/* SQLite rolled the whole transaction back (it may, when full): the batch's
 			 * earlier rows are gone too */
 			h->in_tx = 0;
+			h->seq_behind = true;
 			for (size_t i = 0; i < h->n_batch; i++)
 				if (h->batch[i].id > 0)
 					h->batch[i].id = id;
 		}
 	} else {
 		id = sqlite3_last_insert_rowid(h->db);
+		if (id > h->last_id)
+			h->last_id = id;
 	}
 	sqlite3_reset(h->insert);
 	sqlite3_clear_bindings(h->insert);
 out:
 	free(s);
-	free(p);
+	free(a);
+	free(to);
 	return id;
 }
 
-int pl_history_store(struct pl_history *h, const char *nsp, const char *room,
-		     const json_t *sender, const char *event, const json_t *payload,
+int pl_history_store(struct pl_history *h, const struct pl_record *r,
 		     void (*done)(long long id, void *ud), void *ud)
 {
 	if (queue(h, 0, NULL, NULL))
 		return -ENOMEM; /* room for it first: once inserted, it must be told */
 	h->n_batch--;
-	long long id = insert(h, nsp, room, sender, event, payload);
+	long long id = insert(h, r);
 	queue(h, id, done, ud);
 	return 0;
 }
 
-long long pl_history_append(struct pl_history *h, const char *nsp, const char *room,
-			    const json_t *sender, const char *event, const json_t *payload)
+long long pl_history_append(struct pl_history *h, const struct pl_record *r)
 {
-	long long id = insert(h, nsp, room, sender, event, payload);
+	long long id = insert(h, r);
 	/* committed now, with the batch so far: the id returned is one that is stored */
 	int rc = commit_once(h);
 	if (id > 0 && rc < 0)
 		return rc;
-	if (id > h->last_id)
-		h->last_id = id;
 	return id;
+}
+
+long long pl_history_last(const struct pl_history *h)
+{
+	return h ? h->last_id : 0;
+}
+
+struct sqlite3 *pl_history_db(struct pl_history *h)
+{
+	return h->db;
 }
 
 int pl_history_delete(struct pl_history *h, const char *nsp, long long id)
@@ -516,9 +550,11 @@ json_t *pl_history_page(struct pl_history *h, const char *nsp, const char *room,
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *sender = (const char *)sqlite3_column_text(st, 2);
-		const char *payload = (const char *)sqlite3_column_text(st, 3);
+		const char *args = (const char *)sqlite3_column_text(st, 3);
 		json_t *from = sender ? pl_json_parse(sender, strlen(sender)) : NULL;
-		json_t *p = payload ? pl_json_parse(payload, strlen(payload)) : NULL;
+		json_t *a = args ? pl_json_parse(args, strlen(args)) : NULL;
+		json_t *p = json_incref(json_array_get(a, 0));
+		json_decref(a);
 		json_array_append_new(
 			out, json_pack("{sIsIsoso}", "id", (json_int_t)sqlite3_column_int64(st, 0), "ts",
 				       (json_int_t)sqlite3_column_int64(st, 1), "from",

@@ -13,9 +13,24 @@
 
 struct pl_history;
 
+/* What a stored packet is: a message (listed in history pages) or a notice (kept for recovery). */
+enum pl_record_kind { PL_RECORD_MESSAGE = 0, PL_RECORD_NOTICE = 1 };
+
+/* A packet to store, every field borrowed. */
+struct pl_record {
+	const char *nsp;	  /* namespace */
+	const char *room;	  /* target room, "" (or NULL) for the whole namespace */
+	const json_t *recipient;  /* a private message: the recipient's userid (room is ignored) */
+	const char *skip;	  /* the socket id it was not sent to (its sender), or NULL */
+	const json_t *sender;	  /* the sender's identity, {name, userid} */
+	const char *event;	  /* event name */
+	const json_t *args;	  /* the event's arguments, an array */
+	enum pl_record_kind kind;
+};
+
 /*
  * Opens (creating if needed) the database at path (":memory:" for none on disk), applies the
- * schema, and commits pending writes in loop's prepare phase. keep is the number of messages
+ * schema or migrates an older one (see history_schema.h), and commits pending writes in loop's prepare phase. keep is the number of messages
  * kept per room (0 keeps all): older ones are deleted at open and then every minute. max_bytes
  * caps the file's size (PRAGMA max_page_count; 0 for no cap). The connection never waits for a
  * lock (busy_timeout 0): a database locked by another process fails the batch at once. The file
@@ -37,19 +52,27 @@ void pl_history_free(struct pl_history *h);
  * ever given out. Errors are logged with sqlite3_errmsg at most once per 10 s. Returns 0, or
  * -ENOMEM (done is then not called).
  */
-int pl_history_store(struct pl_history *h, const char *nsp, const char *room,
-		     const json_t *sender, const char *event, const json_t *payload,
+int pl_history_store(struct pl_history *h, const struct pl_record *r,
 		     void (*done)(long long id, void *ud), void *ud);
 
 /*
  * Appends a message and commits at once (with whatever the open transaction holds). Returns
  * its id (> 0) once committed, or a negative error as pl_history_store's done is told.
  */
-long long pl_history_append(struct pl_history *h, const char *nsp, const char *room,
-			    const json_t *sender, const char *event, const json_t *payload);
+long long pl_history_append(struct pl_history *h, const struct pl_record *r);
 
 /*
- * Returns messages of (nsp, room) as a new array of {"id","ts","from","payload"} objects, oldest
+ * The id of the newest packet handed to the store (committed or in the open transaction): a
+ * frame sent now comes after every packet up to it, so it is the frame's recovery offset.
+ */
+long long pl_history_last(const struct pl_history *h);
+
+/* The open database connection (it changes when the file is reopened), for the session store. */
+struct sqlite3 *pl_history_db(struct pl_history *h);
+
+/*
+ * Returns messages (not notices) of (nsp, room) as a new array of {"id","ts","from","payload"}
+ * objects (payload: the first argument), oldest
  * first, or NULL on error. With since >= 0, the oldest limit messages with an id above since
  * (paging forward); otherwise the newest limit ones with an id below before (paging back), or
  * the newest of all when before is 0.

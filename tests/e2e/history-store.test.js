@@ -4,11 +4,12 @@
 // stop live delivery, and the sender's ack then says the message was not stored.
 
 const assert = require('node:assert/strict');
-const { spawn, execFileSync } = require('node:child_process');
+const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const { describe, it } = require('node:test');
 const { startServer, connected, emitAck, liveChats, sleep, tempDir, withTimeout } = require('./lib/server');
+const { haveSqlite } = require('./lib/server');
 
 async function user(t, srv, name) {
   const s = await connected(t, srv, '/');
@@ -40,15 +41,6 @@ function assertAck(ack, what) {
     assert.ok(Number.isInteger(ack.id) && ack.id > 0, `${what}: id ${JSON.stringify(ack)}`);
   }
 }
-
-const haveSqlite = (() => {
-  try {
-    execFileSync('sqlite3', ['-version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
 describe('history store', () => {
   it('a full database: acks say stored or not, ids unique and kept, delivery goes on', async (t) => {

@@ -158,6 +158,25 @@ struct parley_target {
 	parley_socket *except;		/* a socket to skip (the sender), or NULL */
 };
 
+/*
+ * A packet to store (history_record): a message listed in history pages and replays, or a
+ * notice ("joined", "left", an extension's event) kept for connection state recovery only. Every
+ * recoverable packet is stored just before it is sent, so that a client that missed it while
+ * reconnecting gets it again. Fields are borrowed.
+ */
+struct parley_record {
+	size_t size;		  /* sizeof this struct as the caller built it */
+	parley_nsp *nsp;	  /* the namespace */
+	const char *room;	  /* the room it is sent to; NULL or "" for the whole namespace */
+	const json_t *recipient;  /* a private message: the recipient's userid (room is ignored) */
+	parley_socket *skip;	  /* the socket it is not sent to (its sender), or NULL */
+	const json_t *sender;	  /* the sender's identity {name, userid}, or NULL */
+	const char *event;	  /* the event name */
+	const json_t *args;	  /* the event's arguments, an array */
+	bool notice;		  /* kept for recovery, not listed in history */
+	void *future[4];	  /* reserved, zero */
+};
+
 /* An outgoing message: [name, args...] and the attachments its placeholders refer to. */
 struct parley_message {
 	json_t *payload;		   /* [name, args...]; borrowed */
@@ -373,6 +392,13 @@ struct parley_api {
 	int (*history_store)(parley_nsp *nsp, const char *room, const json_t *sender,
 			     const char *event, const json_t *payload,
 			     void (*done)(long long id, void *ud), void *ud);
+	/*
+	 * Stores a packet as history_store does (done as there; NULL when nothing waits for it):
+	 * call it just before sending the packet, so that a client that reconnects having missed
+	 * it gets it back (connection state recovery) and, unless it is a notice, history lists it.
+	 */
+	int (*history_record)(const struct parley_record *r, void (*done)(long long id, void *ud),
+			      void *ud);
 };
 
 /*

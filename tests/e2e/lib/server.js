@@ -504,7 +504,18 @@ function uniqueName(prefix = 'u') {
   return `${prefix}-${crypto.randomBytes(4).toString('hex')}`;
 }
 
+// True when the sqlite3 shell is installed (make deps installs it): store tests use it.
+const haveSqlite = (() => {
+  try {
+    require('node:child_process').execFileSync('sqlite3', ['-version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
 module.exports = {
+  haveSqlite,
   REPO,
   APP_ARGS,
   BIN,
