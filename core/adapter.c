@@ -71,7 +71,7 @@ static int add(struct pl_adapter *a, struct pl_socket *s, const char *name)
 	}
 	r->members[r->n] = s;
 	r->slots[r->n] = s->n_rooms;
-	s->rooms[s->n_rooms++] = (struct pl_membership){r, r->n};
+	s->rooms[s->n_rooms++] = (struct pl_membership){r, r->n, 0};
 	r->n++;
 	return 0;
 fail:

@@ -472,6 +472,11 @@ static void bot_free(parley_socket *bot)
 		pl_bot_free(pl_bot_of(SOCK(bot)));
 }
 
+static bool socket_recovered(const parley_socket *s)
+{
+	return SOCK(s)->recovered;
+}
+
 static bool socket_is_bot(const parley_socket *s)
 {
 	return pl_socket_is_bot(SOCK(s));
@@ -541,6 +546,7 @@ static const struct parley_api table = {
 	.hash = pl_map_hash,
 	.history_store = history_store,
 	.history_record = history_record,
+	.socket_recovered = socket_recovered,
 };
 
 const struct parley_api *pl_api(void)

@@ -220,15 +220,16 @@ static json_t *bounded(json_t *rows, bool newest_first, bool *cut)
  * Sends the last messages of a room ('' for the namespace-wide chat) to one socket as ordinary
  * "chat" events marked {"history":true,"id":..,"ts":..}, so clients that only know the live
  * event still show them: the newest that fit in replay_bytes, oldest first, so that a replay
- * never fills the client's send queue.
+ * never fills the client's send queue. With since >= 0, the oldest after that id instead.
  */
-static void replay(parley_socket *s, const char *room)
+static void replay(parley_socket *s, const char *room, long long since)
 {
 	if (!history_replay)
 		return;
-	json_t *rows = api->history_page(api->socket_nsp(s), room, 0, -1, (int)history_replay);
+	/* a client that says which id it has seen gets only what came after it */
+	json_t *rows = api->history_page(api->socket_nsp(s), room, 0, since, (int)history_replay);
 	bool cut;
-	json_t *msgs = bounded(rows, true, &cut);
+	json_t *msgs = bounded(rows, since < 0, &cut);
 	json_decref(rows);
 	size_t i;
 	json_t *msg;
@@ -256,6 +257,8 @@ static const char *refused(const struct parley_evt_message *ev)
 	}
 	return NULL;
 }
+
+static bool number_arg(json_t *data, const char *key, long long min, long long *out);
 
 /* What an event does once its application hook agreed; ev is the event as the hook left it. */
 typedef enum parley_verdict (*app_body)(struct parley_evt_message *ev);
@@ -339,8 +342,11 @@ static enum parley_verdict login(struct parley_evt_message *ev)
 	/* io.emit('login', data.name): everyone, the sender included */
 	broadcast1(api->socket_nsp(s), NULL, NULL, "login", name ? name : json_null());
 	reply(ev, json_pack("{sb}", "ok", 1));
+	long long since = -1;
+	if (first && !number_arg(data, "since", 0, &since))
+		since = -1;
 	if (first)
-		replay(s, "");
+		replay(s, "", since);
 	return PARLEY_HANDLED;
 }
 
@@ -566,8 +572,12 @@ static enum parley_verdict on_join(enum parley_hook hook, void *evt, void *ud)
 		json_decref(notice);
 	}
 	reply(ev, json_pack("{sbssso}", "ok", 1, "room", room, "members", members_of(nsp, room)));
+	long long since = -1;
+	json_t *arg = json_array_get(ev->args, 0);
+	if (!was_in && json_is_object(arg) && !number_arg(arg, "since", 0, &since))
+		since = -1;
 	if (!was_in)
-		replay(s, room);
+		replay(s, room, since);
 	return PARLEY_HANDLED;
 }
 
@@ -840,6 +850,25 @@ static enum parley_verdict on_disconnect(enum parley_hook hook, void *evt, void 
 	return PARLEY_PASS;
 }
 
+/* A socket that recovered its session is back in its rooms: their members hear it joined. */
+static enum parley_verdict on_connected(enum parley_hook hook, void *evt, void *ud)
+{
+	(void)hook;
+	(void)ud;
+	struct parley_evt_socket *e = evt;
+	parley_socket *s = e->socket;
+	if (!api->socket_recovered(s))
+		return PARLEY_PASS;
+	size_t n = api->socket_room_count(s);
+	for (size_t i = 0; i < n; i++) {
+		const char *room = api->socket_room_at(s, i);
+		json_t *notice = json_pack("{ssso}", "room", room, "user", member(s));
+		notify(s, room, "joined", notice);
+		json_decref(notice);
+	}
+	return PARLEY_PASS;
+}
+
 /* The tutorial's rooms example on /chat. */
 static enum parley_verdict on_chat_message(enum parley_hook hook, void *evt, void *ud)
 {
@@ -901,6 +930,8 @@ int pl_app_chat_init(const struct parley_api *table, parley_owner *self)
 		if (rc)
 			return rc;
 	}
-	return api->hook_add(owner, PARLEY_HOOK_DISCONNECT, "/", NULL, PARLEY_PRIO_APP,
-			     on_disconnect, NULL);
+	int rc = api->hook_add(owner, PARLEY_HOOK_CONNECTED, "/", NULL, PARLEY_PRIO_APP,
+			       on_connected, NULL);
+	return rc ? rc : api->hook_add(owner, PARLEY_HOOK_DISCONNECT, "/", NULL, PARLEY_PRIO_APP,
+				       on_disconnect, NULL);
 }

@@ -113,8 +113,12 @@ static void deliver_one(struct pl_bot *b, struct pl_frame *f)
 		const char *name = json_is_string(first) ? json_string_value(first) : num;
 		if (!json_is_string(first))
 			snprintf(num, sizeof num, "%g", json_number_value(first));
+		/* with recovery on, an event without an ack id ends with its offset: not for bots */
+		size_t n = json_array_size(p.data);
+		if (b->s->nsp->sio->recovery && p.id < 0 && n > 1)
+			n--;
 		json_t *args = json_array();
-		for (size_t i = 1; i < json_array_size(p.data); i++)
+		for (size_t i = 1; i < n; i++)
 			json_array_append(args, json_array_get(p.data, i));
 		if (args)
 			b->fn((parley_socket *)b->s, name, args, b->ud);

@@ -258,7 +258,7 @@ static void watch_cb(uv_timer_t *t)
 		sqlite3_finalize(ins);
 		sqlite3_finalize(nw);
 		sqlite3_finalize(od);
-		sqlite3_close(old);
+		sqlite3_close_v2(old); /* closed once the session store finalizes its statements */
 		h->file_lost = false;
 		pl_info("history: reopened %s", h->path);
 		return;
@@ -428,19 +428,59 @@ static int queue(struct pl_history *h, long long id, void (*done)(long long, voi
 }
 
 /* Inserts a row into the open transaction (opening it). Returns its id or a negative error. */
+/* Opens the loop iteration's write transaction if it is not open. Returns 0 or an error. */
+static int begin(struct pl_history *h)
+{
+	if (h->in_tx)
+		return 0;
+	int rc = sqlite3_exec(h->db, "BEGIN", NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		store_error(h, "cannot begin a transaction");
+		return (int)store_errno(rc);
+	}
+	h->in_tx = 1;
+	/* after a rollback the sequence is back where it was: ids handed out stay taken */
+	if (h->seq_behind && skip_ids(h) == 0)
+		h->seq_behind = false;
+	return 0;
+}
+
+/*
+ * Steps a write statement in the open transaction. When it fails and SQLite rolled the whole
+ * transaction back (it may, when full), the batch's earlier rows are gone too: their appends
+ * are told err. Returns 0 or the error.
+ */
+static long long step_write(struct pl_history *h, sqlite3_stmt *st, const char *what)
+{
+	if (sqlite3_step(st) == SQLITE_DONE)
+		return 0;
+	long long err = store_errno(sqlite3_extended_errcode(h->db));
+	store_error(h, what);
+	if (sqlite3_get_autocommit(h->db)) {
+		h->in_tx = 0;
+		h->seq_behind = true;
+		for (size_t i = 0; i < h->n_batch; i++)
+			if (h->batch[i].id > 0)
+				h->batch[i].id = err;
+	}
+	return err;
+}
+
+int pl_history_write(struct pl_history *h, sqlite3_stmt *st)
+{
+	long long rc = begin(h);
+	if (rc == 0)
+		rc = step_write(h, st, "cannot store a session");
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return (int)rc;
+}
+
 static long long insert(struct pl_history *h, const struct pl_record *r)
 {
-	if (!h->in_tx) {
-		int rc = sqlite3_exec(h->db, "BEGIN", NULL, NULL, NULL);
-		if (rc != SQLITE_OK) {
-			store_error(h, "cannot begin a transaction");
-			return store_errno(rc);
-		}
-		h->in_tx = 1;
-		/* after a rollback the sequence is back where it was: ids handed out stay taken */
-		if (h->seq_behind && skip_ids(h) == 0)
-			h->seq_behind = false;
-	}
+	long long rc = begin(h);
+	if (rc)
+		return rc;
 	char *s = to_json(r->sender), *a = to_json(r->args);
 	char *to = r->recipient ? to_json(r->recipient) : NULL;
 	long long id = -ENOMEM;
@@ -459,21 +499,8 @@ static long long insert(struct pl_history *h, const struct pl_record *r)
 	sqlite3_bind_text(h->insert, 7, a, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(h->insert, 8, ts);
 	sqlite3_bind_int(h->insert, 9, (int)r->kind);
-	int rc = sqlite3_step(h->insert);
-	if (rc != SQLITE_DONE) {
-		rc = sqlite3_extended_errcode(h->db);
-		store_error(h, "cannot store a message");
-		id = store_errno(rc);
-		if (sqlite3_get_autocommit(h->db)) {
-			/* SQLite rolled the whole transaction back (it may, when full): the batch's
-			 * earlier rows are gone too */
-			h->in_tx = 0;
-			h->seq_behind = true;
-			for (size_t i = 0; i < h->n_batch; i++)
-				if (h->batch[i].id > 0)
-					h->batch[i].id = id;
-		}
-	} else {
+	id = step_write(h, h->insert, "cannot store a message");
+	if (id == 0) {
 		id = sqlite3_last_insert_rowid(h->db);
 		if (id > h->last_id)
 			h->last_id = id;

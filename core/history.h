@@ -12,6 +12,8 @@
 #include <uv.h>
 
 struct pl_history;
+struct sqlite3;
+struct sqlite3_stmt;
 
 /* What a stored packet is: a message (listed in history pages) or a notice (kept for recovery). */
 enum pl_record_kind { PL_RECORD_MESSAGE = 0, PL_RECORD_NOTICE = 1 };
@@ -69,6 +71,11 @@ long long pl_history_last(const struct pl_history *h);
 
 /* The open database connection (it changes when the file is reopened), for the session store. */
 struct sqlite3 *pl_history_db(struct pl_history *h);
+/*
+ * Runs a write statement (prepared on pl_history_db, bound) in the loop iteration's transaction,
+ * committed with the next batch, then resets it. Returns 0 or a negative error (logged).
+ */
+int pl_history_write(struct pl_history *h, struct sqlite3_stmt *st);
 
 /*
  * Returns messages (not notices) of (nsp, room) as a new array of {"id","ts","from","payload"}

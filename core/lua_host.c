@@ -16,6 +16,8 @@
  *       to_users, skip (tables) and no_store (boolean), which are the message's routing when
  *       the application gives one.
  *   parley.emit(target, event, ...)  target: a socket id, a room, or nil for the namespace
+ *   parley.emit_recoverable(target, event, ...)  the same, stored first: a client that
+ *                                     reconnects having missed it gets it (recovery)
  *   parley.join(id, room), parley.leave(id, room), parley.kick(id [, reason])
  *   parley.members(room)  {id, name, userid, bot} of each member (nil room: every socket)
  *   parley.history(room [, {before=, since=, limit=}])  stored messages, oldest first
@@ -719,7 +721,8 @@ static json_t *payload_of(lua_State *L, int idx)
 	return p;
 }
 
-static int l_emit(lua_State *L)
+/* parley.emit and parley.emit_recoverable: the latter stores the event first, as a notice. */
+static int emit(lua_State *L, bool recoverable)
 {
 	struct pl_script *sc = script_of(L);
 	const struct parley_api *api = sc->api;
@@ -727,6 +730,20 @@ static int l_emit(lua_State *L)
 	const char *target = luaL_optstring(L, 1, NULL);
 	json_t *p = payload_of(L, 2);
 	struct parley_message msg = {.payload = p};
+	if (recoverable && nsp && json_array_size(p) > 0) {
+		json_t *args = json_array();
+		for (size_t i = 1; i < json_array_size(p); i++)
+			json_array_append(args, json_array_get(p, i));
+		struct parley_record r = {.size = sizeof r,
+					  .nsp = nsp,
+					  .room = target,
+					  .event = json_string_value(json_array_get(p, 0)),
+					  .args = args,
+					  .notice = true};
+		if (r.event)
+			api->history_record(&r, NULL, NULL);
+		json_decref(args);
+	}
 	lua_Integer n = 0;
 	parley_socket *s = target && nsp ? api->nsp_socket(nsp, target) : NULL;
 	if (s) {
@@ -739,6 +756,16 @@ static int l_emit(lua_State *L)
 	json_decref(p);
 	lua_pushinteger(L, n);
 	return 1;
+}
+
+static int l_emit(lua_State *L)
+{
+	return emit(L, false);
+}
+
+static int l_emit_recoverable(lua_State *L)
+{
+	return emit(L, true);
 }
 
 static int l_join(lua_State *L)
@@ -1262,7 +1289,8 @@ static int setup(lua_State *L)
 	lua_register(L, "print", l_print);
 
 	static const luaL_Reg parley[] = {
-	    {"on", l_on},	{"emit", l_emit},	{"join", l_join},	{"leave", l_leave},
+	    {"on", l_on},	{"emit", l_emit},	{"emit_recoverable", l_emit_recoverable},
+	    {"join", l_join},	{"leave", l_leave},
 	    {"kick", l_kick},	{"members", l_members}, {"history", l_history}, {"timer", l_timer},
 	    {"every", l_every}, {"cancel", l_cancel},	{"log", l_log},		{"clock", l_clock},
 	    {"time", l_time},	{"object", l_object},	{"bot", l_bot},		{NULL, NULL},

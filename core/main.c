@@ -20,6 +20,7 @@
 #include "log.h"
 #include "lua_host.h"
 #include "plugin.h"
+#include "recovery.h"
 #include "server.h"
 #include "sio.h"
 #include "transport.h"
@@ -32,6 +33,9 @@ static uv_signal_t sigint_h, sigterm_h, sighup_h;
 static int saved_argc; /* the command line, read again on SIGHUP */
 static char **saved_argv;
 static uv_timer_t shutdown_timer;
+static struct pl_recovery *recovery; /* connection state recovery, NULL when off */
+
+#define RECOVERY_MAX_MISSED 1000 /* packets a recovered client gets again at most */
 
 static void finish_shutdown(uv_timer_t *t)
 {
@@ -152,12 +156,19 @@ int main(int argc, char **argv)
 				       cfg.history_max_bytes);
 	if (!server.history)
 		goto out_loop;
-	if (pl_barrier_add(&server.before_write, commit_history, server.history))
-		goto out_history;
 	if (init_app(&server)) {
 		pl_error("cannot initialise the application");
 		goto out_app;
 	}
+	/* the sessions are written before the history's transaction is committed */
+	if (cfg.app == PL_APP_CHAT && cfg.recovery_window) {
+		recovery = pl_recovery_new(server.sio, server.history, &loop, cfg.recovery_window,
+					   RECOVERY_MAX_MISSED, cfg.max_send_queue / 2);
+		if (!recovery || pl_barrier_add(&server.before_write, pl_recovery_flush, recovery))
+			goto out_app;
+	}
+	if (pl_barrier_add(&server.before_write, commit_history, server.history))
+		goto out_app;
 	if (cfg.app != PL_APP_ENGINE_ECHO &&
 	    (pl_plugins_load(&cfg) || pl_scripts_start(&server, cfg.scripts, cfg.n_scripts))) {
 		rc = 2;
@@ -193,7 +204,8 @@ out_app:
 	app_owner = NULL;
 	pl_api_close();
 	pl_eio_server_stop(&server);
-out_history:
+	pl_recovery_free(recovery);
+	recovery = NULL;
 	pl_barrier_close(&server.before_write);
 	pl_history_free(server.history);
 	server.history = NULL;

@@ -129,10 +129,19 @@ int pl_nsp_set_identity(struct pl_socket *s, const json_t *userid, const json_t 
 	} else {
 		free(key); /* the same user: filed already */
 	}
+	bool same_user = (!s->userid && !uid) || (s->userid && uid && json_equal(s->userid, uid));
 	json_decref(s->userid);
 	json_decref(s->name);
 	s->userid = uid;
 	s->name = nm;
+	const struct pl_recovery_ops *rec = s->nsp->sio->recovery;
+	if (rec && s->pid[0]) {
+		/* private messages to a user id before it was this socket's are not its own */
+		if (!same_user)
+			s->identity_at = rec->offset(s->nsp->sio->recovery_ud);
+		if (s->state == PL_SOCKET_CONNECTED)
+			rec->save(s->nsp->sio->recovery_ud, s);
+	}
 	return 0;
 nomem:
 	json_decref(uid);

@@ -20,12 +20,48 @@ struct pl_client;
 struct pl_hooks;
 struct pl_adapter;
 struct pl_pending_ack;
+struct pl_nsp;
+struct pl_socket;
+
+/* A session brought back by connection state recovery: what its new socket gets again. */
+struct pl_restored {
+	char sid[24];	     /* the socket id */
+	json_t *userid;	     /* identity, or NULL */
+	json_t *name;
+	json_t *rooms;	     /* its rooms: an array of names */
+	json_t *missed;	     /* the packets it missed, oldest first: [[id, [event, args...]], ...] */
+};
+
+/*
+ * Connection state recovery, kept by a layer above (recovery.c) and installed by main. Every
+ * EVENT frame without an ack id carries an offset: the id of the newest packet stored when it
+ * was sent, so a client holding it has received every stored packet for it up to that id.
+ */
+struct pl_recovery_ops {
+	/* The offset a frame sent now carries. */
+	long long (*offset)(void *ud);
+	/* s connected, joined or left a room, or changed identity: its session is to be saved. */
+	void (*save)(void *ud, struct pl_socket *s);
+	/* s is leaving (rooms still readable); keep when the reason allows a recovery. */
+	void (*end)(void *ud, struct pl_socket *s, bool keep);
+	/*
+	 * The session pid of nsp, if the client (holding offset, NULL when it has none) may have
+	 * it back: fills out (released with pl_restored_close) and returns true.
+	 */
+	bool (*restore)(void *ud, struct pl_nsp *nsp, const char *pid, const char *offset,
+			struct pl_restored *out);
+};
+
+/* Releases what a restore filled in. */
+void pl_restored_close(struct pl_restored *r);
 
 /* The Socket.IO layer of a server: its namespaces and the hook pipeline they share. */
 struct pl_sio {
 	struct pl_server *srv;	/* owning server */
 	struct pl_map nsps;	/* name -> struct pl_nsp */
 	struct pl_hooks *hooks; /* the hook pipeline (owned) */
+	const struct pl_recovery_ops *recovery; /* NULL: recovery is off */
+	void *recovery_ud;			/* its argument */
 	uint64_t epoch;		/* broadcast stamp, see the local adapter */
 	size_t max_rooms;	/* rooms one socket may be in */
 	size_t max_room_name;	/* longest room name, bytes */
@@ -44,6 +80,7 @@ struct pl_nsp {
 struct pl_membership {
 	struct pl_room *room; /* a room this socket is in */
 	size_t index;	      /* the socket's position in room->members */
+	long long joined_at;  /* the recovery offset when it joined */
 };
 
 /* A value an extension keeps on a socket. */
@@ -81,6 +118,11 @@ struct pl_socket {
 	struct pl_pending_ack *acks;	  /* server-to-client acks awaiting an answer */
 	long long next_ack_id;		  /* next server-assigned ack id */
 	enum pl_socket_state state;	  /* CONNECTED between CONNECT and disconnect */
+	char pid[24];			  /* recovery: the private session id, "" without one */
+	long long since;		  /* recovery: the offset when it connected */
+	long long identity_at;		  /* recovery: the offset when its identity was set */
+	bool recovered;			  /* its session was recovered at connect */
+	bool session_queued;		  /* recovery: its session waits to be written */
 	unsigned refs;			  /* the namespace, plus callers that hold it across calls */
 };
 

@@ -94,6 +94,72 @@ static json_t *refusal(json_t *error)
 	return err;
 }
 
+void pl_restored_close(struct pl_restored *r)
+{
+	json_decref(r->userid);
+	json_decref(r->name);
+	json_decref(r->rooms);
+	json_decref(r->missed);
+	*r = (struct pl_restored){0};
+}
+
+/*
+ * A CONNECT whose auth holds {pid, offset}: asks the recovery store for that session. A socket
+ * still holding the id (its connection gone, not yet noticed) is taken out first, quietly: the
+ * session is the new one's now. Returns true when s takes the session over.
+ */
+static bool recover(struct pl_socket *s, struct pl_restored *r)
+{
+	struct pl_sio *sio = s->nsp->sio;
+	const char *pid = json_string_value(json_object_get(s->auth, "pid"));
+	if (!sio->recovery || !s->pid[0] || !pid || strlen(pid) >= sizeof s->pid)
+		return false;
+	const char *offset = json_string_value(json_object_get(s->auth, "offset"));
+	if (!sio->recovery->restore(sio->recovery_ud, s->nsp, pid, offset, r))
+		return false;
+	struct pl_socket *old = pl_nsp_socket(s->nsp, r->sid);
+	if (old) {
+		if (strcmp(old->pid, pid) != 0) {
+			pl_restored_close(r);
+			return false;
+		}
+		old->pid[0] = '\0';
+		pl_socket_disconnect(old, false);
+	}
+	memcpy(s->id, r->sid, sizeof s->id);
+	memcpy(s->pid, pid, strlen(pid) + 1);
+	s->recovered = true;
+	return true;
+}
+
+/* Gives a recovered socket its identity and rooms back, then what it missed. */
+static void resume(struct pl_socket *s, struct pl_restored *r)
+{
+	if (r->userid || r->name)
+		pl_nsp_set_identity(s, r->userid, r->name);
+	size_t i;
+	json_t *room;
+	json_array_foreach(r->rooms, i, room)
+		if (s->state == PL_SOCKET_CONNECTED && strcmp(json_string_value(room), s->id) != 0)
+			pl_socket_join(s, json_string_value(room)); /* the JOIN hooks may refuse */
+	json_t *m;
+	json_array_foreach(r->missed, i, m) {
+		json_t *payload = pl_socket_with_offset(s->nsp->sio, json_array_get(m, 1),
+							json_integer_value(json_array_get(m, 0)));
+		struct pl_frame *f =
+			payload ? pl_packet_frame(s->nsp->name, PL_SIO_EVENT, -1, payload, 0) : NULL;
+		json_decref(payload);
+		if (f && s->state == PL_SOCKET_CONNECTED)
+			pl_client_send(s->client, f, NULL, 0);
+		pl_frame_unref(f);
+	}
+	/* everything up to now has been sent */
+	s->since = pl_socket_offset(s->nsp->sio);
+	for (size_t k = 0; k < s->n_rooms; k++)
+		s->rooms[k].joined_at = s->since;
+	pl_socket_save(s);
+}
+
 static void on_connect(struct pl_client *c, struct pl_sio_packet *p)
 {
 	struct pl_sio *sio = c->srv->sio;
@@ -107,6 +173,8 @@ static void on_connect(struct pl_client *c, struct pl_sio_packet *p)
 	struct pl_socket *s = pl_socket_new(nsp, c, p->data);
 	if (!s)
 		return;
+	struct pl_restored restored = {0};
+	bool recovered = recover(s, &restored);
 	struct parley_evt_connect ev = {
 		.size = sizeof ev, .socket = (parley_socket *)s, .auth = s->auth};
 	enum parley_verdict v = PARLEY_PASS;
@@ -130,19 +198,26 @@ static void on_connect(struct pl_client *c, struct pl_sio_packet *p)
 		uv_close((uv_handle_t *)c->connect_timer, timer_freed);
 		c->connect_timer = NULL;
 	}
-	json_t *ok = json_pack("{ss}", "sid", s->id);
+	json_t *ok = s->pid[0] ? json_pack("{ssss}", "sid", s->id, "pid", s->pid)
+			       : json_pack("{ss}", "sid", s->id);
 	struct pl_frame *f = pl_packet_frame(nsp->name, PL_SIO_CONNECT, -1, ok, 0);
 	json_decref(ok);
 	if (f)
 		pl_client_send(c, f, NULL, 0);
 	pl_frame_unref(f);
-	pl_debug("sio %s: socket %s connected to %s", pl_client_name(c), s->id, nsp->name);
+	if (recovered) {
+		resume(s, &restored);
+		pl_restored_close(&restored);
+	}
+	pl_debug("sio %s: socket %s %s to %s", pl_client_name(c), s->id,
+		 recovered ? "recovered its session" : "connected", nsp->name);
 	if (pl_hooks_active(sio->hooks, PARLEY_HOOK_CONNECTED)) {
 		struct parley_evt_socket cev = {.size = sizeof cev, .socket = (parley_socket *)s};
 		pl_hooks_run(sio->hooks, PARLEY_HOOK_CONNECTED, nsp->name, &cev);
 	}
 	return; /* the reference pl_socket_new gave is the namespace's now */
 out:
+	pl_restored_close(&restored);
 	pl_socket_unref(s);
 }
 

@@ -6,6 +6,7 @@
 #include "socket.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +18,43 @@
 #include "rand.h"
 #include "server.h"
 #include "sio_codec.h"
+
+long long pl_socket_offset(const struct pl_sio *sio)
+{
+	return sio->recovery ? sio->recovery->offset(sio->recovery_ud) : 0;
+}
+
+void pl_socket_save(struct pl_socket *s)
+{
+	struct pl_sio *sio = s->nsp->sio;
+	if (sio->recovery && s->pid[0] && s->state == PL_SOCKET_CONNECTED)
+		sio->recovery->save(sio->recovery_ud, s);
+}
+
+/* The reasons after which a client may recover its session, as in the reference server. */
+static bool recoverable(const char *reason)
+{
+	static const char *const reasons[] = {"transport error", "transport close", "forced close",
+					      "ping timeout", "server shutting down"};
+	for (size_t i = 0; reason && i < sizeof reasons / sizeof *reasons; i++)
+		if (strcmp(reason, reasons[i]) == 0)
+			return true;
+	return false;
+}
+
+json_t *pl_socket_with_offset(const struct pl_sio *sio, json_t *payload, long long offset)
+{
+	if (!sio->recovery)
+		return NULL;
+	char text[24];
+	snprintf(text, sizeof text, "%lld", offset);
+	json_t *out = json_copy(payload);
+	if (!out || json_array_append_new(out, json_string(text))) {
+		json_decref(out);
+		return NULL;
+	}
+	return out;
+}
 
 struct pl_socket *pl_socket_new(struct pl_nsp *nsp, struct pl_client *c, json_t *auth)
 {
@@ -31,6 +69,8 @@ struct pl_socket *pl_socket_new(struct pl_nsp *nsp, struct pl_client *c, json_t 
 	s->refs = 1;
 	s->state = PL_SOCKET_CONNECTING;
 	s->auth = auth ? json_incref(auth) : NULL;
+	if (nsp->sio->recovery && c->sink == &pl_eio_sink)
+		pl_random_id(s->pid); /* bots have no connection to lose */
 	return s;
 }
 
@@ -42,6 +82,8 @@ int pl_socket_attach(struct pl_socket *s)
 	s->next_in_client = s->client->sockets;
 	s->client->sockets = s;
 	s->state = PL_SOCKET_CONNECTED;
+	s->since = pl_socket_offset(s->nsp->sio);
+	pl_socket_save(s);
 	return 0;
 }
 
@@ -102,6 +144,8 @@ void pl_socket_remove(struct pl_socket *s, const char *reason)
 			.size = sizeof ev, .socket = (parley_socket *)s, .reason = reason};
 		pl_hooks_run(hooks, PARLEY_HOOK_DISCONNECT, nsp->name, &ev);
 	}
+	if (nsp->sio->recovery && s->pid[0])
+		nsp->sio->recovery->end(nsp->sio->recovery_ud, s, recoverable(reason));
 	s->state = PL_SOCKET_GONE;
 	nsp->adapter->ops->del_all(nsp->adapter, s,
 				   pl_hooks_active(hooks, PARLEY_HOOK_LEAVE) ? left_room : NULL, NULL);
@@ -170,24 +214,34 @@ int pl_socket_join(struct pl_socket *s, const char *room)
 		if (s->n_rooms >= sio->max_rooms)
 			return PL_ETOOMANYROOMS;
 	}
-	return s->nsp->adapter->ops->add(s->nsp->adapter, s, room);
+	int rc = s->nsp->adapter->ops->add(s->nsp->adapter, s, room);
+	if (rc == 0 && sio->recovery) {
+		/* the adapter appends the membership; packets of the room before it are not s's */
+		s->rooms[s->n_rooms - 1].joined_at = pl_socket_offset(sio);
+		pl_socket_save(s);
+	}
+	return rc;
 }
 
 void pl_socket_leave(struct pl_socket *s, const char *room)
 {
 	struct pl_adapter *a = s->nsp->adapter;
 	if (!pl_hooks_active(hooks_of(s), PARLEY_HOOK_LEAVE)) {
-		a->ops->del(a, s, room);
+		if (a->ops->del(a, s, room))
+			pl_socket_save(s);
 		return;
 	}
 	/* room may be the room's own name, which goes with the room */
 	char *name = strdup(room);
 	if (!name) {
-		a->ops->del(a, s, room);
+		if (a->ops->del(a, s, room))
+			pl_socket_save(s);
 		return;
 	}
-	if (a->ops->del(a, s, name))
+	if (a->ops->del(a, s, name)) {
+		pl_socket_save(s);
 		left_room(s, name, NULL);
+	}
 	free(name);
 }
 
@@ -276,7 +330,13 @@ int pl_socket_emit(struct pl_socket *s, const struct parley_message *m, parley_a
 	}
 	long long id = fn ? s->next_ack_id++ : -1;
 	int type = out.n_attachments ? PL_SIO_BINARY_EVENT : PL_SIO_EVENT;
-	struct pl_frame *f = pl_packet_frame(s->nsp->name, type, id, out.payload, out.n_attachments);
+	/* an emit that awaits an ack carries no offset, as in the reference server */
+	json_t *marked = fn ? NULL
+			    : pl_socket_with_offset(s->nsp->sio, out.payload,
+						    pl_socket_offset(s->nsp->sio));
+	struct pl_frame *f = pl_packet_frame(s->nsp->name, type, id, marked ? marked : out.payload,
+					     out.n_attachments);
+	json_decref(marked);
 	json_decref(hooked);
 	if (!f)
 		return -ENOMEM;
@@ -310,14 +370,20 @@ size_t pl_nsp_broadcast(struct pl_nsp *nsp, const struct parley_target *t,
 			const struct parley_message *m)
 {
 	struct pl_adapter *a = nsp->adapter;
-	if (!pl_hooks_active(nsp->sio->hooks, PARLEY_HOOK_EMIT))
+	struct pl_sio *sio = nsp->sio;
+	if (!pl_hooks_active(sio->hooks, PARLEY_HOOK_EMIT) && !sio->recovery)
 		return a->ops->broadcast(a, t, m);
-	json_t *payload = emit_hooks(nsp, NULL, t, m->payload);
+	json_t *payload = pl_hooks_active(sio->hooks, PARLEY_HOOK_EMIT)
+				  ? emit_hooks(nsp, NULL, t, m->payload)
+				  : json_incref(m->payload);
 	if (!payload)
 		return 0;
 	struct parley_message out = *m;
-	out.payload = payload;
+	/* one offset for every recipient: the frame is still encoded once */
+	json_t *marked = pl_socket_with_offset(sio, payload, pl_socket_offset(sio));
+	out.payload = marked ? marked : payload;
 	size_t n = a->ops->broadcast(a, t, &out);
+	json_decref(marked);
 	json_decref(payload);
 	return n;
 }

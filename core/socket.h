@@ -30,6 +30,13 @@ void pl_socket_remove(struct pl_socket *s, const char *reason);
 /* Sends DISCONNECT and removes the socket; with close, also ends the connection. */
 void pl_socket_disconnect(struct pl_socket *s, bool close);
 
+/* Recovery: the offset a frame sent now carries (0 when recovery is off). */
+long long pl_socket_offset(const struct pl_sio *sio);
+/* Recovery: payload (an array) with the offset appended, a new reference; NULL when off. */
+json_t *pl_socket_with_offset(const struct pl_sio *sio, json_t *payload, long long offset);
+/* Recovery: s's session is to be saved (its rooms or identity changed). */
+void pl_socket_save(struct pl_socket *s);
+
 /* Takes a reference that keeps s valid (not connected) after it disconnects. */
 struct pl_socket *pl_socket_ref(struct pl_socket *s);
 /* Drops a reference; the socket is freed with the last. */

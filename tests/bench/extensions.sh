@@ -34,10 +34,9 @@ declare -A SCENARIO=(
 )
 SCENARIOS=${BENCH_SCENARIOS:-fanout rooms fanout-10}
 
-TMP=$(mktemp -d /tmp/parley-bench-ext.XXXXXX)
-SPID=
-cleanup() { [ -n "$SPID" ] && kill -KILL "$SPID" 2>/dev/null; rm -rf "$TMP"; }
-trap cleanup EXIT
+# shellcheck source=start-server.sh
+. "$HERE/start-server.sh"
+bench_tmp ext
 
 : >"$OUT"
 for rep in $(seq 1 "$REPS"); do
@@ -45,16 +44,7 @@ for rep in $(seq 1 "$REPS"); do
     for v in $VARIANTS; do
       rm -f "$TMP"/db*
       # shellcheck disable=SC2086
-      "${PIN_SERVER[@]}" "$BUILD/parley" --host 127.0.0.1 --port 0 --db "$TMP/db" \
-        --web-root "$ROOT/web" --log-level warn ${CONFIG[$v]} >"$TMP/out" 2>"$TMP/err" &
-      SPID=$!
-      port=
-      for _ in $(seq 100); do
-        port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$TMP/out")
-        [ -n "$port" ] && break
-        sleep 0.1
-      done
-      [ -n "$port" ] || { echo "extensions.sh: parley ($v) did not start:" >&2; cat "$TMP/err" >&2; exit 1; }
+      start_parley "$v" --db "$TMP/db" ${CONFIG[$v]}
       # shellcheck disable=SC2086
       json=$("${PIN_BENCH[@]}" "$BENCH" ${SCENARIO[$sc]} --port "$port" --server-pid "$SPID" 2>/dev/null) || true
       kill -TERM "$SPID" 2>/dev/null; wait "$SPID" 2>/dev/null || true; SPID=

@@ -13,7 +13,7 @@ describe('limits', () => {
     // The slow consumer: a raw WebSocket that joins '/' and then stops reading its socket.
     const { ws } = await rawEngineWs(t, srv);
     ws.send('40');
-    assert.match(await ws.nextText(), /^40\{"sid":"[^"]+"\}$/);
+    assert.match(await ws.nextText(), /^40\{"sid":"[^"]+","pid":"[^"]+"\}$/);
     ws.ws._socket.pause();
 
     // A healthy receiver and a sender that broadcasts far more than kernel buffers hold.

@@ -9,7 +9,10 @@ const {
   startServer, request, rawEngineWs, pollingHandshake, sleep,
 } = require('./lib/server');
 
-const SID_RE = (prefix) => new RegExp('^' + prefix.replace(/[/]/g, '\\/') + '\\{"sid":"([^"]+)"\\}$');
+// The CONNECT answer: {"sid"}, plus the private session id "pid" where connection state recovery
+// is on (the chat app; the conformance app leaves it off, as the reference server does).
+const SID_RE = (prefix) => new RegExp('^' + prefix.replace(/[/]/g, '\\/') +
+  '\\{"sid":"([^"]+)"(?:,"pid":"([^"]+)")?\\}$');
 
 // Opens a raw WebSocket session, sends CONNECT for '/', checks the answer (and, on the
 // conformance app, the 'auth' event). Resolves with { ws, sid, engineSid }.
@@ -37,7 +40,8 @@ describe('socket.io packets on the chat app', () => {
     const m = SID_RE('40').exec(ans);
     assert.ok(m, `answer ${ans}`);
     assert.notEqual(m[1], handshake.sid);
-    assert.deepEqual(Object.keys(JSON.parse(ans.slice(2))), ['sid']);
+    assert.deepEqual(Object.keys(JSON.parse(ans.slice(2))), ['sid', 'pid']);
+    assert.notEqual(m[2], m[1], 'the pid is not the socket id');
     ws.close();
   });
 

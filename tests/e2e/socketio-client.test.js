@@ -217,7 +217,7 @@ describe('socket.io-client with the conformance app', () => {
 });
 
 describe('reconnection after a restart on the same port', () => {
-  it('the client reconnects by itself and connect fires again', async (t) => {
+  it('the client reconnects by itself and recovers its session (recovery.test.js has more)', async (t) => {
     const first = await startServer(t, {});
     const port = first.port;
     const s = connect(t, first, '/', {
@@ -233,7 +233,8 @@ describe('reconnection after a restart on the same port', () => {
     assert.equal(second.port, port);
     await connects.next(8000);
     assert.ok(s.connected);
-    assert.notEqual(s.id, firstId);
+    assert.equal(s.id, firstId, 'the same socket id: its session is recovered');
+    assert.equal(s.recovered, true);
     const logins = record(s, 'login');
     s.emit('login', { name: 'back', userid: 'back-1' });
     assert.equal(await logins.next(), 'back');

@@ -399,6 +399,11 @@ struct parley_api {
 	 */
 	int (*history_record)(const struct parley_record *r, void (*done)(long long id, void *ud),
 			      void *ud);
+	/*
+	 * True if s took over a session at connect (connection state recovery): it has its id,
+	 * identity and rooms back, and was sent what it missed.
+	 */
+	bool (*socket_recovered)(const parley_socket *s);
 };
 
 /*

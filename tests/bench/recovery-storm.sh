@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# A reconnect storm of recovering clients (recovery-storm.js), BENCH_REPS times against a fresh
+# server each, the server pinned to CPU 0 and the clients to CPU 1. Prints each run's JSON line
+# and the medians; the lines go to BUILD_DIR/bench-recovery.jsonl.
+# Usage: tests/bench/recovery-storm.sh BUILD_DIR [CLIENTS]
+set -euo pipefail
+[ $# -ge 1 ] || { echo "usage: $0 BUILD_DIR [CLIENTS]" >&2; exit 2; }
+BUILD=$(cd "$1" && pwd)
+CLIENTS=${2:-1000}
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+REPS=${BENCH_REPS:-3}
+OUT=${BENCH_OUT:-$BUILD/bench-recovery.jsonl}
+PIN_SERVER=(); PIN_CLIENT=()
+if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
+  PIN_SERVER=(taskset -c 0); PIN_CLIENT=(taskset -c 1)
+fi
+# shellcheck source=start-server.sh
+. "$HERE/start-server.sh"
+bench_tmp recovery
+
+: >"$OUT"
+for rep in $(seq 1 "$REPS"); do
+  rm -f "$TMP"/db*
+  start_parley recovery --db "$TMP/db" --no-bundled
+  json=$("${PIN_CLIENT[@]}" node "$HERE/recovery-storm.js" "$port" "$SPID" "$CLIENTS")
+  echo "$json" | tee -a "$OUT"
+  kill -TERM "$SPID" 2>/dev/null; wait "$SPID" 2>/dev/null || true; SPID=
+done
+node -e '
+const rows = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map(JSON.parse);
+const med = (k) => { const v = rows.map((r) => r[k]).sort((a, b) => a - b); return v[(v.length - 1) >> 1]; };
+console.log(`median of ${rows.length}: ${med("clients")} clients recovered in ${med("time_ms")} ms, ` +
+  `server CPU ${med("server_cpu_ms")} ms (${med("server_cpu_us_per_client")} us per client)`);
+' "$OUT"
