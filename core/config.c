@@ -694,7 +694,8 @@ static int resolve_extensions(struct pl_config *c)
 /* Prints the usage text to stdout. */
 static void usage(void)
 {
-	printf("Usage: parley [options]\n\n"
+	printf("Usage: parley [options]\n"
+	       "       parley history ROOM [options]  print stored messages (parley history --help)\n\n"
 	       "Parley is a Socket.IO chat server. Options (also config-file keys, with '_' for '-'):\n"
 	       "  --config FILE              read options from a Lua file first (key = value lines)\n");
 	for (size_t i = 0; i < sizeof options / sizeof *options; i++) {

@@ -17,6 +17,7 @@
 #include "eio.h"
 #include "eio_echo.h"
 #include "history.h"
+#include "history_cli.h"
 #include "log.h"
 #include "lua_host.h"
 #include "plugin.h"
@@ -133,6 +134,8 @@ int main(int argc, char **argv)
 	uv_loop_t loop;
 	int rc = 1;
 
+	if (argc > 1 && strcmp(argv[1], "history") == 0)
+		return pl_history_cli(argc - 1, argv + 1); /* the operator command, no server */
 	saved_argc = argc;
 	saved_argv = argv;
 	pl_config_init(&cfg);
