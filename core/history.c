@@ -47,6 +47,7 @@ struct pl_history {
 	ino_t ino;
 	bool file_known;	 /* dev and ino are set (not for ":memory:") */
 	bool file_lost;		 /* the file is gone and not yet reopened (logged once) */
+	uint64_t reopen_at;	 /* loop time of the last attempt to reopen it */
 	uv_timer_t *watch;	 /* checks the file every WATCH_INTERVAL_MS; freed by its close */
 };
 
@@ -228,28 +229,37 @@ static int open_db(struct pl_history *h, bool starting)
 	return 0;
 }
 
-/* Every WATCH_INTERVAL_MS: a database file deleted or replaced under the server is reopened
- * (the schema applied again), or what is stored would be gone at the next start. */
-static void watch_cb(uv_timer_t *t)
+/* True when the path no longer names the open file; *gone says it was deleted. */
+static bool file_changed(struct pl_history *h, bool *gone)
 {
-	struct pl_history *h = t->data;
-	if (!h->file_known && !h->file_lost)
-		return;
 	struct stat st;
-	int gone = stat(h->path, &st) != 0;
-	if (!gone && !h->file_lost && st.st_dev == h->dev && st.st_ino == h->ino)
-		return;
-	if (!h->file_lost)
-		pl_error("history: the database file %s was %s while open; reopening it", h->path,
-			 gone ? "deleted" : "replaced");
-	h->file_lost = true;
-	/* the open batch would go to the old file: it fails, and is not acknowledged as stored */
+	*gone = stat(h->path, &st) != 0;
+	return *gone || st.st_dev != h->dev || st.st_ino != h->ino;
+}
+
+#define REOPEN_RETRY_MS 1000 /* a file that cannot be opened again is retried this often */
+
+/*
+ * The file under the connection was deleted or replaced: the open batch fails (it would go to
+ * the old file, gone at the next start, so it is not acknowledged as stored), and the file is
+ * opened again (created, with the schema), ids going on above those handed out.
+ */
+static void reopen(struct pl_history *h, bool gone)
+{
 	if (h->in_tx) {
 		exec(h, "ROLLBACK");
 		h->in_tx = 0;
 	}
 	h->seq_behind = true;
 	finish_batch(h, -EIO);
+	uint64_t now = uv_now(h->loop);
+	if (h->file_lost && now - h->reopen_at < REOPEN_RETRY_MS)
+		return;
+	h->reopen_at = now;
+	if (!h->file_lost)
+		pl_error("history: the database file %s was %s while open; reopening it", h->path,
+			 gone ? "deleted" : "replaced");
+	h->file_lost = true;
 	sqlite3 *old = h->db;
 	sqlite3_stmt *ins = h->insert, *nw = h->newest, *od = h->oldest;
 	h->db = NULL;
@@ -269,6 +279,15 @@ static void watch_cb(uv_timer_t *t)
 	h->insert = ins;
 	h->newest = nw;
 	h->oldest = od;
+}
+
+/* Every WATCH_INTERVAL_MS, for a file nothing is written to: see reopen. */
+static void watch_cb(uv_timer_t *t)
+{
+	struct pl_history *h = t->data;
+	bool gone = false;
+	if (h->file_lost || (h->file_known && file_changed(h, &gone)))
+		reopen(h, gone);
 }
 
 struct pl_history *pl_history_new(const char *path, uv_loop_t *loop, unsigned keep,
@@ -370,6 +389,12 @@ static long long trim(struct pl_history *h, unsigned keep)
 static int commit_once(struct pl_history *h)
 {
 	long long err = 0;
+	bool gone = false;
+	if (h->in_tx && (h->file_lost || (h->file_known && file_changed(h, &gone)))) {
+		/* a commit to a deleted file would be acknowledged and lost: checked every time */
+		reopen(h, gone);
+		return -EIO;
+	}
 	if (h->in_tx) {
 		h->in_tx = 0;
 		int rc = sqlite3_exec(h->db, "COMMIT", NULL, NULL, NULL);

@@ -36,8 +36,8 @@ struct pl_record {
  * kept per room (0 keeps all): older ones are deleted at open and then every minute. max_bytes
  * caps the file's size (PRAGMA max_page_count; 0 for no cap). The connection never waits for a
  * lock (busy_timeout 0): a database locked by another process fails the batch at once. The file
- * is checked every few seconds, and reopened (the schema applied again) when it was deleted or
- * replaced. Returns NULL after logging why.
+ * is checked before each commit and every few seconds, and reopened (the schema applied again)
+ * when it was deleted or replaced; the batch at hand then fails. Returns NULL after logging why.
  */
 struct pl_history *pl_history_new(const char *path, uv_loop_t *loop, unsigned keep,
 				  unsigned long long max_bytes);
