@@ -37,12 +37,15 @@ asan: asan-build
 
 # Benchmarks (not part of make test): every scenario against Parley and the Node.js server,
 # what the extensions cost (none, the default configuration, one Lua hook),
-# then the room-size sweep and its plot.
+# the room-size sweep and its plot, then the chat history: stored chat throughput with the
+# history on and off, and the cost of a replay at a database of a million messages.
 bench: deps build
 	@tests/tools/install-deps.sh gnuplot-nox --
 	tests/bench/run.sh $(BUILD)
 	tests/bench/extensions.sh $(BUILD)
 	tests/bench/sweep.sh $(BUILD) $(BUILD)/bench-rooms.png
+	tests/bench/history.sh $(BUILD)
+	tests/bench/replay.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) build-asan build-fuzz

@@ -1,10 +1,11 @@
 /*
- * Shared declarations of parley-bench, the Socket.IO load generator. The tool is three parts:
+ * Shared declarations of parley-bench, the Socket.IO load generator. The tool is four parts:
  * parley-bench.c (options, /proc sampling, latency histogram, the JSON report), bench_conn.c
  * (the client side of Engine.IO v4 over WebSocket and HTTP long-polling, parsing frames in place
- * from one shared 64 KiB read buffer) and bench_scenarios.c (what each scenario sends, counts
- * and measures). Everything runs on one libuv loop in one thread, so the global state below is
- * reached without locks.
+ * from one shared 64 KiB read buffer), bench_scenarios.c (the phases of a run, what each
+ * scenario sends, counts and measures) and bench_history.c (the scenarios of Parley's chat
+ * history, run through bench_scenarios.c's phases). Everything runs on one libuv loop in one
+ * thread, so the global state below is reached without locks.
  */
 #ifndef PARLEY_BENCH_H
 #define PARLEY_BENCH_H
@@ -21,12 +22,14 @@
 #define BENCH_HIST_BUCKETS 1280	      /* log-linear latency buckets, about 3 % wide */
 
 enum bench_scenario {
-	BENCH_IDLE,   /* hold N connections with heartbeats, measure RSS per connection */
-	BENCH_FANOUT, /* login, then chat broadcast from senders to everyone else on "/" */
-	BENCH_ROOMS,  /* "/chat" namespace, many small rooms with traffic in each */
-	BENCH_ECHO,   /* request/response: an "echo" event answered by an ack */
-	BENCH_CHURN,  /* connect, log in, close, again */
-	BENCH_POLLING /* fanout traffic with every client on HTTP long-polling */
+	BENCH_IDLE,    /* hold N connections with heartbeats, measure RSS per connection */
+	BENCH_FANOUT,  /* login, then chat broadcast from senders to everyone else on "/" */
+	BENCH_ROOMS,   /* "/chat" namespace, many small rooms with traffic in each */
+	BENCH_ECHO,    /* request/response: an "echo" event answered by an ack */
+	BENCH_CHURN,   /* connect, log in, close, again */
+	BENCH_POLLING, /* fanout traffic with every client on HTTP long-polling */
+	BENCH_STORE,   /* Parley: acknowledged chat, each message committed to the history */
+	BENCH_REPLAY   /* Parley: join/leave cycles, each join replaying stored messages */
 };
 
 enum bench_conn_kind {
@@ -86,9 +89,11 @@ struct bench_client {
 	uint8_t handles;	/* TCP handles not yet closed */
 	uint8_t sid_len;	/* bytes in sid */
 	char sid[40];		/* polling: Engine.IO session id */
-	uint32_t acks_out;	/* echo: requests waiting for their ack */
-	uint32_t next_ack;	/* echo: next ack id */
+	uint32_t acks_out;	/* echo, store: acks awaited; replay: 1 in a cycle */
+	uint32_t next_ack;	/* echo: next ack id; replay: cycles started */
+	uint32_t replayed;	/* replay: history events received since the last join */
 	uint64_t t_start;	/* uv_hrtime() when this connection attempt began */
+	uint64_t t_sent;	/* replay: uv_hrtime() when the cycle in flight was sent */
 	struct bench_buf pq;	/* polling: packets queued for the next POST */
 };
 
@@ -106,7 +111,9 @@ struct bench_opts {
 	uint32_t msg_size;    /* bytes of padding appended to each message text */
 	uint32_t concurrency; /* connection attempts in flight at most */
 	int server_pid;	      /* 0, or the server to sample in /proc */
+	uint32_t rooms;	      /* replay: rooms r0..r<rooms-1> the database holds */
 	bool login;	      /* fanout/polling: log every client in first */
+	bool history;	      /* store: the server stores chat (false: it runs --no-history) */
 	const char *label;    /* name printed in the JSON "scenario" field */
 };
 
@@ -116,6 +123,12 @@ struct bench_hist {
 	uint64_t max;			     /* largest sample, exact */
 	uint64_t sum;			     /* sum of samples, for the mean */
 	uint64_t bucket[BENCH_HIST_BUCKETS]; /* sample counts per bucket */
+};
+
+/* A JSON line being built: {"key":value,...}. */
+struct bench_json {
+	char b[4096]; /* the line */
+	size_t n;     /* bytes used */
 };
 
 /* Server resource sample from /proc. */
@@ -165,6 +178,23 @@ void bench_on_ready(struct bench_client *cl, uint64_t now);
 void bench_on_packet(struct bench_client *cl, const char *p, size_t len, uint64_t now);
 void bench_on_closed(struct bench_client *cl, bool failed);
 void bench_on_read_done(void);
+
+/* bench_scenarios.c: called by bench_history.c */
+int bench_emitf(struct bench_client *cl, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+const char *bench_padding(void);
+bool bench_measuring(uint64_t now);
+void bench_measured(uint64_t sent, uint64_t now);
+void bench_prep_progress(uint64_t now);
+void bench_json_add(struct bench_json *j, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* bench_history.c: the store and replay scenarios, called by bench_scenarios.c */
+uint64_t bench_history_prep(void);
+void bench_history_start(uint64_t now);
+void bench_history_packet(struct bench_client *cl, const char *p, size_t len, uint64_t now);
+bool bench_history_waiting(void);
+bool bench_history_report(struct bench_json *j, double secs, double *count, const char **unit);
 
 /* bench_scenarios.c: called by main */
 int bench_scenario_run(void);

@@ -5,7 +5,9 @@
  * for --duration seconds between two /proc samples of the server), drain (wait for what is in
  * flight) and done (print the JSON line, close everything). Measured messages carry
  * "~<send time in ns>.<sequence>" in their text; receivers find the '~' with memchr, so a
- * delivery costs one scan and a histogram increment, never an allocation.
+ * delivery costs one scan and a histogram increment, never an allocation. The store and replay
+ * scenarios go through the same phases but send, count and report in bench_history.c, which
+ * counts acks rather than deliveries.
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -62,7 +64,14 @@ static bool is_fanout_like(void)
 	return bench.o.scenario == BENCH_FANOUT || bench.o.scenario == BENCH_POLLING;
 }
 
-static int emitf(struct bench_client *cl, const char *fmt, ...)
+/* The scenarios of bench_history.c, which count acks rather than deliveries. */
+static bool is_history(void)
+{
+	return bench.o.scenario == BENCH_STORE || bench.o.scenario == BENCH_REPLAY;
+}
+
+/* Formats one Engine.IO packet and sends it (bench_client_send). Returns 0 or a negative error. */
+int bench_emitf(struct bench_client *cl, const char *fmt, ...)
 {
 	char buf[61000 + 256];
 	va_list ap;
@@ -111,21 +120,22 @@ static int send_measured(struct bench_client *cl, uint64_t now)
 
 	switch (bench.o.scenario) {
 	case BENCH_ROOMS:
-		rc = emitf(cl,
-			   "42/chat,[\"chat "
-			   "message\",{\"name\":\"u%u\",\"room\":\"r%u\",\"msg\":\"~%" PRIu64
-			   ".%u%s\"}]",
-			   cl->id, cl->room, now, seq, s.pad);
+		rc = bench_emitf(cl,
+				 "42/chat,[\"chat "
+				 "message\",{\"name\":\"u%u\",\"room\":\"r%u\",\"msg\":\"~%" PRIu64
+				 ".%u%s\"}]",
+				 cl->id, cl->room, now, seq, s.pad);
 		s.ring_want[slot] = s.room_count[cl->room];
 		break;
 	case BENCH_ECHO:
-		rc = emitf(cl, "42%u[\"echo\",\"~%" PRIu64 ".%u%s\"]", cl->next_ack++, now, seq,
-			   s.pad);
+		rc = bench_emitf(cl, "42%u[\"echo\",\"~%" PRIu64 ".%u%s\"]", cl->next_ack++, now,
+				 seq, s.pad);
 		cl->acks_out++;
 		s.ring_want[slot] = 1;
 		break;
 	default:
-		rc = emitf(cl, "42[\"chat\",{\"msg\":\"~%" PRIu64 ".%u%s\"}]", now, seq, s.pad);
+		rc = bench_emitf(cl, "42[\"chat\",{\"msg\":\"~%" PRIu64 ".%u%s\"}]", now, seq,
+				 s.pad);
 		s.ring_want[slot] = s.receivers;
 		break;
 	}
@@ -146,7 +156,7 @@ static void pump(void)
 	uint64_t now = uv_hrtime(), allowed, budget = 20000;
 
 	if (s.phase != PH_MEASURE || bench.o.scenario == BENCH_IDLE ||
-	    bench.o.scenario == BENCH_CHURN)
+	    bench.o.scenario == BENCH_CHURN || is_history())
 		return;
 	if (now >= s.t0 + (uint64_t)(bench.o.duration * 1e9)) {
 		enter(PH_DRAIN);
@@ -219,13 +229,39 @@ static void count_delivery(struct bench_client *cl, uint32_t seq, uint64_t ts, u
 	}
 }
 
+/* The --msg-size padding (empty, or a space and msg_size - 1 'x'); valid for the whole run. */
+const char *bench_padding(void)
+{
+	return s.pad;
+}
+
+/* True while the measured interval lasts: measured traffic may still be sent. */
+bool bench_measuring(uint64_t now)
+{
+	return s.phase == PH_MEASURE && now < s.t0 + (uint64_t)(bench.o.duration * 1e9);
+}
+
+/* Records a measured answer: its latency since sent (uv_hrtime() ns) and the progress. */
+void bench_measured(uint64_t sent, uint64_t now)
+{
+	bench_hist_add(&bench.hist, now > sent ? now - sent : 0);
+	s.t_progress = now;
+}
+
+/* Counts one login or join of the prep as answered. */
+void bench_prep_progress(uint64_t now)
+{
+	s.logins++;
+	s.t_progress = now;
+}
+
 /* Called when a client's namespace CONNECT was answered. */
 void bench_on_ready(struct bench_client *cl, uint64_t now)
 {
 	(void)now;
 	if (bench.o.scenario == BENCH_CHURN) {
-		if (emitf(cl, "42[\"login\",{\"name\":\"c%u.%u\",\"userid\":\"%u\"}]", cl->id,
-			  cl->gen, cl->id) < 0)
+		if (bench_emitf(cl, "42[\"login\",{\"name\":\"c%u.%u\",\"userid\":\"%u\"}]", cl->id,
+				cl->gen, cl->id) < 0)
 			bench_client_close(cl, false);
 		return;
 	}
@@ -257,6 +293,10 @@ void bench_on_packet(struct bench_client *cl, const char *p, size_t len, uint64_
 	uint64_t ts;
 	uint32_t seq;
 
+	if (is_history()) {
+		bench_history_packet(cl, p, len, now);
+		return;
+	}
 	if (p[0] == '3' && bench.o.scenario == BENCH_ECHO) {
 		if (cl->acks_out > 0)
 			cl->acks_out--;
@@ -349,12 +389,8 @@ static void fmt_ms(char *out, size_t n, uint64_t ns)
 	snprintf(out, n, "%.3f", (double)ns / 1e6);
 }
 
-struct jbuf {
-	char b[4096]; /* the JSON line */
-	size_t n;     /* bytes used */
-};
-
-static void jadd(struct jbuf *j, const char *key, const char *fmt, ...)
+/* Appends "key":value to a JSON line, the value formatted as printf would. */
+void bench_json_add(struct bench_json *j, const char *key, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -369,12 +405,22 @@ static void jadd(struct jbuf *j, const char *key, const char *fmt, ...)
 		j->n = sizeof(j->b) - 1;
 }
 
-static void jnum(struct jbuf *j, const char *key, bool ok, double v)
+static void jnum(struct bench_json *j, const char *key, bool ok, double v)
 {
 	if (ok)
-		jadd(j, key, "%.6g", v);
+		bench_json_add(j, key, "%.6g", v);
 	else
-		jadd(j, key, "null");
+		bench_json_add(j, key, "null");
+}
+
+/* The latency percentiles, formatted by fmt_ms: p[0..3] are p50, p90, p99 and max. */
+static void add_latency(struct bench_json *j, char p[4][32])
+{
+	static const char *const keys[] = {"p50_ms", "p90_ms", "p99_ms", "max_ms"};
+	size_t i;
+
+	for (i = 0; i < 4; i++)
+		bench_json_add(j, keys[i], "%s", p[i]);
 }
 
 static int report(void)
@@ -386,33 +432,35 @@ static int report(void)
 	double self_us = (double)(s.self1 - s.self0);
 	uint64_t got = s.delivered - s.duplicates;
 	uint64_t lost = s.expected > got ? s.expected - got : 0;
-	const char *unit = "delivery";
+	const char *unit = "delivery", *what = "deliveries";
 	double count = (double)s.delivered;
-	char p50[32], p90[32], p99[32], pmax[32], key[64];
-	struct jbuf j = {.n = 1};
+	char pct[4][32], key[64];
+	struct bench_json j = {.n = 1};
 	bool ok;
 
 	j.b[0] = '{';
 	if (secs <= 0)
 		secs = 1e-9;
-	jadd(&j, "scenario", "\"%s\"", o->label);
-	jadd(&j, "clients", "%u", o->clients);
+	bench_json_add(&j, "scenario", "\"%s\"", o->label);
+	bench_json_add(&j, "clients", "%u", o->clients);
 	if (o->scenario == BENCH_CHURN)
 		s.connected = bench.ever_ready;
-	jadd(&j, "connected", "%u", s.connected);
-	jadd(&j, "failed", "%u", bench.failed);
-	jadd(&j, "server_closed", "%u", bench.server_closed);
-	jadd(&j, "duration_s", "%.3f", secs);
-	jadd(&j, "ramp_s", "%.3f", (double)s.ramp_ns / 1e9);
-	fmt_ms(p50, sizeof(p50), bench_hist_pct(&bench.hist, 50));
-	fmt_ms(p90, sizeof(p90), bench_hist_pct(&bench.hist, 90));
-	fmt_ms(p99, sizeof(p99), bench_hist_pct(&bench.hist, 99));
-	fmt_ms(pmax, sizeof(pmax), bench.hist.max);
+	bench_json_add(&j, "connected", "%u", s.connected);
+	bench_json_add(&j, "failed", "%u", bench.failed);
+	bench_json_add(&j, "server_closed", "%u", bench.server_closed);
+	bench_json_add(&j, "duration_s", "%.3f", secs);
+	bench_json_add(&j, "ramp_s", "%.3f", (double)s.ramp_ns / 1e9);
+	fmt_ms(pct[0], sizeof(pct[0]), bench_hist_pct(&bench.hist, 50));
+	fmt_ms(pct[1], sizeof(pct[1]), bench_hist_pct(&bench.hist, 90));
+	fmt_ms(pct[2], sizeof(pct[2]), bench_hist_pct(&bench.hist, 99));
+	fmt_ms(pct[3], sizeof(pct[3]), bench.hist.max);
 	ok = bench.failed == 0 && bench.server_closed == 0 && !s.stalled && s.connected > 0;
+	bench_log("%s: %u/%u connected (ramp %.2f s), %.2f s measured", o->label, s.connected,
+		  o->clients, (double)s.ramp_ns / 1e9, secs);
 	switch (o->scenario) {
 	case BENCH_IDLE:
-		jadd(&j, "connections_held", "%u", bench.ready);
-		jadd(&j, "pings", "%" PRIu64, bench.pings);
+		bench_json_add(&j, "connections_held", "%u", bench.ready);
+		bench_json_add(&j, "pings", "%" PRIu64, bench.pings);
 		jnum(&j, "server_rss_base_kb", s.base.ok, (double)s.base.rss_kb);
 		jnum(&j, "rss_per_conn_kb", srv && s.base.ok && s.connected,
 		     s.connected ? ((double)s.p0.rss_kb - (double)s.base.rss_kb) / s.connected : 0);
@@ -422,37 +470,41 @@ static int report(void)
 		break;
 	case BENCH_CHURN:
 		unit = "cycle";
+		what = "cycles";
 		count = (double)s.cycles;
-		jadd(&j, "cycles", "%" PRIu64, s.cycles);
-		jadd(&j, "cycles_per_s", "%.6g", (double)s.cycles / secs);
-		jadd(&j, "p50_ms", "%s", p50);
-		jadd(&j, "p90_ms", "%s", p90);
-		jadd(&j, "p99_ms", "%s", p99);
-		jadd(&j, "max_ms", "%s", pmax);
+		bench_json_add(&j, "cycles", "%" PRIu64, s.cycles);
+		bench_json_add(&j, "cycles_per_s", "%.6g", (double)s.cycles / secs);
+		add_latency(&j, pct);
 		jnum(&j, "server_rss_base_kb", s.base.ok, (double)s.base.rss_kb);
 		ok = ok && s.cycles > 0;
 		break;
+	case BENCH_STORE:
+	case BENCH_REPLAY:
+		ok = bench_history_report(&j, secs, &count, &unit) && ok;
+		what = o->scenario == BENCH_STORE ? "acks" : "joins";
+		add_latency(&j, pct);
+		break;
 	default:
-		if (o->scenario == BENCH_ECHO)
+		if (o->scenario == BENCH_ECHO) {
 			unit = "round_trip";
-		jadd(&j, "senders", "%u", s.nsenders);
+			what = "round trips";
+		}
+		bench_json_add(&j, "senders", "%u", s.nsenders);
 		if (o->scenario == BENCH_ROOMS)
-			jadd(&j, "room_size", "%u", o->room_size);
-		jadd(&j, "rate", "%.6g", o->rate);
-		jadd(&j, "window", "%u", o->window);
-		jadd(&j, "messages", "%" PRIu64, s.sent);
-		jadd(&j, o->scenario == BENCH_ECHO ? "round_trips" : "deliveries", "%" PRIu64,
-		     s.delivered);
-		jadd(&j, "lost", "%" PRIu64, lost);
-		jadd(&j, "duplicates", "%" PRIu64, s.duplicates);
-		jadd(&j, "stale", "%" PRIu64, s.stale);
-		jadd(&j, "msgs_per_s", "%.6g", (double)s.sent / secs);
-		jadd(&j, o->scenario == BENCH_ECHO ? "round_trips_per_s" : "deliveries_per_s",
-		     "%.6g", (double)s.delivered / secs);
-		jadd(&j, "p50_ms", "%s", p50);
-		jadd(&j, "p90_ms", "%s", p90);
-		jadd(&j, "p99_ms", "%s", p99);
-		jadd(&j, "max_ms", "%s", pmax);
+			bench_json_add(&j, "room_size", "%u", o->room_size);
+		bench_json_add(&j, "rate", "%.6g", o->rate);
+		bench_json_add(&j, "window", "%u", o->window);
+		bench_json_add(&j, "messages", "%" PRIu64, s.sent);
+		bench_json_add(&j, o->scenario == BENCH_ECHO ? "round_trips" : "deliveries",
+			       "%" PRIu64, s.delivered);
+		bench_json_add(&j, "lost", "%" PRIu64, lost);
+		bench_json_add(&j, "duplicates", "%" PRIu64, s.duplicates);
+		bench_json_add(&j, "stale", "%" PRIu64, s.stale);
+		bench_json_add(&j, "msgs_per_s", "%.6g", (double)s.sent / secs);
+		bench_json_add(&j,
+			       o->scenario == BENCH_ECHO ? "round_trips_per_s" : "deliveries_per_s",
+			       "%.6g", (double)s.delivered / secs);
+		add_latency(&j, pct);
 		ok = ok && lost == 0 && s.duplicates == 0 && s.delivered > 0;
 		break;
 	}
@@ -465,12 +517,10 @@ static int report(void)
 	if (o->scenario != BENCH_IDLE)
 		jnum(&j, "server_cpu_pct", srv, cpu_us / (secs * 1e4));
 	jnum(&j, "server_rss_kb", s.p1.ok, (double)s.p1.rss_kb);
-	jadd(&j, "ok", ok ? "true" : "false");
+	bench_json_add(&j, "ok", ok ? "true" : "false");
 	printf("%s}\n", j.b);
 	fflush(stdout);
 
-	bench_log("%s: %u/%u connected (ramp %.2f s), %.2f s measured", o->label, s.connected,
-		  o->clients, (double)s.ramp_ns / 1e9, secs);
 	if (o->scenario == BENCH_IDLE) {
 		if (srv && s.base.ok && s.connected)
 			bench_log("  %u held, server RSS %" PRIu64 " -> %" PRIu64
@@ -478,17 +528,14 @@ static int report(void)
 				  bench.ready, s.base.rss_kb, s.p0.rss_kb,
 				  ((double)s.p0.rss_kb - (double)s.base.rss_kb) / s.connected);
 	} else {
-		bench_log("  %.0f %s/s, latency p50 %s p90 %s p99 %s max %s ms", count / secs,
-			  o->scenario == BENCH_ECHO    ? "round trips"
-			  : o->scenario == BENCH_CHURN ? "cycles"
-						       : "deliveries",
-			  p50, p90, p99, pmax);
+		bench_log("  %.0f %s/s, latency p50 %s p90 %s p99 %s max %s ms", count / secs, what,
+			  pct[0], pct[1], pct[2], pct[3]);
 		if (srv && count > 0)
 			bench_log("  server CPU %.3f us/%s (%.0f %%), RSS %" PRIu64
 				  " KiB; bench CPU %.3f us/%s",
 				  cpu_us / count, unit, cpu_us / (secs * 1e4), s.p1.rss_kb,
 				  self_us / count, unit);
-		if (lost && o->scenario != BENCH_CHURN)
+		if (lost && o->scenario != BENCH_CHURN && !is_history())
 			bench_log("  LOST %" PRIu64 " of %" PRIu64 " deliveries", lost, s.expected);
 	}
 	if (bench.failed || bench.server_closed || s.stalled)
@@ -544,21 +591,24 @@ static void enter(int phase)
 				struct bench_client *cl = &bench.clients[i];
 
 				if (cl->state == BENCH_CL_READY)
-					emitf(cl,
-					      "42/chat,[\"chat "
-					      "message\",{\"name\":\"u%u\",\"room\":\"r%u\","
-					      "\"msg\":\"j%u\"}]",
-					      cl->id, cl->room, cl->id);
+					bench_emitf(cl,
+						    "42/chat,[\"chat "
+						    "message\",{\"name\":\"u%u\",\"room\":\"r%u\","
+						    "\"msg\":\"j%u\"}]",
+						    cl->id, cl->room, cl->id);
 			}
+		} else if (is_history()) {
+			s.logins_needed = bench_history_prep();
 		} else if (is_fanout_like() && o->login) {
 			s.logins_needed = (uint64_t)bench.ready * bench.ready;
 			for (i = 0; i < o->clients; i++) {
 				struct bench_client *cl = &bench.clients[i];
 
 				if (cl->state == BENCH_CL_READY)
-					emitf(cl,
-					      "42[\"login\",{\"name\":\"u%u\",\"userid\":\"%u\"}]",
-					      cl->id, cl->id);
+					bench_emitf(
+					    cl,
+					    "42[\"login\",{\"name\":\"u%u\",\"userid\":\"%u\"}]",
+					    cl->id, cl->id);
 			}
 		}
 		break;
@@ -575,6 +625,8 @@ static void enter(int phase)
 				bench_client_start(&bench.clients[i]);
 			}
 		}
+		if (is_history())
+			bench_history_start(s.t0);
 		pump();
 		break;
 	case PH_DRAIN:
@@ -618,6 +670,8 @@ static bool drained(void)
 				return false;
 		return true;
 	}
+	if (is_history())
+		return !bench_history_waiting();
 	return s.delivered >= s.expected;
 }
 
@@ -668,8 +722,11 @@ static void tick_cb(uv_timer_t *t)
 				churn_paced(in_phase);
 			break;
 		}
+		if (is_history() && in_phase >= (uint64_t)(o->duration * 1e9))
+			enter(PH_DRAIN);
 		pump();
-		if (s.phase == PH_MEASURE && s.sent > s.completed &&
+		if (s.phase == PH_MEASURE &&
+		    (is_history() ? bench_history_waiting() : s.sent > s.completed) &&
 		    now - s.t_progress > 5000000000ull) {
 			s.stalled = true;
 			enter(PH_DRAIN);

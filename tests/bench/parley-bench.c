@@ -3,8 +3,9 @@
  * spirit of redis-benchmark. It drives Parley and the reference Node.js server alike, over
  * WebSocket (and long-polling for one scenario), and prints one JSON line per run on stdout and
  * a short summary on stderr. This file holds the command line, the loopback guard, the latency
- * histogram and the /proc sampling of the server; bench_conn.c speaks the protocol and
- * bench_scenarios.c runs the scenarios. See README.md beside it.
+ * histogram and the /proc sampling of the server; bench_conn.c speaks the protocol,
+ * bench_scenarios.c runs the scenarios, and bench_history.c holds the two that measure Parley's
+ * chat history (store, replay). See README.md beside it.
  */
 #include <arpa/inet.h>
 #include <getopt.h>
@@ -19,7 +20,8 @@
 
 struct bench bench;
 
-static const char *const scenario_names[] = {"idle", "fanout", "rooms", "echo", "churn", "polling"};
+static const char *const scenario_names[] = {"idle",  "fanout",	 "rooms", "echo",
+					     "churn", "polling", "store", "replay"};
 
 /* Writes one line to stderr, prefixed with the tool's name. */
 void bench_log(const char *fmt, ...)
@@ -147,19 +149,21 @@ uint64_t bench_self_cpu_us(void)
 static void usage(FILE *f)
 {
 	fputs("usage: parley-bench SCENARIO [options]\n"
-	      "scenarios: idle fanout rooms echo churn polling\n"
+	      "scenarios: idle fanout rooms echo churn polling store replay\n"
 	      "  --host ADDR        server address, loopback only (127.0.0.1)\n"
 	      "  --port N           server port (3000)\n"
 	      "  --clients N        connections; churn: concurrent slots\n"
 	      "  --senders N        fanout/polling: sending clients; rooms: senders per room\n"
 	      "  --rate R           messages (churn: connections) per second in total; 0 = max\n"
-	      "  --window N         messages in flight at most (echo: per client)\n"
+	      "  --window N         messages in flight at most (echo, store: per client)\n"
 	      "  --duration S       seconds of measured traffic\n"
-	      "  --room-size N      rooms: members per room (10)\n"
+	      "  --room-size N      rooms: members per room (10); store: (1)\n"
+	      "  --rooms N          replay: rooms r0..r<N-1> in the server's database (1000)\n"
 	      "  --msg-size N       bytes of padding in each message (0)\n"
 	      "  --concurrency N    connection handshakes in flight at most (200)\n"
 	      "  --server-pid PID   sample the server's CPU and RSS in /proc\n"
 	      "  --no-login         fanout/polling: skip the login phase\n"
+	      "  --no-history       store: the server stores nothing (acks say stored:false)\n"
 	      "  --label NAME       name printed as \"scenario\" in the JSON line\n",
 	      f);
 }
@@ -176,8 +180,8 @@ static int parse_scenario(const char *s)
 
 static void set_defaults(struct bench_opts *o)
 {
-	static const uint32_t clients[] = {1000, 1000, 1000, 100, 50, 100};
-	static const uint32_t windows[] = {1, 16, 256, 1, 1, 16};
+	static const uint32_t clients[] = {1000, 1000, 1000, 100, 50, 100, 64, 50};
+	static const uint32_t windows[] = {1, 16, 256, 1, 1, 16, 16, 1};
 
 	if (o->clients == 0)
 		o->clients = clients[o->scenario];
@@ -188,7 +192,9 @@ static void set_defaults(struct bench_opts *o)
 	if (o->duration <= 0)
 		o->duration = 5;
 	if (o->room_size == 0)
-		o->room_size = 10;
+		o->room_size = o->scenario == BENCH_STORE ? 1 : 10;
+	if (o->rooms == 0)
+		o->rooms = 1000;
 	if (o->concurrency == 0)
 		o->concurrency = 200;
 	if (!o->label)
@@ -243,7 +249,9 @@ int main(int argc, char **argv)
 						 {"msg-size", required_argument, NULL, 'm'},
 						 {"concurrency", required_argument, NULL, 'C'},
 						 {"server-pid", required_argument, NULL, 'P'},
+						 {"rooms", required_argument, NULL, 'O'},
 						 {"no-login", no_argument, NULL, 'L'},
+						 {"no-history", no_argument, NULL, 'N'},
 						 {"label", required_argument, NULL, 'l'},
 						 {"help", no_argument, NULL, 'H'},
 						 {NULL, 0, NULL, 0}};
@@ -254,6 +262,7 @@ int main(int argc, char **argv)
 
 	o->port = 3000;
 	o->login = true;
+	o->history = true;
 	o->rate = 0;
 	o->scenario = -1;
 	while ((opt = getopt_long(argc, argv, "c:d:", longopts, NULL)) != -1) {
@@ -269,7 +278,9 @@ int main(int argc, char **argv)
 		case 'm': o->msg_size = (uint32_t)num_arg("msg-size", optarg); break;
 		case 'C': o->concurrency = (uint32_t)num_arg("concurrency", optarg); break;
 		case 'P': o->server_pid = (int)num_arg("server-pid", optarg); break;
+		case 'O': o->rooms = (uint32_t)num_arg("rooms", optarg); break;
 		case 'L': o->login = false; break;
+		case 'N': o->history = false; break;
 		case 'l': o->label = optarg; break;
 		case 'H': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -282,6 +293,15 @@ int main(int argc, char **argv)
 	set_defaults(o);
 	if (o->msg_size > 60000 || o->port <= 0 || o->port > 65535) {
 		bench_log("--msg-size must be at most 60000 and --port 1..65535");
+		return 2;
+	}
+	/* a chat's ack id picks its slot in a ring of BENCH_RING: in flight, none may share one */
+	if (o->scenario == BENCH_STORE && (uint64_t)o->clients * o->window > BENCH_RING / 2) {
+		bench_log("store: --clients x --window must be at most %u", BENCH_RING / 2);
+		return 2;
+	}
+	if (o->scenario == BENCH_REPLAY && o->clients > o->rooms) {
+		bench_log("replay: each client needs rooms of its own: --clients at most --rooms");
 		return 2;
 	}
 	if (strcmp(host, "localhost") == 0)

@@ -58,16 +58,13 @@ fi
 
 TMP=$(mktemp -d /tmp/parley-bench.XXXXXX)
 SPID=
-cleanup() {
-  if [ -n "$SPID" ]; then kill -KILL "$SPID" 2>/dev/null || true; fi
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
+on_exit_clean
 
 # start_server NAME: starts a fresh server, sets SPID and SPORT.
 start_server() {
-  local log="$TMP/server.log" i line
+  local log="$TMP/server.log"
   : >"$log"
   # A fresh history database too: Parley replays stored messages to clients that log in.
   rm -f "$TMP"/parley.db*
@@ -82,31 +79,10 @@ start_server() {
       ;;
   esac
   SPID=$!
-  for i in $(seq 1 100); do
-    line=$(grep -m1 '^listening on ' "$log" 2>/dev/null || true)
-    if [ -n "$line" ]; then
-      SPORT=${line##*:}
-      return 0
-    fi
-    kill -0 "$SPID" 2>/dev/null || break
-    sleep 0.1
-  done
+  wait_listening "$SPID" "$log" && return 0
   echo "run.sh: $1 did not start:" >&2
   cat "$TMP/server.err" >&2 || true
   return 1
-}
-
-stop_server() {
-  local i
-  [ -n "$SPID" ] || return 0
-  kill -TERM "$SPID" 2>/dev/null || true
-  for i in $(seq 1 50); do
-    kill -0 "$SPID" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$SPID" 2>/dev/null || true
-  wait "$SPID" 2>/dev/null || true
-  SPID=
 }
 
 scenario_args() {

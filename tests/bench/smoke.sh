@@ -2,7 +2,9 @@
 # Quick check that parley-bench and a server agree on the protocol: every scenario for about a
 # second with few clients against a fresh server each; exits non-zero when a run fails (a
 # connection refused or dropped, a message lost, nothing measured). The server command must
-# print "listening on HOST:PORT" on stdout; it defaults to BUILD_DIR/parley on a free port.
+# print "listening on HOST:PORT" on stdout; it defaults to BUILD_DIR/parley on a free port, and
+# only then are the scenarios of Parley's chat history run too (store with the history on and
+# off, replay), since other servers have none.
 # Usage: tests/bench/smoke.sh BUILD_DIR [SERVER_COMMAND...]
 #   e.g. tests/bench/smoke.sh build node tests/bench/node-server/server.js 0
 set -uo pipefail
@@ -23,40 +25,37 @@ if [ -z "$BENCH" ]; then
   exit 1
 fi
 TMP=$(mktemp -d /tmp/parley-smoke.XXXXXX)
+# Each run is "SERVER_ARGS|SCENARIO", the server's arguments added to its command.
+RUNS=("|idle --clients 20" "|fanout --clients 20" "|fanout --clients 20 --rate 200"
+      "|rooms --clients 20 --room-size 5" "|echo --clients 10" "|churn --clients 5"
+      "|polling --clients 10")
 if [ $# -gt 0 ]; then
   CMD=("$@")
 else
   CMD=("$BUILD/parley" --host 127.0.0.1 --port 0 --log-level warn --web-root "$HERE/../../web" --db "$TMP/parley.db" --no-bundled)
+  RUNS+=("|store --clients 10" "--no-history|store --clients 10 --no-history"
+         "|replay --clients 5")
 fi
 
 SPID=
-cleanup() {
-  if [ -n "$SPID" ]; then kill -KILL "$SPID" 2>/dev/null || true; fi
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
+on_exit_clean
 
 fails=0
 passes=0
-for sc in "idle --clients 20" "fanout --clients 20" "fanout --clients 20 --rate 200" \
-          "rooms --clients 20 --room-size 5" "echo --clients 10" "churn --clients 5" \
-          "polling --clients 10"; do
+for run in "${RUNS[@]}"; do
+  sc=${run#*|}
+  read -ra extra <<<"${run%%|*}"
   rm -f "$TMP"/parley.db*
-  "${CMD[@]}" >"$TMP/out" 2>"$TMP/err" &
+  "${CMD[@]}" "${extra[@]}" >"$TMP/out" 2>"$TMP/err" &
   SPID=$!
-  port=
-  for _ in $(seq 1 100); do
-    line=$(grep -m1 '^listening on ' "$TMP/out" 2>/dev/null || true)
-    if [ -n "$line" ]; then port=${line##*:}; break; fi
-    kill -0 "$SPID" 2>/dev/null || break
-    sleep 0.1
-  done
-  if [ -z "$port" ]; then
-    echo "smoke.sh: server did not start: ${CMD[*]}" >&2
+  if ! wait_listening "$SPID" "$TMP/out"; then
+    echo "smoke.sh: server did not start: ${CMD[*]} ${extra[*]}" >&2
     cat "$TMP/err" >&2
     exit 1
   fi
+  port=$SPORT
   # shellcheck disable=SC2086
   if timeout 30 "$BENCH" $sc --duration 1 --port "$port" --server-pid "$SPID" >"$TMP/json" 2>"$TMP/berr"; then
     passes=$((passes + 1))
