@@ -46,6 +46,7 @@ bench: deps build
 	tests/bench/sweep.sh $(BUILD) $(BUILD)/bench-rooms.png
 	tests/bench/history.sh $(BUILD)
 	tests/bench/replay.sh $(BUILD)
+	tests/bench/recovery-storm.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) build-asan build-fuzz

@@ -34,9 +34,11 @@ declare -A SCENARIO=(
 )
 SCENARIOS=${BENCH_SCENARIOS:-fanout rooms fanout-10}
 
-# shellcheck source=start-server.sh
-. "$HERE/start-server.sh"
-bench_tmp ext
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
+TMP=$(mktemp -d /tmp/parley-bench-ext.XXXXXX)
+SPID=
+on_exit_clean
 
 : >"$OUT"
 for rep in $(seq 1 "$REPS"); do
@@ -44,10 +46,14 @@ for rep in $(seq 1 "$REPS"); do
     for v in $VARIANTS; do
       rm -f "$TMP"/db*
       # shellcheck disable=SC2086
-      start_parley "$v" --db "$TMP/db" ${CONFIG[$v]}
+      "${PIN_SERVER[@]}" "$BUILD/parley" --host 127.0.0.1 --port 0 --db "$TMP/db" \
+        --web-root "$ROOT/web" --log-level warn ${CONFIG[$v]} >"$TMP/out" 2>"$TMP/err" &
+      SPID=$!
+      wait_listening "$SPID" "$TMP/out" || { echo "extensions.sh: parley ($v) did not start:" >&2; cat "$TMP/err" >&2; exit 1; }
+      port=$SPORT
       # shellcheck disable=SC2086
       json=$("${PIN_BENCH[@]}" "$BENCH" ${SCENARIO[$sc]} --port "$port" --server-pid "$SPID" 2>/dev/null) || true
-      kill -TERM "$SPID" 2>/dev/null; wait "$SPID" 2>/dev/null || true; SPID=
+      stop_server
       [ -n "$json" ] && echo "{\"config\":\"$v\",\"rep\":$rep,${json#\{}" >>"$OUT"
       echo "== rep $rep/$REPS $sc on $v" >&2
     done

@@ -15,17 +15,22 @@ PIN_SERVER=(); PIN_CLIENT=()
 if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
   PIN_SERVER=(taskset -c 0); PIN_CLIENT=(taskset -c 1)
 fi
-# shellcheck source=start-server.sh
-. "$HERE/start-server.sh"
-bench_tmp recovery
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
+TMP=$(mktemp -d /tmp/parley-bench-recovery.XXXXXX)
+SPID=
+on_exit_clean
 
 : >"$OUT"
 for rep in $(seq 1 "$REPS"); do
   rm -f "$TMP"/db*
-  start_parley recovery --db "$TMP/db" --no-bundled
-  json=$("${PIN_CLIENT[@]}" node "$HERE/recovery-storm.js" "$port" "$SPID" "$CLIENTS")
+  "${PIN_SERVER[@]}" "$BUILD/parley" --host 127.0.0.1 --port 0 --db "$TMP/db" --no-bundled \
+    --web-root "$ROOT/web" --log-level warn >"$TMP/out" 2>"$TMP/err" &
+  SPID=$!
+  wait_listening "$SPID" "$TMP/out" || { echo "recovery-storm.sh: parley did not start:" >&2; cat "$TMP/err" >&2; exit 1; }
+  json=$("${PIN_CLIENT[@]}" node "$HERE/recovery-storm.js" "$SPORT" "$SPID" "$CLIENTS")
   echo "$json" | tee -a "$OUT"
-  kill -TERM "$SPID" 2>/dev/null; wait "$SPID" 2>/dev/null || true; SPID=
+  stop_server
 done
 node -e '
 const rows = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map(JSON.parse);
