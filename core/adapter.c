@@ -185,25 +185,30 @@ static size_t each_target(struct local *l, const struct parley_target *t,
 }
 
 struct delivery {
-	struct pl_frame *frame;		/* the encoded packet */
-	struct pl_frame *const *att;	/* its attachments */
-	unsigned n_att;			/* their number */
+	const char *nsp;		/* the namespace's name */
+	const struct parley_message *m; /* the message */
+	struct pl_frame *frame;		/* the encoded packet, once there is a recipient */
 };
 
 static int deliver(struct pl_socket *s, void *ud)
 {
 	struct delivery *d = ud;
-	return pl_client_send(s->client, d->frame, d->att, d->n_att);
+	const struct parley_message *m = d->m;
+	if (!d->frame) {
+		/* encoded once, for the first recipient: a broadcast that reaches nobody costs none */
+		int type = m->n_attachments ? PL_SIO_BINARY_EVENT : PL_SIO_EVENT;
+		d->frame = pl_packet_frame(d->nsp, type, -1, m->payload, m->n_attachments);
+		if (!d->frame)
+			return -ENOMEM;
+	}
+	return pl_client_send(s->client, d->frame, (struct pl_frame *const *)m->attachments,
+			      m->n_attachments);
 }
 
 static size_t broadcast(struct pl_adapter *a, const struct parley_target *t,
 			const struct parley_message *m)
 {
-	int type = m->n_attachments ? PL_SIO_BINARY_EVENT : PL_SIO_EVENT;
-	struct delivery d = {pl_packet_frame(a->nsp->name, type, -1, m->payload, m->n_attachments),
-			     (struct pl_frame *const *)m->attachments, m->n_attachments};
-	if (!d.frame)
-		return 0;
+	struct delivery d = {a->nsp->name, m, NULL};
 	size_t n = each_target((struct local *)a, t, deliver, &d);
 	pl_frame_unref(d.frame);
 	return n;

@@ -174,7 +174,9 @@ static int skip_ids(struct pl_history *h)
 /* Opens the connection, applies the schema and settings, prepares the statements. */
 static int open_db(struct pl_history *h, bool starting)
 {
-	if (sqlite3_open_v2(h->path, &h->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+	/* one thread uses the connection: no per-call mutex */
+	if (sqlite3_open_v2(h->path, &h->db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
 	    SQLITE_OK) {
 		pl_error("history: %s: cannot open the database: %s", h->path,
 			 h->db ? sqlite3_errmsg(h->db) : "out of memory");
@@ -186,6 +188,7 @@ static int open_db(struct pl_history *h, bool starting)
 	/* never wait for a lock on the loop: a busy database fails the batch at once */
 	sqlite3_busy_timeout(h->db, 0);
 	sqlite3_stmt *st;
+
 	if (h->max_bytes) {
 		int page = 4096;
 		if (sqlite3_prepare_v2(h->db, "PRAGMA page_size", -1, &st, NULL) == SQLITE_OK) {

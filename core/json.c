@@ -122,12 +122,34 @@ static void shortest_digits(double d, char *digits, int *ndigits, int *exp10)
 	*exp10 = atoi(p + 1);
 }
 
+size_t pl_json_format_int(long long v, char *out)
+{
+	char tmp[24];
+	size_t n = 0;
+	unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+	do
+		tmp[n++] = (char)('0' + u % 10);
+	while (u /= 10);
+	size_t len = 0;
+	if (v < 0)
+		out[len++] = '-';
+	while (n)
+		out[len++] = tmp[--n];
+	out[len] = '\0';
+	return len;
+}
+
+#define EXACT_INT 9007199254740992.0 /* 2^53: every integer below is a double exactly */
+
 size_t pl_json_format_number(double d, char *out)
 {
 	if (!isfinite(d))
 		return (size_t)sprintf(out, "null");
 	if (d == 0)
 		return (size_t)sprintf(out, "0");
+	/* the common case, an integer (ids, counts, times), without searching for digits */
+	if (d > -EXACT_INT && d < EXACT_INT && d == (double)(long long)d)
+		return pl_json_format_int((long long)d, out);
 	char *o = out;
 	if (d < 0) {
 		*o++ = '-';
@@ -311,7 +333,7 @@ int pl_json_write(struct pl_sbuf *out, const json_t *v)
 		json_int_t i = json_integer_value(v);
 		/* exact below 2^53; beyond, printed as the double JavaScript would hold */
 		if (i > -9007199254740992LL && i < 9007199254740992LL)
-			return pl_sbuf_printf(out, "%lld", (long long)i);
+			return pl_sbuf_append(out, num, pl_json_format_int((long long)i, num));
 		return pl_sbuf_append(out, num, pl_json_format_number((double)i, num));
 	}
 	case JSON_REAL:

@@ -22,6 +22,9 @@ json_t *pl_json_parse(const char *text, size_t len);
 /* Appends v serialised like JSON.stringify(v). Returns 0 or -ENOMEM. */
 int pl_json_write(struct pl_sbuf *out, const json_t *v);
 
+/* Writes v in decimal and a NUL to out (24 bytes at least). Returns the length. */
+size_t pl_json_format_int(long long v, char *out);
+
 /*
  * Formats a double like JavaScript's Number.prototype.toString into out (at least 32 bytes);
  * NaN and infinities become "null" as in JSON.stringify. Returns the length.

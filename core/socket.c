@@ -6,7 +6,6 @@
 #include "socket.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +14,7 @@
 #include "client.h"
 #include "error.h"
 #include "hooks.h"
+#include "json.h"
 #include "rand.h"
 #include "server.h"
 #include "sio_codec.h"
@@ -47,7 +47,7 @@ json_t *pl_socket_with_offset(const struct pl_sio *sio, json_t *payload, long lo
 	if (!sio->recovery)
 		return NULL;
 	char text[24];
-	snprintf(text, sizeof text, "%lld", offset);
+	pl_json_format_int(offset, text);
 	json_t *out = json_copy(payload);
 	if (!out || json_array_append_new(out, json_string(text))) {
 		json_decref(out);
