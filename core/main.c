@@ -20,6 +20,7 @@
 #include "log.h"
 #include "lua_host.h"
 #include "plugin.h"
+#include "retention.h"
 #include "server.h"
 #include "sio.h"
 #include "transport.h"
@@ -32,6 +33,7 @@ static uv_signal_t sigint_h, sigterm_h, sighup_h;
 static int saved_argc; /* the command line, read again on SIGHUP */
 static char **saved_argv;
 static uv_timer_t shutdown_timer;
+static struct pl_retention *retention;
 
 static void finish_shutdown(uv_timer_t *t)
 {
@@ -148,10 +150,12 @@ int main(int argc, char **argv)
 	server.loop = &loop;
 	server.cfg = &cfg;
 	pl_barrier_init(&server.before_write);
-	server.history = pl_history_new(cfg.db_path, &loop, cfg.history_keep,
-				       cfg.history_max_bytes);
+	server.history = pl_history_new(cfg.db_path, &loop, cfg.history_max_bytes);
 	if (!server.history)
 		goto out_loop;
+	retention = pl_retention_new(&loop, server.history, &cfg);
+	if (!retention)
+		goto out_history;
 	if (pl_barrier_add(&server.before_write, commit_history, server.history))
 		goto out_history;
 	if (init_app(&server)) {
@@ -195,6 +199,7 @@ out_app:
 	pl_eio_server_stop(&server);
 out_history:
 	pl_barrier_close(&server.before_write);
+	pl_retention_free(retention);
 	pl_history_free(server.history);
 	server.history = NULL;
 out_loop:
