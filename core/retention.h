@@ -2,9 +2,9 @@
  * Retention of the store, a little at a time: per room (and per recipient of private messages)
  * the oldest messages beyond --history-keep or --history-room-bytes, every row older than
  * --history-max-age, and the notices older than the recovery window. It runs in steps on a
- * timer. Each step does a few bounded batches in one small transaction of its own, started after
- * the store's open batch is committed, so a step never holds the loop for long. A step that fails
- * (the database locked by another process) changes nothing and is tried again later.
+ * timer, each a few bounded batches, so a step never holds the loop for long. Each batch deletes
+ * in a transaction of its own, begun only once the store's open batch is committed; one that
+ * fails (the database locked by another process) changes nothing and is tried again later.
  */
 #ifndef PL_RETENTION_H
 #define PL_RETENTION_H
@@ -29,7 +29,7 @@ struct pl_retention *pl_retention_new(uv_loop_t *loop, struct pl_history *h,
 /*
  * Runs one step now (the timer also runs them): at most about half a millisecond of batches.
  * Returns 1 when work remains, 0 when retention is caught up, or a negative error (-EBUSY when
- * the database is locked, -EIO, -ENOMEM), in which case the step changed nothing.
+ * the database is locked, -EIO, -ENOMEM) from the batch that failed, which changed nothing.
  */
 int pl_retention_step(struct pl_retention *r);
 
