@@ -26,6 +26,37 @@ CREATE INDEX IF NOT EXISTS messages_room_id ON messages (nsp, room, id);
 CREATE INDEX IF NOT EXISTS messages_recipient ON messages (nsp, recipient, id)
   WHERE recipient IS NOT NULL;
 
+-- retention of notices: those older than the recovery window go
+CREATE INDEX IF NOT EXISTS messages_notices ON messages (ts) WHERE kind = 1;
+
+-- What retention limits: the messages (kind 0) and their bytes of each room, and of each
+-- recipient's private messages, kept exact by the triggers below whoever stores or deletes
+-- (rows of messages are never updated).
+CREATE TABLE IF NOT EXISTS room_totals (
+  nsp      TEXT    NOT NULL,
+  private  INTEGER NOT NULL, -- 0: target is a room ('' for everyone), 1: a recipient (JSON)
+  target   TEXT    NOT NULL,
+  messages INTEGER NOT NULL, -- rows of kind 0
+  bytes    INTEGER NOT NULL, -- the bytes of their args
+  PRIMARY KEY (nsp, private, target)
+) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS room_totals_insert AFTER INSERT ON messages
+  WHEN new.kind = 0 AND coalesce(new.room, new.recipient) IS NOT NULL
+BEGIN
+  INSERT INTO room_totals VALUES (new.nsp, new.room IS NULL, coalesce(new.room, new.recipient),
+                                  1, length(CAST(new.args AS BLOB)))
+    ON CONFLICT DO UPDATE SET messages = messages + 1, bytes = bytes + excluded.bytes;
+END;
+CREATE TRIGGER IF NOT EXISTS room_totals_delete AFTER DELETE ON messages
+  WHEN old.kind = 0 AND coalesce(old.room, old.recipient) IS NOT NULL
+BEGIN
+  UPDATE room_totals SET messages = messages - 1, bytes = bytes - length(CAST(old.args AS BLOB))
+    WHERE nsp = old.nsp AND private = (old.room IS NULL)
+      AND target = coalesce(old.room, old.recipient);
+  DELETE FROM room_totals WHERE nsp = old.nsp AND private = (old.room IS NULL)
+    AND target = coalesce(old.room, old.recipient) AND messages <= 0;
+END;
+
 -- Connection state recovery: one row per socket that may be recovered, written while it is
 -- connected (so that it survives a crash) and stamped when it disconnects.
 CREATE TABLE IF NOT EXISTS sessions (

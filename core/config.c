@@ -84,7 +84,7 @@ static const struct option_def options[] = {
 	{"history-replay", OPT_UINT, F(history_replay), 0, 1000,
 	 "messages replayed to a client on login and on joining a room (default 50)"},
 	{"history-keep", OPT_UINT, F(history_keep), 0, 100000000,
-	 "messages kept per room, older ones deleted every minute; 0 keeps all (default 10000)"},
+	 "messages kept per room, older ones deleted as new ones come; 0 keeps all (default 10000)"},
 	{"history-max-bytes", OPT_SIZE, F(history_max_bytes), 0, 1ull << 50,
 	 "largest size of the history file in bytes, 0 for no limit (default 0)"},
 	{"history-replay-bytes", OPT_SIZE, F(history_replay_bytes), 1024, 1ull << 30,
@@ -96,6 +96,8 @@ static const struct option_def options[] = {
 	 "seconds a stored message is kept, 0 for no limit (default 0)"},
 	{"history-room-bytes", OPT_SIZE, F(history_room_bytes), 0, 1ull << 50,
 	 "bytes of stored messages kept per room, 0 for no limit (default 0)"},
+	{"history-retention-interval", OPT_UINT, F(history_retention_interval), 10, 60000,
+	 "ms between retention steps once old messages are removed (default 1000)"},
 	{"recovery-window", OPT_UINT, F(recovery_window), 0, 86400000,
 	 "ms a dropped client may reconnect and recover its session, 0 turns recovery off "
 	 "(default 120000)"},
@@ -216,6 +218,7 @@ int pl_config_init(struct pl_config *c)
 	c->history_replay_bytes = 256u << 10;
 	c->history = true;
 	c->recovery_window = 120000;
+	c->history_retention_interval = 1000;
 	c->max_message_bytes = 64u << 10;
 	c->max_name_bytes = 64;
 	c->log_level = PL_LOG_INFO;

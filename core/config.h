@@ -52,6 +52,7 @@ struct pl_config {
 	bool history;		/* the chat application stores messages (default true) */
 	unsigned history_max_age; /* seconds a message is kept, 0 for no limit */
 	size_t history_room_bytes; /* bytes of messages kept per room, 0 for no limit */
+	unsigned history_retention_interval; /* ms between retention steps when caught up */
 	unsigned recovery_window; /* ms a disconnected socket may be recovered, 0 turns it off */
 	size_t max_message_bytes; /* longest chat or private text, bytes */
 	size_t max_name_bytes;	/* longest login name, bytes */

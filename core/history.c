@@ -32,8 +32,6 @@ struct pl_history {
 	sqlite3_stmt *oldest;	 /* the oldest N of a room above an id */
 	int in_tx;		 /* a write transaction is open */
 	uv_prepare_t *prepare;	 /* commits before the loop polls for I/O; freed by its close */
-	uv_timer_t *retention;	 /* trims old messages every minute; freed by its close */
-	unsigned keep;		 /* messages kept per room, 0 for all */
 	char *path;		 /* the database file */
 	uv_loop_t *loop;
 	unsigned long long max_bytes; /* --history-max-bytes, 0 for no cap */
@@ -107,19 +105,9 @@ static void commit_cb(uv_prepare_t *p)
 	pl_history_commit(p->data);
 }
 
-#define RETENTION_INTERVAL_MS 60000
-
-static long long trim(struct pl_history *h, unsigned keep);
-
 static void handle_freed(uv_handle_t *p)
 {
 	free(p);
-}
-
-static void retention_cb(uv_timer_t *t)
-{
-	struct pl_history *h = t->data;
-	trim(h, h->keep);
 }
 
 static int exec(struct pl_history *h, const char *sql)
@@ -140,7 +128,8 @@ static void close_db(struct pl_history *h)
 	sqlite3_finalize(h->newest);
 	sqlite3_finalize(h->oldest);
 	h->insert = h->newest = h->oldest = NULL;
-	sqlite3_close(h->db);
+	/* _v2: statements others prepared on it (retention's) finish the close when finalized */
+	sqlite3_close_v2(h->db);
 	h->db = NULL;
 	h->in_tx = 0;
 }
@@ -293,13 +282,11 @@ static void watch_cb(uv_timer_t *t)
 		reopen(h, gone);
 }
 
-struct pl_history *pl_history_new(const char *path, uv_loop_t *loop, unsigned keep,
-				  unsigned long long max_bytes)
+struct pl_history *pl_history_new(const char *path, uv_loop_t *loop, unsigned long long max_bytes)
 {
 	struct pl_history *h = calloc(1, sizeof *h);
 	if (!h)
 		return NULL;
-	h->keep = keep;
 	h->loop = loop;
 	h->max_bytes = max_bytes;
 	h->path = strdup(path);
@@ -319,18 +306,6 @@ struct pl_history *pl_history_new(const char *path, uv_loop_t *loop, unsigned ke
 	h->prepare->data = h;
 	uv_prepare_start(h->prepare, commit_cb);
 	uv_unref((uv_handle_t *)h->prepare); /* it must not keep the loop alive */
-	if (keep) {
-		if (trim(h, keep) < 0)
-			goto fail;
-		h->retention = malloc(sizeof *h->retention);
-		if (!h->retention)
-			goto fail;
-		uv_timer_init(loop, h->retention);
-		h->retention->data = h;
-		uv_timer_start(h->retention, retention_cb, RETENTION_INTERVAL_MS,
-			       RETENTION_INTERVAL_MS);
-		uv_unref((uv_handle_t *)h->retention);
-	}
 	return h;
 fail:
 	pl_history_free(h);
@@ -346,46 +321,12 @@ void pl_history_free(struct pl_history *h)
 		uv_prepare_stop(h->prepare);
 		uv_close((uv_handle_t *)h->prepare, handle_freed);
 	}
-	if (h->retention)
-		uv_close((uv_handle_t *)h->retention, handle_freed);
 	if (h->watch)
 		uv_close((uv_handle_t *)h->watch, handle_freed);
 	finish_batch(h, -EIO); /* only if the last commit could not even begin */
 	close_db(h);
 	free(h->path);
 	free(h);
-}
-
-/* Deletes all but the newest keep messages of every room. Returns the number deleted, or a
- * negative error after logging sqlite3_errmsg. */
-static long long trim(struct pl_history *h, unsigned keep)
-{
-	if (!keep)
-		return 0;
-	pl_history_commit(h);
-	/* per room, everything at or below the id of the (keep+1)-th newest message goes; the
-	 * (nsp, room, id) index serves both the offset and the range */
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(h->db,
-			       "DELETE FROM messages WHERE rowid IN (SELECT m.id FROM "
-			       "(SELECT DISTINCT nsp, room FROM messages) r JOIN messages m "
-			       "ON m.nsp = r.nsp AND m.room = r.room AND m.id <= "
-			       "(SELECT id FROM messages x WHERE x.nsp = r.nsp AND x.room = r.room "
-			       "ORDER BY id DESC LIMIT 1 OFFSET ?))",
-			       -1, &st, NULL) != SQLITE_OK) {
-		pl_error("history: %s", sqlite3_errmsg(h->db));
-		return -EIO;
-	}
-	sqlite3_bind_int64(st, 1, keep);
-	long long n = -EIO;
-	if (sqlite3_step(st) == SQLITE_DONE)
-		n = sqlite3_changes(h->db);
-	else
-		pl_error("history: cannot trim: %s", sqlite3_errmsg(h->db));
-	sqlite3_finalize(st);
-	if (n > 0)
-		pl_info("history: removed %lld old messages (keeping %u per room)", n, keep);
-	return n;
 }
 
 /* Commits (or, on failure, rolls back) the open transaction and tells its appends. */

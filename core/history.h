@@ -32,15 +32,14 @@ struct pl_record {
 
 /*
  * Opens (creating if needed) the database at path (":memory:" for none on disk), applies the
- * schema or migrates an older one (see history_schema.h), and commits pending writes in loop's prepare phase. keep is the number of messages
- * kept per room (0 keeps all): older ones are deleted at open and then every minute. max_bytes
- * caps the file's size (PRAGMA max_page_count; 0 for no cap). The connection never waits for a
- * lock (busy_timeout 0): a database locked by another process fails the batch at once. The file
+ * schema or migrates an older one (see history_schema.h), and commits pending writes in loop's
+ * prepare phase. How long rows are kept is retention.h's business. max_bytes caps the file's
+ * size (PRAGMA max_page_count; 0 for no cap). The connection never waits for a lock
+ * (busy_timeout 0): a database locked by another process fails the batch at once. The file
  * is checked before each commit and every few seconds, and reopened (the schema applied again)
  * when it was deleted or replaced; the batch at hand then fails. Returns NULL after logging why.
  */
-struct pl_history *pl_history_new(const char *path, uv_loop_t *loop, unsigned keep,
-				  unsigned long long max_bytes);
+struct pl_history *pl_history_new(const char *path, uv_loop_t *loop, unsigned long long max_bytes);
 
 /* Commits and closes. NULL is a no-op. */
 void pl_history_free(struct pl_history *h);
@@ -69,7 +68,9 @@ long long pl_history_append(struct pl_history *h, const struct pl_record *r);
  */
 long long pl_history_last(const struct pl_history *h);
 
-/* The open database connection (it changes when the file is reopened), for the session store. */
+/* The open database connection (it changes when the file is reopened), for the session store
+ * and retention. It is closed with sqlite3_close_v2: statements prepared on it may outlive it
+ * until their owner sees the new connection and finalizes them. */
 struct sqlite3 *pl_history_db(struct pl_history *h);
 /*
  * Runs a write statement (prepared on pl_history_db, bound) in the loop iteration's transaction,

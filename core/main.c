@@ -22,6 +22,7 @@
 #include "lua_host.h"
 #include "plugin.h"
 #include "recovery.h"
+#include "retention.h"
 #include "server.h"
 #include "sio.h"
 #include "transport.h"
@@ -34,7 +35,8 @@ static uv_signal_t sigint_h, sigterm_h, sighup_h;
 static int saved_argc; /* the command line, read again on SIGHUP */
 static char **saved_argv;
 static uv_timer_t shutdown_timer;
-static struct pl_recovery *recovery; /* connection state recovery, NULL when off */
+static struct pl_recovery *recovery;	/* connection state recovery, NULL when off */
+static struct pl_retention *retention; /* deletes what is kept no longer */
 
 #define RECOVERY_MAX_MISSED 1000 /* packets a recovered client gets again at most */
 
@@ -155,10 +157,12 @@ int main(int argc, char **argv)
 	server.loop = &loop;
 	server.cfg = &cfg;
 	pl_barrier_init(&server.before_write);
-	server.history = pl_history_new(cfg.db_path, &loop, cfg.history_keep,
-				       cfg.history_max_bytes);
+	server.history = pl_history_new(cfg.db_path, &loop, cfg.history_max_bytes);
 	if (!server.history)
 		goto out_loop;
+	retention = pl_retention_new(&loop, server.history, &cfg);
+	if (!retention)
+		goto out_history;
 	if (init_app(&server)) {
 		pl_error("cannot initialise the application");
 		goto out_app;
@@ -209,7 +213,9 @@ out_app:
 	pl_eio_server_stop(&server);
 	pl_recovery_free(recovery);
 	recovery = NULL;
+out_history:
 	pl_barrier_close(&server.before_write);
+	pl_retention_free(retention);
 	pl_history_free(server.history);
 	server.history = NULL;
 out_loop:
