@@ -30,8 +30,13 @@ CREATE INDEX IF NOT EXISTS messages_recipient ON messages (nsp, recipient, id)
 CREATE INDEX IF NOT EXISTS messages_notices ON messages (ts) WHERE kind = 1;
 
 -- What retention limits: the messages (kind 0) and their bytes of each room, and of each
--- recipient's private messages, kept exact by the triggers below whoever stores or deletes
--- (rows of messages are never updated).
+-- recipient's private messages. The server adds what it stores at each commit (one update per
+-- room and batch, not a trigger per message); deletes, whoever makes them, are counted by the
+-- trigger below (rows of messages are never updated). A tool that inserts rows itself adds them:
+--   INSERT INTO room_totals SELECT nsp, room IS NULL, coalesce(room, recipient), count(*),
+--     sum(length(CAST(args AS BLOB))) FROM messages WHERE kind = 0 AND id > <first new id>
+--     GROUP BY 1, 2, 3 ON CONFLICT DO UPDATE SET messages = messages + excluded.messages,
+--     bytes = bytes + excluded.bytes;
 CREATE TABLE IF NOT EXISTS room_totals (
   nsp      TEXT    NOT NULL,
   private  INTEGER NOT NULL, -- 0: target is a room ('' for everyone), 1: a recipient (JSON)
@@ -40,13 +45,8 @@ CREATE TABLE IF NOT EXISTS room_totals (
   bytes    INTEGER NOT NULL, -- the bytes of their args
   PRIMARY KEY (nsp, private, target)
 ) WITHOUT ROWID;
-CREATE TRIGGER IF NOT EXISTS room_totals_insert AFTER INSERT ON messages
-  WHEN new.kind = 0 AND coalesce(new.room, new.recipient) IS NOT NULL
-BEGIN
-  INSERT INTO room_totals VALUES (new.nsp, new.room IS NULL, coalesce(new.room, new.recipient),
-                                  1, length(CAST(new.args AS BLOB)))
-    ON CONFLICT DO UPDATE SET messages = messages + 1, bytes = bytes + excluded.bytes;
-END;
+-- (earlier builds of version 2 counted inserts with a trigger)
+DROP TRIGGER IF EXISTS room_totals_insert;
 CREATE TRIGGER IF NOT EXISTS room_totals_delete AFTER DELETE ON messages
   WHEN old.kind = 0 AND coalesce(old.room, old.recipient) IS NOT NULL
 BEGIN

@@ -17,6 +17,15 @@
 #include "history_schema.h"
 #include "json.h"
 #include "log.h"
+#include "map.h"
+
+/* What the open transaction's messages add to one target's room_totals row. */
+struct total {
+	char *key;	/* the map key: nsp, '\x1f', private ('0'/'1'), target */
+	size_t nsp_len; /* nsp is key[0, nsp_len), target key[nsp_len + 2, ...) */
+	bool private;
+	long long messages, bytes;
+};
 
 /* An append waiting for its batch's commit. */
 struct pending {
@@ -37,6 +46,8 @@ struct pl_history {
 	unsigned long long max_bytes; /* --history-max-bytes, 0 for no cap */
 	struct pending *batch;	 /* appends of the open transaction, told at its commit */
 	size_t n_batch, cap_batch;
+	struct pl_map totals;	 /* the open transaction's additions to room_totals, by target */
+	sqlite3_stmt *add_totals; /* adds one target's to room_totals */
 	long long last_id;	 /* the highest id handed out: a reopened file starts above it */
 	bool seq_behind;	 /* a batch was rolled back: ids go on above last_id regardless */
 	uint64_t err_at;	 /* loop time of the last logged store error */
@@ -83,8 +94,87 @@ static void store_error(struct pl_history *h, const char *what)
 }
 
 /* Tells every append of the batch its outcome: its id, or err for all when err < 0. */
+/* Forgets the open transaction's additions to room_totals (committed, or rolled back). */
+static void totals_clear(struct pl_history *h)
+{
+	struct total *t;
+	for (size_t pos = 0; pl_map_next(&h->totals, &pos, (void **)&t);) {
+		free(t->key);
+		free(t);
+	}
+	pl_map_close(&h->totals);
+	h->totals = (struct pl_map){0};
+}
+
+/*
+ * Adds a stored message to its target's totals, written once per target at the commit: the
+ * per-room counts retention reads cost an update per room and batch, not one per message.
+ * Returns 0 or -ENOMEM.
+ */
+static int totals_add(struct pl_history *h, const char *nsp, bool private, const char *target,
+		      size_t bytes)
+{
+	size_t nl = strlen(nsp), tl = strlen(target);
+	char *key = malloc(nl + tl + 3);
+	if (!key)
+		return -ENOMEM;
+	memcpy(key, nsp, nl);
+	key[nl] = '\x1f';
+	key[nl + 1] = private ? '1' : '0';
+	memcpy(key + nl + 2, target, tl + 1);
+	struct total *t = pl_map_get(&h->totals, key);
+	if (t) {
+		free(key);
+	} else {
+		t = calloc(1, sizeof *t);
+		if (!t || pl_map_put(&h->totals, key, t)) {
+			free(t);
+			free(key);
+			return -ENOMEM;
+		}
+		*t = (struct total){.key = key, .nsp_len = nl, .private = private};
+	}
+	t->messages++;
+	t->bytes += (long long)bytes;
+	return 0;
+}
+
+/* Writes the open transaction's totals into room_totals. Returns SQLITE_OK or the error. */
+static int totals_flush(struct pl_history *h)
+{
+	if (!h->totals.count)
+		return SQLITE_OK;
+	if ((!h->add_totals || sqlite3_db_handle(h->add_totals) != h->db)) {
+		sqlite3_finalize(h->add_totals);
+		h->add_totals = NULL;
+		int rc = sqlite3_prepare_v3(h->db,
+					    "INSERT INTO room_totals (nsp, private, target, messages, "
+					    "bytes) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
+					    "messages = messages + excluded.messages, "
+					    "bytes = bytes + excluded.bytes",
+					    -1, SQLITE_PREPARE_PERSISTENT, &h->add_totals, NULL);
+		if (rc != SQLITE_OK)
+			return rc;
+	}
+	struct total *t;
+	int rc = SQLITE_OK;
+	for (size_t pos = 0; rc == SQLITE_OK && pl_map_next(&h->totals, &pos, (void **)&t);) {
+		sqlite3_stmt *st = h->add_totals;
+		sqlite3_bind_text(st, 1, t->key, (int)t->nsp_len, SQLITE_STATIC);
+		sqlite3_bind_int(st, 2, t->private);
+		sqlite3_bind_text(st, 3, t->key + t->nsp_len + 2, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 4, t->messages);
+		sqlite3_bind_int64(st, 5, t->bytes);
+		rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_extended_errcode(h->db);
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+	}
+	return rc;
+}
+
 static void finish_batch(struct pl_history *h, long long err)
 {
+	totals_clear(h); /* written before the commit, or undone with it */
 	/* a callback may append again: that starts a new batch */
 	struct pending *b = h->batch;
 	size_t n = h->n_batch;
@@ -124,6 +214,8 @@ static int exec(struct pl_history *h, const char *sql)
 /* Closes the connection and its statements. */
 static void close_db(struct pl_history *h)
 {
+	sqlite3_finalize(h->add_totals);
+	h->add_totals = NULL;
 	sqlite3_finalize(h->insert);
 	sqlite3_finalize(h->newest);
 	sqlite3_finalize(h->oldest);
@@ -260,6 +352,8 @@ static void reopen(struct pl_history *h, bool gone)
 		sqlite3_finalize(ins);
 		sqlite3_finalize(nw);
 		sqlite3_finalize(od);
+		sqlite3_finalize(h->add_totals); /* prepared on the old connection */
+		h->add_totals = NULL;
 		sqlite3_close_v2(old); /* closed once the session store finalizes its statements */
 		h->file_lost = false;
 		pl_info("history: reopened %s", h->path);
@@ -341,7 +435,9 @@ static int commit_once(struct pl_history *h)
 	}
 	if (h->in_tx) {
 		h->in_tx = 0;
-		int rc = sqlite3_exec(h->db, "COMMIT", NULL, NULL, NULL);
+		int rc = totals_flush(h);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_exec(h->db, "COMMIT", NULL, NULL, NULL);
 		if (rc != SQLITE_OK) {
 			err = store_errno(rc);
 			store_error(h, "cannot commit");
@@ -428,6 +524,7 @@ static long long step_write(struct pl_history *h, sqlite3_stmt *st, const char *
 	if (sqlite3_get_autocommit(h->db)) {
 		h->in_tx = 0;
 		h->seq_behind = true;
+		totals_clear(h);
 		for (size_t i = 0; i < h->n_batch; i++)
 			if (h->batch[i].id > 0)
 				h->batch[i].id = err;
@@ -473,6 +570,10 @@ static long long insert(struct pl_history *h, const struct pl_record *r)
 		id = sqlite3_last_insert_rowid(h->db);
 		if (id > h->last_id)
 			h->last_id = id;
+		if (r->kind == PL_RECORD_MESSAGE &&
+		    totals_add(h, r->nsp, to != NULL, to ? to : r->room ? r->room : "", strlen(a)))
+			pl_warn("history: out of memory: the totals of %s miss message %lld", r->nsp,
+				id);
 	}
 	sqlite3_reset(h->insert);
 	sqlite3_clear_bindings(h->insert);

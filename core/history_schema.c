@@ -78,6 +78,8 @@ static const char migrate_1_2_copy[] =
 	"INSERT INTO sqlite_sequence (name, seq) SELECT 'messages', seq FROM sqlite_sequence "
 	"WHERE name = 'messages_v1' AND NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = "
 	"'messages');"
+	"INSERT INTO room_totals SELECT nsp, 0, room, count(*), sum(length(CAST(args AS BLOB))) "
+	"FROM messages GROUP BY nsp, room;"
 	"DROP TABLE messages_v1;"
 	"UPDATE meta SET value = '2' WHERE key = 'schema_version';";
 

@@ -1,12 +1,12 @@
 /*
- * Retention (see retention.h). The per-room limits read room_totals, which triggers in schema.sql
- * keep exact whoever writes or deletes. So a room's excess is known at once, and only the oldest
+ * Retention (see retention.h). The per-room limits read room_totals, which the store adds to at
+ * each commit and a trigger of schema.sql takes deletes from. So a room's excess is known at once, and only the oldest
  * rows are walked, on the (nsp, room, id) and (nsp, recipient, id) indexes. The rooms to check
  * are found in bounded batches: once by walking room_totals after the database is opened, then
  * by reading the rows stored since the last batch (id > seen). Age walks the oldest rows by id,
  * notices have a partial index by time. Every batch reads or deletes a bounded number of rows,
  * and a step runs batches for about half a millisecond. Each DELETE is a transaction of its own:
- * inside an explicit one, SQLite would keep a statement journal for it (the triggers), spilled
+ * inside an explicit one, SQLite would keep a statement journal for it (the trigger), spilled
  * to a temporary file.
  *
  * Deleting fills the write-ahead log, so retention hands the store connection's checkpoints to
