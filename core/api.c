@@ -367,7 +367,7 @@ static long long config_number(const char *key, long long fallback)
 		"history-max-bytes",
 		"history-replay-bytes",
 		"max-message-bytes", "max-name-bytes", "history", "history-max-age",
-		"history-room-bytes", "recovery-window",
+		"history-room-bytes", "recovery-window", "history-retention-interval",
 	};
 	long long values[] = {
 		c->port,		c->ping_interval,   c->ping_timeout,   (long long)c->max_payload,
@@ -380,6 +380,7 @@ static long long config_number(const char *key, long long fallback)
 									: c->max_send_queue / 2),
 		(long long)c->max_message_bytes, (long long)c->max_name_bytes, c->history,
 		c->history_max_age, (long long)c->history_room_bytes, c->recovery_window,
+		c->history_retention_interval,
 	};
 	for (size_t i = 0; i < sizeof names / sizeof *names; i++)
 		if (strcmp(key, names[i]) == 0)
