@@ -252,10 +252,16 @@ test('pages reconnect when the server comes back on the same port', { timeout: 4
   // The pages logged in again by themselves: chat flows without any user action.
   await send(bob, 'back again');
   await waitForChat(alice, 'Bob', 'back again');
-  // Alice rejoined #lobby (a new server has no session to recover).
+  // Alice is in #lobby again (her session was recovered from the store across the restart).
   await alice.click('#room-list button:has-text("lobby")');
   await alice.waitForFunction(() => [...document.querySelectorAll('#member-list li')]
     .some((li) => li.textContent.startsWith('Alice')), null, { timeout: STEP_MS });
+  // Recovered, not replayed: what the pages showed before the restart is shown once.
+  for (const p of [alice, bob]) {
+    await p.click('#room-list button:text-is("Everyone")');
+    assert.equal(await p.locator('#messages li.chat .text:text-is("hi from a raw <i>WebSocket</i>")')
+      .count(), 1, 'a message from before the restart, once');
+  }
   assert.deepEqual(pageErrors, []);
 });
 
