@@ -55,7 +55,7 @@
 
   function ensureView(room) {
     var key = room || GLOBAL;
-    if (!views.has(key)) views.set(key, { room: room || null, messages: [], unread: 0, members: [] });
+    if (!views.has(key)) views.set(key, { room: room || null, messages: [], unread: 0, members: [], lastId: 0 });
     return views.get(key);
   }
   ensureView(null);
@@ -157,6 +157,13 @@
 
   /* ---- connection state ---- */
 
+  // "connected over websocket" (or polling), and whether the last reconnect recovered the session
+  function showConnected() {
+    if (!socket || !socket.connected) return;
+    var transport = socket.io.engine && socket.io.engine.transport ? socket.io.engine.transport.name : '?';
+    setStatus('on', 'connected over ' + transport + (socket.recovered ? ', recovered' : ''));
+  }
+
   function setStatus(state, text) {
     el.status.className = 'status status-' + state;
     el.status.textContent = text;
@@ -183,8 +190,13 @@
     });
   }
 
-  function joinRoom(room, quiet) {
-    socket.timeout(ACK_TIMEOUT_MS).emit('join', { room: room }, function (err, res) {
+  // Joins room; a view that has messages asks only for those after its newest (since), so a
+  // rejoin after a reconnect shows nothing twice. done() is called once the server answered.
+  function joinRoom(room, quiet, done) {
+    var known = views.get(room);
+    var req = known && known.lastId ? { room: room, since: known.lastId } : { room: room };
+    socket.timeout(ACK_TIMEOUT_MS).emit('join', req, function (err, res) {
+      if (done) done();
       if (err) { notice(current === room ? room : null, 'Joining #' + room + ' failed: no answer from the server.'); return; }
       if (!res || res.ok === false) {
         notice(null, 'Joining #' + room + ' was refused' + (res && res.error ? ': ' + res.error : '.'));
@@ -211,21 +223,37 @@
 
   var pending = []; // chats typed while disconnected, sent after the next login
 
+  // Sends a chat; its ack's id counts as seen, so that a replay after a reconnect skips it.
+  function sendChat(m) {
+    socket.emit('chat', m, function (res) {
+      var view = views.get(m.room || GLOBAL);
+      if (view && res && res.id > view.lastId) view.lastId = res.id;
+    });
+  }
+
   function connect() {
     socket = io({ autoConnect: false });
 
     socket.on('connect', function () {
-      setStatus('on', 'connected');
-      socket.emit('login', { name: me.name, userid: me.userid });
-      // Messages typed while disconnected go after the login: the server refuses chat from a
-      // connection that has not logged in.
-      pending.splice(0).forEach(function (m) { socket.emit('chat', m); });
-      if (everConnected) notice(null, 'Reconnected.');
-      // A recovered session keeps its rooms; otherwise join them again.
+      showConnected();
+      // A page that shows messages asks only for those after its newest one (since).
+      var global = views.get(GLOBAL);
+      socket.emit('login', global.lastId ? { name: me.name, userid: me.userid, since: global.lastId }
+        : { name: me.name, userid: me.userid });
+      if (everConnected) notice(null, socket.recovered ? 'Reconnected: nothing was missed.' : 'Reconnected.');
+      // A recovered session keeps its rooms; otherwise join them again. Messages typed while
+      // disconnected go once the login and those joins are done: the server refuses chat from a
+      // connection that has not logged in, and room chat from one not in the room.
+      var rejoins = [];
       if (everConnected && !socket.recovered) {
-        views.forEach(function (view) { if (view.room) joinRoom(view.room, true); });
+        views.forEach(function (view) { if (view.room) rejoins.push(view.room); });
       }
+      var left = rejoins.length;
+      var flush = function () { pending.splice(0).forEach(sendChat); };
+      if (!left) flush();
+      rejoins.forEach(function (room) { joinRoom(room, true, function () { if (--left === 0) flush(); }); });
       everConnected = true;
+      socket.io.engine.once('upgrade', showConnected);
     });
     socket.on('disconnect', function (reason) {
       if (reason === 'io server disconnect' || reason === 'io client disconnect') {
@@ -243,11 +271,18 @@
     socket.io.on('reconnect_attempt', function (n) { setStatus('wait', 'reconnecting (try ' + n + ')…'); });
 
     socket.on('login', function (name) { notice(null, userOf(name).name + ' joined'); });
-    socket.on('chat', function (d) {
+    socket.on('chat', function (d, offset) {
       if (!d || typeof d !== 'object') return;
+      // a replayed message carries its id, a live one its stored id as the recovery offset
+      var id = d.history ? Number(d.id) : Number(offset);
       var from = userOf(d.from || '?');
       var room = typeof d.room === 'string' && d.room !== '' ? d.room : null;
       if (room && !views.has(room)) return; // not a room we are showing
+      var view = ensureView(room);
+      if (id > 0) {
+        if (d.history && id <= view.lastId) return; // shown already
+        if (id > view.lastId) view.lastId = id;
+      }
       addItem(room, {
         kind: 'chat', name: from.name || '(no name)', userid: from.userid,
         text: typeof d.msg === 'string' ? d.msg : JSON.stringify(d.msg),
@@ -299,7 +334,7 @@
     // message waits in pending and is sent after the next login (socket.io-client's own buffer
     // would send it before the login, which the server refuses).
     var m = room ? { room: room, msg: msg } : { msg: msg };
-    if (socket.connected) socket.emit('chat', m);
+    if (socket.connected) sendChat(m);
     else pending.push(m);
     addItem(room, { kind: 'chat', name: me.name, userid: me.userid, text: msg, own: true });
     el.sendInput.value = '';

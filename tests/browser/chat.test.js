@@ -41,10 +41,11 @@ function killServer() {
 process.on('exit', killServer);
 
 /* Start parley and resolve with its "HOST:PORT" once it prints `listening on HOST:PORT`. */
-function startServer(port = 0) {
+function startServer(port = 0, extra = []) {
   return new Promise((resolve, reject) => {
     const args = ['--port', String(port), '--host', '127.0.0.1', '--db', path.join(tmp, 'history.db'),
-      '--web-root', WEB_ROOT, '--ping-interval', '1500', '--ping-timeout', '5000', '--no-bundled'];
+      '--web-root', WEB_ROOT, '--ping-interval', '1500', '--ping-timeout', '5000', '--no-bundled',
+      ...extra];
     server = spawn(PARLEY_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     const timer = setTimeout(() => reject(new Error(
@@ -248,7 +249,8 @@ test('pages reconnect when the server comes back on the same port', { timeout: 4
   const port = Number(new URL(base).port);
   await startServer(port);
   for (const p of [alice, bob]) await p.waitForSelector('#status[data-state="on"]', { timeout: 15000 });
-  await waitForNotice(alice, 'Reconnected.');
+  await waitForNotice(alice, 'Reconnected: nothing was missed.');
+  assert.match(await alice.textContent('#status'), /^connected over (websocket|polling), recovered$/);
   // The pages logged in again by themselves: chat flows without any user action.
   await send(bob, 'back again');
   await waitForChat(alice, 'Bob', 'back again');
@@ -263,6 +265,45 @@ test('pages reconnect when the server comes back on the same port', { timeout: 4
       .count(), 1, 'a message from before the restart, once');
   }
   assert.deepEqual(pageErrors, []);
+});
+
+test('a restart without recovery: rooms joined again, nothing shown twice, nothing typed lost',
+  { timeout: 60000 }, async () => {
+    const port = Number(new URL(base).port);
+    await stopServer();
+    for (const p of [alice, bob]) await p.waitForSelector('#status[data-state="wait"]');
+    // typed during the outage, in a room: sent once the page is back in the room
+    await alice.click('#room-list button:has-text("lobby")');
+    await send(alice, 'typed while away');
+    await startServer(port, ['--recovery-window', '0']);
+    for (const p of [alice, bob]) await p.waitForSelector('#status[data-state="on"]', { timeout: 15000 });
+    assert.match(await alice.textContent('#status'), /^connected over (websocket|polling)$/);
+    await bob.fill('#join-room', 'lobby');
+    await bob.click('#join-form button');
+    await waitForChat(bob, 'Alice', 'typed while away');
+    // the login and the rejoin asked for what came after the newest message shown: no repeats
+    for (const p of [alice, bob]) {
+      await p.click('#room-list button:text-is("Everyone")');
+      assert.equal(await p.locator('#messages li.chat .text:text-is("hi from a raw <i>WebSocket</i>")')
+        .count(), 1, 'a message from before the restart, once');
+    }
+    await waitForNotice(alice, 'Reconnected.');
+    await alice.click('#room-list button:has-text("lobby")');
+    assert.equal(await alice.locator('#messages li.chat .text:text-is("room message")').count(), 1);
+    assert.equal(await alice.locator('#messages li.chat .text:text-is("typed while away")').count(), 1);
+    assert.deepEqual(pageErrors, []);
+  });
+
+test('no request of a page fails (the favicon included)', { timeout: 30000 }, async () => {
+  const page = await newPage('index.html');
+  const failed = [];
+  page.on('response', (r) => { if (r.status() >= 400) failed.push(`${r.status()} ${r.url()}`); });
+  await page.reload();
+  await page.waitForLoadState('networkidle');
+  assert.deepEqual(failed, []);
+  const icon = await fetch(`${base}/favicon.svg`, { signal: AbortSignal.timeout(STEP_MS) });
+  assert.equal(icon.status, 200);
+  assert.match(icon.headers.get('content-type'), /image\/svg\+xml/);
 });
 
 test('parley exits 0 on SIGTERM with browsers connected', () => {
