@@ -8,6 +8,7 @@
  *   emit join {room} + ack -> {ok, room, members}, leave {room} + ack, members {room} + ack
  *   emit chat {room, msg}            receive chat {from, room, msg}
  *   receive joined / left {room, user}
+ *   emit private {to, msg} + ack     receive private {from, msg}    (a conversation per user)
  * All user-supplied text goes into the page through textContent, never innerHTML.
  */
 (function () {
@@ -50,15 +51,30 @@
 
   /* ---- views: "Everyone" plus one per joined room ---- */
 
-  var views = new Map(); // key -> {room, messages: [], unread, members: []}
+  var views = new Map(); // key -> {room, peer, messages: [], unread, members: [], lastId}
   var current = GLOBAL;
 
   function ensureView(room) {
     var key = room || GLOBAL;
-    if (!views.has(key)) views.set(key, { room: room || null, messages: [], unread: 0, members: [], lastId: 0 });
+    if (!views.has(key)) views.set(key, { room: room || null, peer: null, messages: [], unread: 0, members: [], lastId: 0 });
     return views.get(key);
   }
   ensureView(null);
+
+  // A private conversation with peer {userid, name}: its key cannot be a room name (those are
+  // what users type; this starts with a NUL).
+  function privateKey(userid) { return '\u0000' + JSON.stringify(userid); }
+  function ensurePrivate(peer) {
+    var key = privateKey(peer.userid);
+    if (!views.has(key)) views.set(key, { room: null, peer: peer, messages: [], unread: 0, members: [], lastId: 0 });
+    else if (peer.name) views.get(key).peer.name = peer.name;
+    return key;
+  }
+  function viewTitle(key) {
+    var view = views.get(key);
+    if (view.peer) return '@ ' + (view.peer.name || view.peer.userid);
+    return key === GLOBAL ? 'Everyone' : '# ' + key;
+  }
 
   function timeLabel(ts) {
     var d = (typeof ts === 'number' || typeof ts === 'string') ? new Date(ts) : new Date();
@@ -89,9 +105,10 @@
     return li;
   }
 
-  function addItem(room, item) {
-    var key = room || GLOBAL;
-    var view = ensureView(room);
+  function addItem(room, item) { addItemTo(room || GLOBAL, item); }
+
+  function addItemTo(key, item) {
+    var view = views.has(key) ? views.get(key) : ensureView(key);
     item.time = item.time || timeLabel(item.ts);
     view.messages.push(item);
     if (view.messages.length > MAX_MESSAGES_PER_VIEW) view.messages.shift();
@@ -114,7 +131,7 @@
       var btn = document.createElement('button');
       btn.type = 'button';
       btn.className = 'room' + (key === current ? ' active' : '');
-      btn.textContent = key === GLOBAL ? 'Everyone' : '# ' + key;
+      btn.textContent = viewTitle(key);
       btn.addEventListener('click', function () { switchView(key); });
       if (view.unread > 0) {
         var badge = document.createElement('span');
@@ -134,7 +151,19 @@
     el.memberList.replaceChildren();
     view.members.forEach(function (m) {
       var li = document.createElement('li');
-      li.textContent = (m.name || '(no name)') + (socket && m.id === socket.id ? ' (you)' : '');
+      var name = (m.name || '(no name)') + (socket && m.id === socket.id ? ' (you)' : '');
+      if (m.userid !== undefined && m.userid !== null && m.userid !== me.userid && !m.bot) {
+        // another user: a button that opens a private conversation
+        var btn = document.createElement('button');
+        btn.type = 'button';
+        btn.className = 'member';
+        btn.textContent = name;
+        btn.setAttribute('aria-label', 'Message ' + name + ' privately');
+        btn.addEventListener('click', function () { switchView(ensurePrivate({ userid: m.userid, name: m.name })); });
+        li.appendChild(btn);
+      } else {
+        li.textContent = name;
+      }
       if (m.userid) li.title = 'user id ' + m.userid;
       el.memberList.appendChild(li);
     });
@@ -145,8 +174,8 @@
     current = key;
     var view = views.get(key);
     view.unread = 0;
-    el.viewTitle.textContent = key === GLOBAL ? 'Everyone' : '# ' + key;
-    el.leaveBtn.hidden = key === GLOBAL;
+    el.viewTitle.textContent = viewTitle(key);
+    el.leaveBtn.hidden = !view.room;
     el.messages.replaceChildren.apply(el.messages, view.messages.map(renderItem));
     el.messages.scrollTop = el.messages.scrollHeight;
     renderRooms();
@@ -223,6 +252,17 @@
 
   var pending = []; // chats typed while disconnected, sent after the next login
 
+  // Sends a private message; the conversation says when nobody received it, and why.
+  function sendPrivate(key, peer, msg) {
+    addItemTo(key, { kind: 'chat', name: me.name, userid: me.userid, text: msg, own: true });
+    if (!socket || !socket.connected) { noticeIn(key, 'Not sent: not connected.'); return; }
+    socket.timeout(ACK_TIMEOUT_MS).emit('private', { to: peer.userid, msg: msg }, function (err, res) {
+      if (err) noticeIn(key, 'No answer from the server: it may not have been delivered.');
+      else if (!res || res.ok === false) noticeIn(key, 'Not delivered: ' + ((res && res.error) || 'refused') + '.');
+    });
+  }
+  function noticeIn(key, text) { addItemTo(key, { kind: 'notice', text: text }); }
+
   // Sends a chat; its ack's id counts as seen, so that a replay after a reconnect skips it.
   function sendChat(m) {
     socket.emit('chat', m, function (res) {
@@ -290,6 +330,17 @@
         history: !!d.history, ts: d.ts || d.timestamp
       });
     });
+    socket.on('private', function (d) {
+      if (!d || typeof d !== 'object') return;
+      var from = userOf(d.from || '?');
+      if (from.userid === undefined || from.userid === null) return; // no way to answer
+      var key = ensurePrivate({ userid: from.userid, name: from.name });
+      addItemTo(key, {
+        kind: 'chat', name: from.name || '(no name)', userid: from.userid,
+        text: typeof d.msg === 'string' ? d.msg : JSON.stringify(d.msg), own: false
+      });
+      renderRooms();
+    });
     socket.on('joined', function (d) {
       if (!d || !views.has(d.room)) return;
       var user = userOf(d.user), view = views.get(d.room);
@@ -329,7 +380,12 @@
     ev.preventDefault();
     var msg = el.sendInput.value;
     if (!msg.trim()) return;
-    var room = views.get(current).room;
+    var view = views.get(current), room = view.room;
+    if (view.peer) {
+      sendPrivate(current, view.peer, msg);
+      el.sendInput.value = '';
+      return;
+    }
     // The server does not echo chat back to the sender: show it here. While disconnected the
     // message waits in pending and is sent after the next login (socket.io-client's own buffer
     // would send it before the login, which the server refuses).

@@ -215,6 +215,35 @@ test('rooms: join with members, room chat, leave', { timeout: 60000 }, async (t)
   await alice.click('#room-list button:text-is("Everyone")');
 });
 
+test('private conversations: opened from the member list, answered, counted unread', { timeout: 60000 }, async () => {
+  for (const p of [alice, bob]) {
+    await p.fill('#join-room', 'pm');
+    await p.click('#join-form button');
+    await p.waitForSelector('#view-title:text-is("# pm")');
+  }
+  await alice.click('#member-list button:text-is("Bob")');
+  await alice.waitForSelector('#view-title:text-is("@ Bob")');
+  await send(alice, 'psst, <b>Bob</b>');
+  // Bob was looking at #pm: the conversation appears with one unread message
+  await bob.waitForSelector('#room-list button:has-text("@ Alice") .badge:text-is("1")');
+  await bob.click('#room-list button:has-text("@ Alice")');
+  await waitForChat(bob, 'Alice', 'psst, <b>Bob</b>');
+  assert.equal(await bob.locator('#messages b').count(), 0, 'text, not HTML');
+  await send(bob, 'hi Alice');
+  await waitForChat(alice, 'Bob', 'hi Alice');
+  // it went to Alice alone: the room and Everyone have it not
+  for (const view of ['# pm', 'Everyone']) {
+    await alice.click(`#room-list button:text-is("${view}")`);
+    assert.equal(await alice.locator('#messages li.chat .text:text-is("hi Alice")').count(), 0);
+  }
+  for (const p of [alice, bob]) {
+    await p.click('#room-list button:text-is("# pm")');
+    await p.click('#leave-btn');
+  }
+  await alice.click('#room-list button:text-is("Everyone")');
+  await bob.click('#room-list button:text-is("Everyone")');
+});
+
 test('native.html (plain WebSocket) chats with index.html', { timeout: 60000 }, async () => {
   const nat = await newPage('native.html');
   await login(nat, 'Nat');
