@@ -102,7 +102,32 @@
     body.className = 'text';
     body.textContent = item.text;
     li.append(meta, body);
+    if (item.state === 'pending') {
+      li.classList.add('pending');
+      var sending = document.createElement('span');
+      sending.className = 'state';
+      sending.textContent = 'sending…';
+      meta.appendChild(sending);
+    } else if (item.state === 'failed') {
+      li.classList.add('failed');
+      var why = document.createElement('div');
+      why.className = 'why';
+      why.textContent = 'Not sent: ' + item.error;
+      var retry = document.createElement('button');
+      retry.type = 'button';
+      retry.className = 'retry secondary';
+      retry.textContent = 'Retry';
+      retry.addEventListener('click', function () { item.retry(); });
+      why.appendChild(retry);
+      li.appendChild(why);
+    }
+    item.li = li;
     return li;
+  }
+
+  // Shows a message's new state where it is on screen (it is drawn again when its view is).
+  function redraw(item) {
+    if (item.li && item.li.isConnected) item.li.replaceWith(renderItem(item));
   }
 
   function addItem(room, item) { addItemTo(room || GLOBAL, item); }
@@ -263,16 +288,35 @@
   }
   function noticeIn(key, text) { addItemTo(key, { kind: 'notice', text: text }); }
 
-  // Sends a chat; its ack's id counts as seen, so that a replay after a reconnect skips it.
+  // Sends a chat (m.item is its line on screen: pending until the ack, then sent or failed with
+  // the server's reason and a retry); its ack's id counts as seen, so that a replay after a
+  // reconnect skips it.
   function sendChat(m) {
-    socket.emit('chat', m, function (res) {
+    var item = m.item;
+    var payload = m.room ? { room: m.room, msg: m.msg } : { msg: m.msg };
+    socket.timeout(ACK_TIMEOUT_MS).emit('chat', payload, function (err, res) {
       var view = views.get(m.room || GLOBAL);
-      if (view && res && res.id > view.lastId) view.lastId = res.id;
+      if (!err && view && res && res.id > view.lastId) view.lastId = res.id;
+      if (!item) return;
+      if (err || !res || res.ok === false) {
+        item.state = 'failed';
+        item.error = err ? 'no answer from the server' : (res && res.error) || 'refused';
+        item.retry = function () {
+          item.state = 'pending';
+          redraw(item);
+          if (socket.connected) sendChat(m); else pending.push(m);
+        };
+      } else {
+        item.state = 'sent';
+      }
+      redraw(item);
     });
   }
 
   function connect() {
-    socket = io({ autoConnect: false });
+    // ?transport=polling: long-polling only, for networks that let no WebSocket through
+    var pollingOnly = /[?&]transport=polling(&|$)/.test(window.location.search);
+    socket = io(pollingOnly ? { autoConnect: false, transports: ['polling'] } : { autoConnect: false });
 
     socket.on('connect', function () {
       showConnected();
@@ -389,11 +433,20 @@
     // The server does not echo chat back to the sender: show it here. While disconnected the
     // message waits in pending and is sent after the next login (socket.io-client's own buffer
     // would send it before the login, which the server refuses).
-    var m = room ? { room: room, msg: msg } : { msg: msg };
+    var item = { kind: 'chat', name: me.name, userid: me.userid, text: msg, own: true, state: 'pending' };
+    var m = { room: room, msg: msg, item: item };
+    addItem(room, item);
     if (socket.connected) sendChat(m);
     else pending.push(m);
-    addItem(room, { kind: 'chat', name: me.name, userid: me.userid, text: msg, own: true });
     el.sendInput.value = '';
+  });
+
+  // Enter sends; Shift+Enter starts a new line.
+  el.sendInput.addEventListener('keydown', function (ev) {
+    if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
+      ev.preventDefault();
+      el.sendForm.requestSubmit();
+    }
   });
 
   el.joinForm.addEventListener('submit', function (ev) {

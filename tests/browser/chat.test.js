@@ -45,7 +45,8 @@ function startServer(port = 0, extra = []) {
   return new Promise((resolve, reject) => {
     const args = ['--port', String(port), '--host', '127.0.0.1', '--db', path.join(tmp, 'history.db'),
       '--web-root', WEB_ROOT, '--ping-interval', '1500', '--ping-timeout', '5000', '--no-bundled',
-      ...extra];
+      // "#reject ..." chats are refused by a hook, with a reason
+      '--script', path.join(REPO, 'tests', 'e2e', 'fixtures', 'lua', 'chat-verdicts.lua'), ...extra];
     server = spawn(PARLEY_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     const timer = setTimeout(() => reject(new Error(
@@ -213,6 +214,46 @@ test('rooms: join with members, room chat, leave', { timeout: 60000 }, async (t)
     .some((li) => li.textContent === 'Bob'), null, { timeout: STEP_MS });
   await alice.screenshot({ path: path.join(shots, 'index-room.png') });
   await alice.click('#room-list button:text-is("Everyone")');
+});
+
+test('the composer: Enter sends, Shift+Enter a new line; pending until acked; a refusal shows why',
+  { timeout: 60000 }, async () => {
+    await alice.click('#room-list button:text-is("Everyone")');
+    await bob.click('#room-list button:text-is("Everyone")');
+    await alice.click('#send-input');
+    await alice.keyboard.type('first line');
+    await alice.keyboard.press('Shift+Enter');
+    await alice.keyboard.type('second line');
+    await alice.keyboard.press('Enter');
+    await waitForChat(bob, 'Alice', 'first line\nsecond line');
+    assert.equal(await alice.inputValue('#send-input'), '', 'sent and cleared');
+    // acknowledged: no longer pending
+    await alice.waitForFunction(() => {
+      const li = [...document.querySelectorAll('#messages li.chat')].pop();
+      return li && li.querySelector('.text').textContent === 'first line\nsecond line' &&
+        !li.classList.contains('pending') && !li.classList.contains('failed');
+    }, null, { timeout: STEP_MS });
+    // refused by a hook: the line says so, with the reason and a retry
+    await send(alice, '#reject this one');
+    const why = await alice.waitForSelector('#messages li.failed .why');
+    assert.match(await why.textContent(), /^Not sent: rejected by the test/);
+    assert.equal(await alice.locator('#messages li.failed button.retry').count(), 1);
+    assert.equal(await bob.locator('#messages li.chat .text:text-is("#reject this one")').count(), 0);
+    await alice.screenshot({ path: path.join(shots, 'index-refused.png') });
+  });
+
+test('?transport=polling: long-polling only, and it says so', { timeout: 60000 }, async () => {
+  const page = await newPage('index.html?transport=polling');
+  let upgraded = false;
+  page.on('websocket', () => { upgraded = true; });
+  await login(page, 'Polly');
+  assert.match(await page.textContent('#status'), /^connected over polling$/);
+  await send(page, 'sent by polling');
+  await waitForChat(alice, 'Polly', 'sent by polling');
+  await send(alice, 'to Polly');
+  await waitForChat(page, 'Alice', 'to Polly');
+  assert.equal(upgraded, false, 'no WebSocket was opened');
+  await page.context().close();
 });
 
 test('private conversations: opened from the member list, answered, counted unread', { timeout: 60000 }, async () => {
