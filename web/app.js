@@ -76,16 +76,24 @@
     return key === GLOBAL ? 'Everyone' : '# ' + key;
   }
 
-  function timeLabel(ts) {
+  function dateOf(ts) {
     var d = (typeof ts === 'number' || typeof ts === 'string') ? new Date(ts) : new Date();
-    if (isNaN(d.getTime())) d = new Date();
-    return d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+    return isNaN(d.getTime()) ? new Date() : d;
+  }
+
+  // "14:05" today; "Nov 28, 14:05" another day, so that an old message does not read as today's
+  function timeLabel(d) {
+    var time = d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+    if (d.toDateString() === new Date().toDateString()) return time;
+    var opts = { month: 'short', day: 'numeric' };
+    if (d.getFullYear() !== new Date().getFullYear()) opts.year = 'numeric';
+    return d.toLocaleDateString([], opts) + ', ' + time;
   }
 
   function renderItem(item) {
     var li = document.createElement('li');
     li.className = item.kind + (item.own ? ' own' : '') + (item.history ? ' history' : '');
-    if (item.kind === 'notice') {
+    if (item.kind === 'notice' || item.kind === 'divider') {
       li.textContent = item.text;
       return li;
     }
@@ -96,7 +104,9 @@
     who.textContent = item.own ? item.name + ' (you)' : item.name;
     if (item.userid) who.title = 'user id ' + item.userid;
     var when = document.createElement('time');
-    when.textContent = item.time;
+    when.textContent = timeLabel(item.date);
+    when.dateTime = item.date.toISOString();
+    when.title = item.date.toLocaleString([], { dateStyle: 'full', timeStyle: 'medium' });
     meta.append(who, when);
     var body = document.createElement('div');
     body.className = 'text';
@@ -134,7 +144,12 @@
 
   function addItemTo(key, item) {
     var view = views.has(key) ? views.get(key) : ensureView(key);
-    item.time = item.time || timeLabel(item.ts);
+    item.date = item.date || dateOf(item.ts);
+    // a replay starts below an "Earlier messages" divider: what is above it came before
+    var last = view.messages[view.messages.length - 1];
+    if (item.history && !(last && (last.history || last.kind === 'divider'))) {
+      addItemTo(key, { kind: 'divider', text: 'Earlier messages' });
+    }
     view.messages.push(item);
     if (view.messages.length > MAX_MESSAGES_PER_VIEW) view.messages.shift();
     if (key === current) {

@@ -11,7 +11,7 @@
  */
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { spawn } = require('node:child_process');
+const { spawn, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -215,6 +215,37 @@ test('rooms: join with members, room chat, leave', { timeout: 60000 }, async (t)
   await alice.screenshot({ path: path.join(shots, 'index-room.png') });
   await alice.click('#room-list button:text-is("Everyone")');
 });
+
+test('a later visitor sees the history once, below a divider, with dates on old messages',
+  { timeout: 60000 }, async () => {
+    // a message stored three days ago, as the history of room "old"
+    const db = path.join(tmp, 'history.db');
+    const ts = Date.now() - 3 * 86400e3;
+    execFileSync('sqlite3', [db], { input: "INSERT INTO messages (nsp, room, sender, event, args, ts) " +
+      `VALUES ('/', 'old', '{"name":"Ann"}', 'chat', '[{"from":{"name":"Ann"},"room":"old",` +
+      `"msg":"three days ago"}]', ${ts});` });
+    await send(alice, 'before Carol came');
+    const carol = await newPage('index.html');
+    await login(carol, 'Carol');
+    await waitForChat(carol, 'Alice', 'before Carol came');
+    const texts = () => carol.evaluate(() => [...document.querySelectorAll('#messages li')]
+      .map((li) => (li.classList.contains('divider') ? '--' : '') + (li.querySelector('.text') || li).textContent));
+    const shown = await texts();
+    assert.equal(shown.filter((t) => t === 'before Carol came').length, 1, 'once');
+    assert.equal(shown.filter((t) => t === '--Earlier messages').length, 1, 'one divider');
+    assert.ok(shown.indexOf('--Earlier messages') < shown.indexOf('before Carol came'), 'above the history');
+    // the full time on hover, and the date on a message of another day
+    await carol.fill('#join-room', 'old');
+    await carol.click('#join-form button');
+    await waitForChat(carol, 'Ann', 'three days ago');
+    const time = carol.locator('#messages li.chat time').first();
+    assert.match(await time.textContent(), /\d/);
+    assert.notEqual(await time.textContent(), new Date(ts).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }),
+      'not the bare time of day');
+    assert.equal(new Date(await time.getAttribute('datetime')).getTime(), ts);
+    assert.ok((await time.getAttribute('title')).length > 10, 'the full timestamp on hover');
+    await carol.context().close();
+  });
 
 test('the composer: Enter sends, Shift+Enter a new line; pending until acked; a refusal shows why',
   { timeout: 60000 }, async () => {
