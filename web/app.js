@@ -204,6 +204,14 @@
       } else {
         li.textContent = name;
       }
+      if (m.bot) {
+        // a bot: marked as one, and not offered a private conversation
+        li.className = 'bot';
+        var tag = document.createElement('span');
+        tag.className = 'tag';
+        tag.textContent = 'bot';
+        li.append(' ', tag);
+      }
       if (m.userid) li.title = 'user id ' + m.userid;
       el.memberList.appendChild(li);
     });
@@ -261,6 +269,19 @@
 
   // Joins room; a view that has messages asks only for those after its newest (since), so a
   // rejoin after a reconnect shows nothing twice. done() is called once the server answered.
+  // The rooms joined, remembered for the next visit (rejoined on the first connection).
+  function rememberRooms() {
+    var rooms = [];
+    views.forEach(function (view) { if (view.room) rooms.push(view.room); });
+    storageSet('parley.rooms', JSON.stringify(rooms));
+  }
+  function rememberedRooms() {
+    try {
+      var rooms = JSON.parse(storageGet('parley.rooms') || '[]');
+      return Array.isArray(rooms) ? rooms.filter(function (r) { return typeof r === 'string' && r; }) : [];
+    } catch (e) { return []; }
+  }
+
   function joinRoom(room, quiet, done) {
     var known = views.get(room);
     var req = known && known.lastId ? { room: room, since: known.lastId } : { room: room };
@@ -272,6 +293,7 @@
         return;
       }
       var view = ensureView(room);
+      rememberRooms();
       if (Array.isArray(res.members)) view.members = res.members;
       if (!quiet) {
         notice(room, 'You joined #' + room + '.');
@@ -286,6 +308,7 @@
   function leaveRoom(room) {
     socket.timeout(ACK_TIMEOUT_MS).emit('leave', { room: room }, function () {});
     views.delete(room);
+    rememberRooms();
     switchView(GLOBAL);
     notice(null, 'You left #' + room + '.');
   }
@@ -346,6 +369,8 @@
       var rejoins = [];
       if (everConnected && !socket.recovered) {
         views.forEach(function (view) { if (view.room) rejoins.push(view.room); });
+      } else if (!everConnected) {
+        rejoins = rememberedRooms(); // the rooms of the last visit
       }
       var left = rejoins.length;
       var flush = function () { pending.splice(0).forEach(sendChat); };

@@ -46,7 +46,9 @@ function startServer(port = 0, extra = []) {
     const args = ['--port', String(port), '--host', '127.0.0.1', '--db', path.join(tmp, 'history.db'),
       '--web-root', WEB_ROOT, '--ping-interval', '1500', '--ping-timeout', '5000', '--no-bundled',
       // "#reject ..." chats are refused by a hook, with a reason
-      '--script', path.join(REPO, 'tests', 'e2e', 'fixtures', 'lua', 'chat-verdicts.lua'), ...extra];
+      '--script', path.join(REPO, 'tests', 'e2e', 'fixtures', 'lua', 'chat-verdicts.lua'),
+      // a bot, "pinger", in room r1
+      '--script', path.join(REPO, 'tests', 'e2e', 'fixtures', 'lua', 'bot.lua'), ...extra];
     server = spawn(PARLEY_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     const timer = setTimeout(() => reject(new Error(
@@ -272,6 +274,21 @@ test('the composer: Enter sends, Shift+Enter a new line; pending until acked; a 
     assert.equal(await bob.locator('#messages li.chat .text:text-is("#reject this one")').count(), 0);
     await alice.screenshot({ path: path.join(shots, 'index-refused.png') });
   });
+
+test('the rooms are remembered for the next visit; bots are marked as bots', { timeout: 60000 }, async () => {
+  const page = await newPage('index.html');
+  await login(page, 'Remy');
+  await page.fill('#join-room', 'r1');
+  await page.click('#join-form button');
+  await page.waitForSelector('#view-title:text-is("# r1")');
+  const bot = await page.waitForSelector('#member-list li.bot');
+  assert.equal(await bot.textContent(), 'pinger bot');
+  assert.equal(await page.locator('#member-list li.bot button').count(), 0, 'no private conversation');
+  await page.reload();
+  await login(page, 'Remy');
+  await page.waitForSelector('#room-list button:text-is("# r1")');
+  await page.context().close();
+});
 
 test('?transport=polling: long-polling only, and it says so', { timeout: 60000 }, async () => {
   const page = await newPage('index.html?transport=polling');
