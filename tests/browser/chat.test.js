@@ -290,6 +290,38 @@ test('the rooms are remembered for the next visit; bots are marked as bots', { t
   await page.context().close();
 });
 
+test('a phone: the composer stays on screen and the view opens at the newest message',
+  { timeout: 60000 }, async () => {
+    const db = path.join(tmp, 'history.db');
+    const now = Date.now();
+    const rows = Array.from({ length: 200 }, (_, i) => `('/', 'long', '{"name":"Ann"}', 'chat', ` +
+      `'[{"from":{"name":"Ann"},"room":"long","msg":"message ${i}"}]', ${now - 200000 + i * 1000})`);
+    execFileSync('sqlite3', [db], {
+      input: `INSERT INTO messages (nsp, room, sender, event, args, ts) VALUES ${rows.join(',')};`,
+    });
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+    const page = await context.newPage();
+    page.setDefaultTimeout(STEP_MS);
+    page.on('pageerror', (err) => pageErrors.push(`phone: ${err.message}`));
+    await page.goto(`${base}/index.html`, { timeout: STEP_MS });
+    await login(page, 'Pho');
+    await page.fill('#join-room', 'long');
+    await page.click('#join-form button');
+    await waitForChat(page, 'Ann', 'message 199');
+    await page.waitForTimeout(200);
+    const box = await page.locator('#send-input').boundingBox();
+    assert.ok(box && box.y >= 0 && box.y + box.height <= 844, `the composer is on screen: ${JSON.stringify(box)}`);
+    const doc = await page.evaluate(() => document.scrollingElement.scrollHeight);
+    assert.ok(doc <= 844 + 1, `the page does not grow with the history: ${doc} px`);
+    const atBottom = await page.evaluate(() => {
+      const m = document.getElementById('messages');
+      return m.scrollTop + m.clientHeight >= m.scrollHeight - 2;
+    });
+    assert.equal(atBottom, true, 'the view opens at the newest message');
+    await page.screenshot({ path: path.join(shots, 'phone.png') });
+    await context.close();
+  });
+
 test('?transport=polling: long-polling only, and it says so', { timeout: 60000 }, async () => {
   const page = await newPage('index.html?transport=polling');
   let upgraded = false;
