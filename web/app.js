@@ -25,7 +25,8 @@
     chatView: $('chat-view'), roomList: $('room-list'), joinForm: $('join-form'), joinRoom: $('join-room'),
     membersBox: $('members-box'), memberList: $('member-list'),
     viewTitle: $('view-title'), leaveBtn: $('leave-btn'),
-    messages: $('messages'), sendForm: $('send-form'), sendInput: $('send-input')
+    messages: $('messages'), sendForm: $('send-form'), sendInput: $('send-input'),
+    newBelow: $('new-below')
   };
 
   /* ---- identity: a random userid kept in localStorage ---- */
@@ -153,10 +154,11 @@
     view.messages.push(item);
     if (view.messages.length > MAX_MESSAGES_PER_VIEW) view.messages.shift();
     if (key === current) {
-      var nearBottom = el.messages.scrollHeight - el.messages.scrollTop - el.messages.clientHeight < 80;
+      var nearBottom = atBottom();
       el.messages.appendChild(renderItem(item));
       while (el.messages.childElementCount > MAX_MESSAGES_PER_VIEW) el.messages.firstElementChild.remove();
       if (nearBottom || item.own) el.messages.scrollTop = el.messages.scrollHeight;
+      else if (item.kind === 'chat') el.newBelow.hidden = false; // reading above: say so, stay
     } else if (item.kind === 'chat') {
       view.unread++;
       renderRooms();
@@ -226,11 +228,21 @@
     el.leaveBtn.hidden = !view.room;
     el.messages.replaceChildren.apply(el.messages, view.messages.map(renderItem));
     el.messages.scrollTop = el.messages.scrollHeight;
+    el.newBelow.hidden = true;
     renderRooms();
     renderMembers();
     if (view.room) refreshMembers(view.room);
     el.sendInput.focus();
   }
+
+  function atBottom() {
+    return el.messages.scrollHeight - el.messages.scrollTop - el.messages.clientHeight < 80;
+  }
+  el.messages.addEventListener('scroll', function () { if (atBottom()) el.newBelow.hidden = true; });
+  el.newBelow.addEventListener('click', function () {
+    el.messages.scrollTop = el.messages.scrollHeight;
+    el.newBelow.hidden = true;
+  });
 
   /* ---- connection state ---- */
 

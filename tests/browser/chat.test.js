@@ -275,6 +275,25 @@ test('the composer: Enter sends, Shift+Enter a new line; pending until acked; a 
     await alice.screenshot({ path: path.join(shots, 'index-refused.png') });
   });
 
+test('reading above: new messages do not move the view, and a button says they are below',
+  { timeout: 60000 }, async () => {
+    await alice.click('#room-list button:text-is("Everyone")');
+    for (let i = 0; i < 40; i++) await send(bob, `filler ${i}`);
+    await waitForChat(alice, 'Bob', 'filler 39');
+    assert.equal(await alice.isHidden('#new-below'), true, 'at the bottom: no button');
+    await alice.evaluate(() => { document.getElementById('messages').scrollTop = 0; });
+    await send(bob, 'while Alice reads');
+    await waitForChat(alice, 'Bob', 'while Alice reads');
+    await alice.waitForSelector('#new-below', { state: 'visible' });
+    assert.equal(await alice.evaluate(() => document.getElementById('messages').scrollTop), 0, 'the view stayed');
+    await alice.click('#new-below');
+    assert.equal(await alice.evaluate(() => {
+      const m = document.getElementById('messages');
+      return m.scrollTop + m.clientHeight >= m.scrollHeight - 2;
+    }), true, 'at the newest message');
+    assert.equal(await alice.isHidden('#new-below'), true);
+  });
+
 test('the rooms are remembered for the next visit; bots are marked as bots', { timeout: 60000 }, async () => {
   const page = await newPage('index.html');
   await login(page, 'Remy');
