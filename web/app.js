@@ -22,6 +22,7 @@
   var el = {
     status: $('status'), me: $('me'),
     loginView: $('login-view'), loginForm: $('login-form'), loginName: $('login-name'),
+    loginError: $('login-error'),
     chatView: $('chat-view'), roomList: $('room-list'), joinForm: $('join-form'), joinRoom: $('join-room'),
     membersBox: $('members-box'), memberList: $('member-list'),
     viewTitle: $('view-title'), leaveBtn: $('leave-btn'),
@@ -327,6 +328,19 @@
 
   var pending = []; // chats typed while disconnected, sent after the next login
 
+  // The server or a hook refused the name: back to the sign-in form, saying why.
+  function nameRefused(reason) {
+    socket.io.reconnection(false);
+    socket.disconnect();
+    el.chatView.hidden = true;
+    el.me.hidden = true;
+    el.loginView.hidden = false;
+    el.loginError.textContent = 'That name was refused: ' + reason + '.';
+    el.loginError.hidden = false;
+    setStatus('off', 'not signed in');
+    el.loginName.focus();
+  }
+
   // Sends a private message; the conversation says when nobody received it, and why.
   function sendPrivate(key, peer, msg) {
     addItemTo(key, { kind: 'chat', name: me.name, userid: me.userid, text: msg, own: true });
@@ -372,8 +386,11 @@
       showConnected();
       // A page that shows messages asks only for those after its newest one (since).
       var global = views.get(GLOBAL);
-      socket.emit('login', global.lastId ? { name: me.name, userid: me.userid, since: global.lastId }
-        : { name: me.name, userid: me.userid });
+      socket.timeout(ACK_TIMEOUT_MS).emit('login', global.lastId
+        ? { name: me.name, userid: me.userid, since: global.lastId }
+        : { name: me.name, userid: me.userid }, function (err, res) {
+        if (!err && res && res.ok === false) nameRefused(res.error || 'refused');
+      });
       if (everConnected) notice(null, socket.recovered ? 'Reconnected: nothing was missed.' : 'Reconnected.');
       // A recovered session keeps its rooms; otherwise join them again. Messages typed while
       // disconnected go once the login and those joins are done: the server refuses chat from a
@@ -467,6 +484,7 @@
     el.me.textContent = name;
     el.me.hidden = false;
     el.loginView.hidden = true;
+    el.loginError.hidden = true;
     el.chatView.hidden = false;
     switchView(GLOBAL);
     connect();

@@ -294,6 +294,20 @@ test('reading above: new messages do not move the view, and a button says they a
     assert.equal(await alice.isHidden('#new-below'), true);
   });
 
+test('a refused name: back at the sign-in form with the reason, then a good one works', { timeout: 60000 }, async () => {
+  const page = await newPage('index.html');
+  await page.fill('#login-name', 'é'.repeat(40)); // 40 characters, 80 bytes: over --max-name-bytes
+  await page.click('#login-form button[type=submit]');
+  const err = await page.waitForSelector('#login-error', { state: 'visible' });
+  assert.equal(await err.textContent(), 'That name was refused: name too long (max 64 bytes).');
+  assert.equal(await page.isHidden('#chat-view'), true);
+  await login(page, 'Shorter');
+  assert.equal(await page.isHidden('#login-error'), true);
+  await send(page, 'signed in at last');
+  await waitForChat(alice, 'Shorter', 'signed in at last');
+  await page.context().close();
+});
+
 test('the rooms are remembered for the next visit; bots are marked as bots', { timeout: 60000 }, async () => {
   const page = await newPage('index.html');
   await login(page, 'Remy');
