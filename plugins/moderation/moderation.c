@@ -478,7 +478,7 @@ struct target {
 	parley_socket *socket; /* a connected socket of the user, or NULL */
 	json_t *uid;	       /* the userid as JSON (a new reference), or NULL */
 	char *uid_text;	       /* the same as text (malloc'd), or NULL */
-	const char *label;     /* a display name for messages (valid during the command) */
+	char label[128];       /* a display name for messages: a copy, since a kick frees the name */
 };
 
 static void target_close(struct target *t)
@@ -491,14 +491,15 @@ static void target_close(struct target *t)
 static void resolve(parley_nsp *nsp, const char *name, struct target *t)
 {
 	memset(t, 0, sizeof *t);
-	t->label = name;
+	const char *label = name;
 	t->socket = find_socket(nsp, name);
 	json_t *uid = t->socket ? api->socket_userid(t->socket) : NULL;
 	if (t->socket) {
 		json_t *sname = api->socket_name(t->socket);
 		if (json_is_string(sname))
-			t->label = json_string_value(sname);
+			label = json_string_value(sname);
 	}
+	snprintf(t->label, sizeof t->label, "%s", label);
 	if (uid) {
 		t->uid = json_incref(uid);
 		t->uid_text = uid_text(uid);
