@@ -362,7 +362,12 @@
       var view = views.get(m.room || GLOBAL);
       if (!err && view && res && res.id > view.lastId) view.lastId = res.id;
       if (!item) return;
-      if (err || !res || res.ok === false) {
+      if (!err && res && res.ok !== false && typeof res.command === 'string') {
+        // a moderator's command, done: not a chat line
+        item.kind = 'notice';
+        item.text = 'Done: ' + m.msg;
+        item.state = 'sent';
+      } else if (err || !res || res.ok === false) {
         item.state = 'failed';
         item.error = err ? 'no answer from the server' : (res && res.error) || 'refused';
         item.retry = function () {

@@ -40,6 +40,13 @@ function killServer() {
 }
 process.on('exit', killServer);
 
+/* A configuration file that makes "mod-ada" a moderator. */
+function moderationConfig() {
+  const file = path.join(tmp, 'moderation.lua');
+  fs.writeFileSync(file, 'plugin_options = { moderation = { moderators = "mod-ada" } }\n');
+  return file;
+}
+
 /* Start parley and resolve with its "HOST:PORT" once it prints `listening on HOST:PORT`. */
 function startServer(port = 0, extra = []) {
   return new Promise((resolve, reject) => {
@@ -48,7 +55,10 @@ function startServer(port = 0, extra = []) {
       // "#reject ..." chats are refused by a hook, with a reason
       '--script', path.join(REPO, 'tests', 'e2e', 'fixtures', 'lua', 'chat-verdicts.lua'),
       // a bot, "pinger", in room r1
-      '--script', path.join(REPO, 'tests', 'e2e', 'fixtures', 'lua', 'bot.lua'), ...extra];
+      '--script', path.join(REPO, 'tests', 'e2e', 'fixtures', 'lua', 'bot.lua'),
+      // the moderation plugin, with the userid "mod-ada" as its moderator
+      '--plugin', path.join(path.dirname(PARLEY_BIN), 'plugins', 'moderation.so'),
+      '--config', moderationConfig(), ...extra];
     server = spawn(PARLEY_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     const timer = setTimeout(() => reject(new Error(
@@ -306,6 +316,25 @@ test('a refused name: back at the sign-in form with the reason, then a good one 
   await send(page, 'signed in at last');
   await waitForChat(alice, 'Shorter', 'signed in at last');
   await page.context().close();
+});
+
+test("a moderator's command is answered in the conversation; a refused one says why", { timeout: 60000 }, async () => {
+  const ada = await newPage('index.html');
+  await ada.evaluate(() => window.localStorage.setItem('parley.userid', 'mod-ada'));
+  await ada.reload();
+  await login(ada, 'Ada');
+  const vic = await newPage('index.html');
+  await login(vic, 'Vic');
+  await waitForNotice(ada, 'Vic joined');
+  await send(ada, '/kick Vic');
+  await waitForNotice(ada, 'Done: /kick Vic');
+  assert.equal(await ada.locator('#messages li.chat .text:text-is("/kick Vic")').count(), 0, 'not a chat line');
+  await vic.waitForSelector('#status[data-state="off"]');
+  await send(bob, '/kick Ada');
+  const why = await bob.waitForSelector('#messages li.failed .why');
+  assert.match(await why.textContent(), /^Not sent: only moderators can use \/kick/);
+  await ada.context().close();
+  await vic.context().close();
 });
 
 test('the rooms are remembered for the next visit; bots are marked as bots', { timeout: 60000 }, async () => {
