@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
 #include "history_schema.h"
 #include "json.h"
 #include "log.h"
@@ -467,16 +466,6 @@ int pl_history_commit(struct pl_history *h)
 	return rc;
 }
 
-static char *to_json(const json_t *v)
-{
-	struct pl_sbuf b = {0};
-	if (pl_json_write(&b, v)) {
-		pl_sbuf_close(&b);
-		return NULL;
-	}
-	return b.data;
-}
-
 /* Adds an append to the batch told at the next commit. Returns 0 or -ENOMEM. */
 static int queue(struct pl_history *h, long long id, void (*done)(long long, void *), void *ud)
 {
@@ -547,8 +536,8 @@ static long long insert(struct pl_history *h, const struct pl_record *r)
 	long long rc = begin(h);
 	if (rc)
 		return rc;
-	char *s = to_json(r->sender), *a = to_json(r->args);
-	char *to = r->recipient ? to_json(r->recipient) : NULL;
+	char *s = pl_json_text(r->sender), *a = pl_json_text(r->args);
+	char *to = r->recipient ? pl_json_text(r->recipient) : NULL;
 	long long id = -ENOMEM;
 	if (!s || !a || (r->recipient && !to))
 		goto out;

@@ -347,3 +347,13 @@ int pl_json_write(struct pl_sbuf *out, const json_t *v)
 	}
 	return -EINVAL; /* not a jansson type */
 }
+
+char *pl_json_text(const json_t *v)
+{
+	struct pl_sbuf b = {0};
+	if (!v || pl_json_write(&b, v)) {
+		pl_sbuf_close(&b);
+		return NULL;
+	}
+	return b.data;
+}

@@ -22,6 +22,10 @@ json_t *pl_json_parse(const char *text, size_t len);
 /* Appends v serialised like JSON.stringify(v). Returns 0 or -ENOMEM. */
 int pl_json_write(struct pl_sbuf *out, const json_t *v);
 
+/* v serialised as pl_json_write does, as a new NUL-terminated string; NULL for NULL or when out
+ * of memory. */
+char *pl_json_text(const json_t *v);
+
 /* Writes v in decimal and a NUL to out (24 bytes at least). Returns the length. */
 size_t pl_json_format_int(long long v, char *out);
 

@@ -55,17 +55,6 @@ void pl_nsp_del(struct pl_nsp *nsp, struct pl_socket *s)
 	}
 }
 
-/* userid as JSON text (a new string), or NULL when out of memory. */
-static char *user_key(const json_t *userid)
-{
-	struct pl_sbuf b = {0};
-	if (pl_json_write(&b, userid) || pl_sbuf_putc(&b, '\0')) {
-		pl_sbuf_close(&b);
-		return NULL;
-	}
-	return b.data;
-}
-
 /* Takes s out of the users index (its identity stays). */
 static void unindex(struct pl_socket *s)
 {
@@ -108,7 +97,7 @@ static struct pl_user *user_entry(struct pl_nsp *nsp, char *key)
 int pl_nsp_set_identity(struct pl_socket *s, const json_t *userid, const json_t *name)
 {
 	json_t *uid = userid ? json_deep_copy(userid) : NULL, *nm = name ? json_deep_copy(name) : NULL;
-	char *key = userid ? user_key(userid) : NULL;
+	char *key = userid ? pl_json_text(userid) : NULL;
 	if ((userid && (!uid || !key)) || (name && !nm)) {
 		free(key);
 		goto nomem;
@@ -158,7 +147,7 @@ struct pl_socket *pl_nsp_user_first(struct pl_nsp *nsp, const json_t *userid)
 {
 	if (!userid || !nsp->users.count)
 		return NULL;
-	char *key = user_key(userid);
+	char *key = pl_json_text(userid);
 	struct pl_user *u = key ? pl_map_get(&nsp->users, key) : NULL;
 	free(key);
 	return u ? u->first : NULL;

@@ -94,16 +94,6 @@ static int prepared(struct pl_recovery *r)
 	return 0;
 }
 
-static char *to_json(const json_t *v)
-{
-	struct pl_sbuf b = {0};
-	if (!v || pl_json_write(&b, v)) {
-		pl_sbuf_close(&b);
-		return NULL;
-	}
-	return b.data;
-}
-
 /* Writes s's session; disconnected is 0 while it is connected. */
 static void put(struct pl_recovery *r, struct pl_socket *s, long long disconnected)
 {
@@ -112,7 +102,7 @@ static void put(struct pl_recovery *r, struct pl_socket *s, long long disconnect
 	json_t *rooms = json_object();
 	for (size_t i = 0; i < s->n_rooms; i++)
 		json_object_set_new(rooms, s->rooms[i].room->name, json_integer(s->rooms[i].joined_at));
-	char *uid = to_json(s->userid), *name = to_json(s->name), *rj = to_json(rooms);
+	char *uid = pl_json_text(s->userid), *name = pl_json_text(s->name), *rj = pl_json_text(rooms);
 	json_decref(rooms);
 	if (!rj || (s->userid && !uid) || (s->name && !name)) {
 		pl_warn("recovery: session of %s not saved: out of memory", s->id);
@@ -324,7 +314,7 @@ static bool restore(void *ud, struct pl_nsp *nsp, const char *pid, const char *o
 	}
 	json_decref(out->rooms);
 	out->rooms = names;
-	char *uid = out->userid ? to_json(out->userid) : NULL;
+	char *uid = out->userid ? pl_json_text(out->userid) : NULL;
 	if (uid) {
 		sqlite3_bind_text(r->to_user, 1, nsp->name, -1, SQLITE_STATIC);
 		sqlite3_bind_text(r->to_user, 2, uid, -1, SQLITE_STATIC);
