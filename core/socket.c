@@ -226,21 +226,13 @@ int pl_socket_join(struct pl_socket *s, const char *room)
 void pl_socket_leave(struct pl_socket *s, const char *room)
 {
 	struct pl_adapter *a = s->nsp->adapter;
-	if (!pl_hooks_active(hooks_of(s), PARLEY_HOOK_LEAVE)) {
-		if (a->ops->del(a, s, room))
-			pl_socket_save(s);
-		return;
-	}
-	/* room may be the room's own name, which goes with the room */
-	char *name = strdup(room);
-	if (!name) {
-		if (a->ops->del(a, s, room))
-			pl_socket_save(s);
-		return;
-	}
-	if (a->ops->del(a, s, name)) {
+	/* for the LEAVE hooks, a copy: room may be the room's own name, which goes with the room
+	 * (without memory for it, the socket still leaves, unheard) */
+	char *name = pl_hooks_active(hooks_of(s), PARLEY_HOOK_LEAVE) ? strdup(room) : NULL;
+	if (a->ops->del(a, s, name ? name : room)) {
 		pl_socket_save(s);
-		left_room(s, name, NULL);
+		if (name)
+			left_room(s, name, NULL);
 	}
 	free(name);
 }
