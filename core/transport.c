@@ -23,6 +23,9 @@
 #include "log.h"
 #include "server.h"
 
+/* The bytes lws holds of a request's headers (URI and query included); more get 431. */
+#define MAX_HEADER_DATA 8192
+
 _Static_assert(PL_FRAME_HEADROOM >= LWS_PRE + 10, "frame headroom must fit LWS_PRE and a header");
 
 /* A WebSocket close scheduled outside its callbacks, with the status its close frame carries. */
@@ -255,15 +258,47 @@ struct request_info {
 	char transport[32], eio[8], sid[64], remote[48], ctype[128];
 };
 
+/* Keeps the first value of argument name in buf (truncated to fit: a value that long is no
+ * valid transport, version or sid, and stays one). Returns buf, or the value kept before. */
+static const char *query_value(const char *arg, const char *name, const char *kept, char *buf,
+			       size_t size)
+{
+	size_t n = strlen(name);
+	if (kept || strncmp(arg, name, n) != 0 || arg[n] != '=')
+		return kept;
+	snprintf(buf, size, "%s", arg + n + 1);
+	return buf;
+}
+
+/*
+ * Reads the query arguments Engine.IO uses, in any order and of any length up to the header
+ * limit; lws has split them at '&' and percent-decoded them. (lws_get_urlarg_by_name gives up
+ * at the first argument longer than its buffer.)
+ */
+static void read_query(struct lws *wsi, struct request_info *ri)
+{
+	char arg[MAX_HEADER_DATA];
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS) <= 0)
+		return; /* (then lws gives every fragment's length as 0) */
+	for (int i = 0;; i++) {
+		int len = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i);
+		if (len < 0 || len >= (int)sizeof arg)
+			break; /* the end, or more than lws can hold (it would refuse the request) */
+		if (lws_hdr_copy_fragment(wsi, arg, sizeof arg, WSI_TOKEN_HTTP_URI_ARGS, i) < 0)
+			break;
+		ri->r.transport = query_value(arg, "transport", ri->r.transport, ri->transport,
+					      sizeof ri->transport);
+		ri->r.eio = query_value(arg, "EIO", ri->r.eio, ri->eio, sizeof ri->eio);
+		ri->r.sid = query_value(arg, "sid", ri->r.sid, ri->sid, sizeof ri->sid);
+	}
+}
+
 static void read_request(struct lws *wsi, struct request_info *ri, bool is_get)
 {
 	memset(ri, 0, sizeof *ri);
 	ri->r.conn = conn_of(wsi);
 	ri->r.is_get = is_get;
-	/* the "=" matters: without it lws matches a prefix of another argument's name */
-	ri->r.transport = lws_get_urlarg_by_name(wsi, "transport=", ri->transport, sizeof ri->transport);
-	ri->r.eio = lws_get_urlarg_by_name(wsi, "EIO=", ri->eio, sizeof ri->eio);
-	ri->r.sid = lws_get_urlarg_by_name(wsi, "sid=", ri->sid, sizeof ri->sid);
+	read_query(wsi, ri);
 	lws_get_peer_simple(wsi, ri->remote, sizeof ri->remote);
 	ri->r.remote = ri->remote;
 	header(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE, ri->ctype, sizeof ri->ctype);
@@ -632,7 +667,7 @@ int pl_transport_start(struct pl_server *srv)
 		fds = (unsigned)rl.rlim_cur;
 	info.fd_limit_per_thread = fds;
 	/* the 4096-byte default is too small for real browsers' cookies */
-	info.max_http_header_data = 8192;
+	info.max_http_header_data = MAX_HEADER_DATA;
 	/* every held long-poll GET keeps its header table until it is answered: a fixed pool
 	 * would stall polling clients beyond its size. 0 lets lws allocate one per connection on
 	 * demand (freed when the request ends), bounded by the descriptors */

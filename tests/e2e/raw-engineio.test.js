@@ -59,6 +59,26 @@ describe('engine.io handshake and errors (default app, /socket.io/)', () => {
     assert.match(res.text, HANDSHAKE_RE('["websocket"]', 25000, 20000, 1000000));
   });
 
+  it('reads the query in any order and length, percent-decoded', async () => {
+    const token = 'x'.repeat(3000);
+    const hs = RegExp(HANDSHAKE_RE('["websocket"]', 25000, 20000, 1000000));
+    for (const q of ['transport=polling&EIO=4', `token=${token}&EIO=4&transport=polling`,
+      `EIO=4&&query=a%26b%3Dc&transport=pol%6Cing&`, `t=${'y'.repeat(40)}&transport=polling&EIO=4`]) {
+      const res = await request(srv, { path: `${SIO}?${q}` });
+      assert.equal(res.status, 200, `${q.slice(0, 60)}: ${res.text}`);
+      assert.match(res.text, hs, q.slice(0, 60));
+    }
+    // a token before EIO on the WebSocket handshake, as the client's `query` option sends it
+    const ws = rawWs(null, srv, `${SIO}?token=${token}&EIO=4&transport=websocket`);
+    assert.match(await ws.nextText(), /^0\{"sid":/);
+    ws.close();
+    // a sid too long to be one is an unknown session, not a new one
+    const sid = 's'.repeat(200);
+    assertJsonError(await poll(srv, SIO, sid), 400, 1, 'Session ID unknown', 'long sid, GET');
+    assertJsonError(await request(srv, { path: `${SIO}?sid=${sid}&EIO=4&transport=polling` }),
+      400, 1, 'Session ID unknown', 'long sid first');
+  });
+
   it('unknown or missing transport -> 400 code 0', async () => {
     assertJsonError(await request(srv, { path: `${SIO}?EIO=4&transport=abc` }),
       400, 0, 'Transport unknown', 'transport=abc');
