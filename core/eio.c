@@ -519,6 +519,8 @@ int pl_eio_poll_writable(struct pl_eio *s, struct pl_conn *c)
 
 void pl_eio_request_gone(struct pl_eio *s, struct pl_conn *c, bool aborted)
 {
+	if (s->post_conn == c)
+		s->post_conn = NULL;
 	if (s->get_conn == c) {
 		s->get_conn = NULL;
 		/* a client that aborts its held GET has gone away */
@@ -564,9 +566,23 @@ static int payload_packet(const struct pl_eio_packet *p, void *ud)
 	return on_packet(ud, p);
 }
 
+bool pl_eio_poll_post_begin(struct pl_eio *s, struct pl_conn *c)
+{
+	if (s->post_conn && s->post_conn != c) {
+		pl_warn("eio %s: overlapping polling POST", s->sid);
+		s->srv->eio.ops->respond(c, 400, NULL, NULL, 0);
+		pl_eio_close(s, "transport error", false);
+		return false;
+	}
+	s->post_conn = c;
+	return true;
+}
+
 void pl_eio_poll_post(struct pl_eio *s, struct pl_conn *c, char *body, size_t len)
 {
 	const struct pl_conn_ops *ops = s->srv->eio.ops;
+	if (s->post_conn == c)
+		s->post_conn = NULL;
 	s->refs++;
 	int rc = pl_eio_decode_payload(body, len, payload_packet, s);
 	if (rc == PL_EIO_EBADPACKET) {

@@ -60,6 +60,7 @@ struct pl_eio {
 	bool client_closed;	  /* the client sent a close packet */
 	unsigned char family;	  /* the peer address's family: AF_INET, AF_INET6, or 0 unknown */
 	struct pl_conn *get_conn; /* the held polling GET, or NULL */
+	struct pl_conn *post_conn; /* the polling POST whose body is arriving, or NULL */
 	struct pl_conn *ws_conn;  /* the WebSocket (active or probing), or NULL */
 	struct pl_frame **queue;  /* ring of frames waiting to be written (inline_queue at first) */
 	struct pl_frame *inline_queue[2]; /* the ring's first home, so an idle session allocates none */
@@ -158,6 +159,9 @@ struct pl_eio *pl_eio_accept(struct pl_server *srv, const struct pl_eio_request 
 			     struct pl_eio_error *err);
 /* A polling GET: answer now with queued packets or hold it. */
 void pl_eio_poll_get(struct pl_eio *s, struct pl_conn *c);
+/* A polling POST's headers: its body follows. A second POST while one is arriving ends the
+ * session, as the reference server does; then it is answered 400 and false returned. */
+bool pl_eio_poll_post_begin(struct pl_eio *s, struct pl_conn *c);
 /* A complete polling POST body (modifiable in place); answers the request. */
 void pl_eio_poll_post(struct pl_eio *s, struct pl_conn *c, char *body, size_t len);
 /* A polling GET is writable: if it is the held one, answer it with the queued packets as one

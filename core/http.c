@@ -4,8 +4,11 @@
  */
 #include "http.h"
 
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "config.h"
@@ -69,14 +72,30 @@ static void answer(struct pl_http_response *r, int status, const char *body)
 	r->len = strlen(body);
 }
 
-/* Answers with the regular file in r->file, or 404. */
-static void answer_file(struct pl_http_response *r)
+/* True if the real path of file (links resolved) is root's or inside it; stores it in real. */
+static bool inside(const char *root, const char *file, char real[PATH_MAX])
+{
+	char top[PATH_MAX];
+	if (!realpath(root, top) || !realpath(file, real))
+		return false;
+	size_t n = strlen(top);
+	return strncmp(real, top, n) == 0 && (real[n] == '/' || real[n] == '\0' || n == 1);
+}
+
+/*
+ * Answers with the regular file in r->file, or 404. A file whose real path leaves root (a
+ * symbolic link out of the web root) is not found; the transport opens the real path.
+ */
+static void answer_file(struct pl_http_response *r, const char *root)
 {
 	struct stat st;
-	if (stat(r->file, &st) != 0 || !S_ISREG(st.st_mode)) {
+	char real[PATH_MAX];
+	if (!inside(root, r->file, real) || stat(real, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    strlen(real) >= sizeof r->file) {
 		answer(r, 404, "Not Found\n");
 		return;
 	}
+	strcpy(r->file, real);
 	r->kind = PL_HTTP_FILE;
 	r->status = 200;
 	r->ctype = pl_http_mime(r->file);
@@ -100,7 +119,7 @@ void pl_http_route(const struct pl_config *cfg, const char *path, struct pl_http
 			if (strcmp(path + 11, client_files[i]) == 0) {
 				snprintf(file, sizeof r->file, "%s/%s", cfg->client_dist,
 					 client_files[i]);
-				answer_file(r);
+				answer_file(r, cfg->client_dist);
 				return;
 			}
 		}
@@ -125,7 +144,7 @@ void pl_http_route(const struct pl_config *cfg, const char *path, struct pl_http
 		}
 		strcat(file, "/index.html");
 	}
-	answer_file(r);
+	answer_file(r, cfg->web_root);
 }
 
 /* True if origin is one of the configured comma-separated origins. */
@@ -146,6 +165,19 @@ static bool origin_listed(const char *list, const char *origin)
 		p = e;
 	}
 	return false;
+}
+
+bool pl_http_origin_allowed(const struct pl_config *cfg, const char *origin, const char *host)
+{
+	if (!*origin)
+		return true; /* not a browser: nothing of a visitor's is at stake */
+	const char *list = cfg->cors_origins;
+	if (list && (strcmp(list, "*") == 0 || origin_listed(list, origin)))
+		return true;
+	const char *rest = strncmp(origin, "http://", 7) == 0	 ? origin + 7
+			   : strncmp(origin, "https://", 8) == 0 ? origin + 8
+								 : NULL;
+	return rest && *host && strcasecmp(rest, host) == 0;
 }
 
 size_t pl_http_cors(const struct pl_config *cfg, const char *origin, bool preflight,

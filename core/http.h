@@ -55,4 +55,11 @@ struct pl_http_header {
 size_t pl_http_cors(const struct pl_config *cfg, const char *origin, bool preflight,
 		    const char *request_headers, struct pl_http_header out[PL_HTTP_CORS_MAX]);
 
+/*
+ * True if a page of origin may open a WebSocket here: a request without an Origin (not a
+ * browser), an origin of the CORS list (or "*"), or the same origin as host (the Host header).
+ * Browsers do not apply CORS to WebSockets; without this any site could chat as its visitors.
+ */
+bool pl_http_origin_allowed(const struct pl_config *cfg, const char *origin, const char *host);
+
 #endif

@@ -69,6 +69,7 @@ struct conn {
 	struct pl_sbuf resp;	  /* LWS_PRE bytes, then the response body */
 	struct pl_sbuf body;	  /* POST body or a WebSocket message being reassembled */
 	bool conn_close;	  /* the client sent "Connection: close" */
+	bool hang_up;		  /* close the connection once the response is written */
 	bool too_large;		  /* a WebSocket message passed maxPayload: closing, input ignored */
 };
 
@@ -196,6 +197,8 @@ static int write_response(struct pl_server *srv, struct lws *wsi, struct conn *c
 		conn_release_session(c, wsi, false);
 	if (!complete)
 		return 0;
+	if (c->hang_up)
+		return -1;
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
@@ -368,9 +371,10 @@ static int engine_request(struct pl_server *srv, struct lws *wsi, struct conn *c
 		pl_eio_close(s, "payload too large", false);
 		return 0;
 	}
-	if (ri.r.content_length == 0) {
+	if (!pl_eio_poll_post_begin(s, conn_of(wsi)))
+		return 0;
+	if (ri.r.content_length == 0)
 		pl_eio_poll_post(s, conn_of(wsi), (char *)"", 0);
-	}
 	return 0;
 }
 
@@ -393,6 +397,28 @@ static int serve_http(struct pl_server *srv, struct lws *wsi, const char *path)
 	return 0;
 }
 
+/*
+ * True if where the request's body ends could be read two ways, which a proxy in front may
+ * read otherwise (request smuggling): any Transfer-Encoding (lws 4.1 reads no chunked body),
+ * or a Content-Length repeated or not a plain decimal number.
+ */
+static bool ambiguous_framing(struct lws *wsi)
+{
+	if (has(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING))
+		return true;
+	if (!has(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH))
+		return false;
+	/* a repeated header is more fragments than the first (lws gives 0 for a missing one) */
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) !=
+	    lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, 0))
+		return true;
+	char cl[32];
+	header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, cl, sizeof cl);
+	if (!cl[0] || strspn(cl, "0123456789") != strlen(cl))
+		return true;
+	return false;
+}
+
 static int on_http(struct pl_server *srv, struct lws *wsi, struct conn *c, const char *path)
 {
 	conn_reset(c, wsi);
@@ -404,6 +430,14 @@ static int on_http(struct pl_server *srv, struct lws *wsi, struct conn *c, const
 	for (char *q = connection; *q; q++)
 		*q = (char)tolower((unsigned char)*q);
 	c->conn_close = strstr(connection, "close") != NULL;
+	if (ambiguous_framing(wsi)) {
+		char remote[48];
+		lws_get_peer_simple(wsi, remote, sizeof remote);
+		pl_info("request from %s refused: ambiguous body length", remote);
+		c->conn_close = c->hang_up = true;
+		respond(wsi, 400, "text/plain; charset=utf-8", "Bad Request\n", 12);
+		return 0;
+	}
 	if (has(wsi, WSI_TOKEN_OPTIONS_URI)) {
 		c->preflight = true;
 		respond(wsi, 204, NULL, NULL, 0);
@@ -442,6 +476,16 @@ static int ws_request(struct pl_server *srv, struct lws *wsi, struct conn *c, bo
 	read_request(wsi, &ri, true);
 	struct pl_eio_error err;
 	if (!accept) {
+		char origin[256], host[256];
+		header(wsi, WSI_TOKEN_ORIGIN, origin, sizeof origin);
+		header(wsi, WSI_TOKEN_HOST, host, sizeof host);
+		/* an Origin too long to read is not taken for none */
+		if ((has(wsi, WSI_TOKEN_ORIGIN) && !origin[0]) ||
+		    !pl_http_origin_allowed(srv->cfg, origin, host)) {
+			pl_info("websocket from %s refused: origin not allowed", ri.remote);
+			respond_eio_error(wsi, 403, 4, "Forbidden");
+			return 1;
+		}
 		if (!pl_eio_check(srv, &ri.r, true, &err))
 			return 0;
 		respond_error(wsi, &err);

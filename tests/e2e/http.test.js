@@ -163,3 +163,77 @@ describe('http', () => {
     assert.equal(res.status, 200);
   });
 });
+
+describe('hostile HTTP', () => {
+  let srv;
+  before(async () => {
+    srv = await startServer(null, {});
+  });
+  after(() => srv.cleanup());
+
+  const handshake = async () => {
+    const res = await request(srv, { path: '/socket.io/?EIO=4&transport=polling' });
+    return JSON.parse(res.text.slice(1)).sid;
+  };
+  const post = (sid, headers, body = '40') =>
+    `POST /socket.io/?EIO=4&transport=polling&sid=${sid} HTTP/1.1\r\nHost: ${srv.host}\r\n` +
+    `Content-Type: text/plain;charset=UTF-8\r\n${headers}\r\n${body}`;
+
+  it('ambiguous request framing (smuggling) -> 400 and the connection closes', async () => {
+    for (const framing of [
+      'Content-Length: 1\r\nContent-Length: 1\r\n',
+      'Content-Length: 1\r\nContent-Length: 7\r\n',
+      'Content-Length: 1, 1\r\n',
+      'Content-Length: +1\r\n',
+      'Transfer-Encoding: chunked\r\nContent-Length: 1\r\n',
+      'Content-Length: 1\r\nTransfer-Encoding: identity\r\n',
+    ]) {
+      const sid = await handshake();
+      // the body is a close packet: taken as one, it would end the session
+      const raw = await rawHttp(srv, post(sid, framing, '1'));
+      assert.match(raw, /^HTTP\/1\.1 400 /, `${JSON.stringify(framing)}: ${raw.slice(0, 80)}`);
+      const ok = await rawHttp(srv, post(sid, 'Content-Length: 2\r\nConnection: close\r\n', '40'));
+      assert.match(ok, /^HTTP\/1\.1 200 /, `${JSON.stringify(framing)}: the session goes on`);
+      const res = await request(srv, { path: `/socket.io/?EIO=4&transport=polling&sid=${sid}` });
+      assert.match(res.text, /^40\{"sid":/, `${JSON.stringify(framing)}: ${res.text}`);
+    }
+    assert.equal((await request(srv, { path: '/healthz' })).status, 200);
+  });
+
+  it('a second POST while one is arriving -> 400, and the session is closed', async () => {
+    const sid = await handshake();
+    const first = net.connect(srv.port, srv.host);
+    const firstAnswer = new Promise((resolve) => {
+      let got = '';
+      first.on('data', (c) => { got += c.toString('latin1'); });
+      first.on('close', () => resolve(got));
+      first.on('error', () => resolve(got));
+    });
+    await new Promise((resolve) => first.once('connect', resolve));
+    first.write(post(sid, 'Content-Length: 10\r\n', '40'));
+    await new Promise((r) => setTimeout(r, 100));
+    const second = await rawHttp(srv, post(sid, 'Content-Length: 2\r\nConnection: close\r\n'));
+    assert.match(second, /^HTTP\/1\.1 400 /, second.slice(0, 80));
+    const res = await request(srv, { path: `/socket.io/?EIO=4&transport=polling&sid=${sid}` });
+    assert.equal(res.status, 400, res.text);
+    first.destroy();
+    await firstAnswer;
+  });
+
+  it('a symbolic link out of the web root is not followed', async (t) => {
+    const root = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'parley-webroot-'));
+    t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+    fs.writeFileSync(path.join(root, 'index.html'), '<p>hi</p>');
+    fs.writeFileSync(path.join(root, 'real.txt'), 'inside');
+    fs.symlinkSync('/etc/passwd', path.join(root, 'passwd.txt'));
+    fs.symlinkSync('/etc', path.join(root, 'etc'));
+    fs.symlinkSync('real.txt', path.join(root, 'alias.txt'));
+    const s = await startServer(t, { args: ['--web-root', root] });
+    assert.equal((await request(s, { path: '/passwd.txt' })).status, 404);
+    assert.equal((await request(s, { path: '/etc/passwd' })).status, 404);
+    assert.equal((await request(s, { path: '/etc/' })).status, 404);
+    const alias = await request(s, { path: '/alias.txt' });
+    assert.equal(alias.status, 200);
+    assert.equal(alias.text, 'inside');
+  });
+});

@@ -431,6 +431,26 @@ describe('engine.io default payload limit', () => {
 });
 
 describe('CORS', () => {
+  it('a WebSocket from another site is refused 403; same origin, no origin and listed ones open', async (t) => {
+    const open = async (srv, origin) => {
+      const ws = rawWs(t, srv, `${SIO}?EIO=4&transport=websocket`, { headers: origin ? { origin } : {} });
+      const first = await ws.nextText().catch(() => null);
+      ws.close();
+      return first === null ? ws.refusedStatus : 'open';
+    };
+    const srv = await startServer(t, {});
+    const self = `http://127.0.0.1:${srv.port}`;
+    assert.equal(await open(srv, 'http://evil.example'), 403);
+    assert.equal(await open(srv, 'null'), 403);
+    assert.equal(await open(srv, `http://127.0.0.1:${srv.port + 1}`), 403);
+    assert.equal(await open(srv, 'http://' + 'a'.repeat(400)), 403); // too long to read
+    assert.equal(await open(srv, self), 'open');
+    assert.equal(await open(srv, null), 'open');
+    const listed = await startServer(t, { args: ['--cors-origin', 'http://a.example'] });
+    assert.equal(await open(listed, 'http://a.example'), 'open');
+    assert.equal(await open(listed, 'http://evil.example'), 403);
+  });
+
   it('--cors-origin *: preflight 204 with Access-Control-Allow-Origin', async (t) => {
     const srv = await startServer(t, { args: ['--cors-origin', '*'] });
     const res = await request(srv, {

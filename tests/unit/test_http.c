@@ -5,6 +5,7 @@
  */
 #include "http.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -53,8 +54,9 @@ static void test_mime(void)
 
 /* A temporary web root: index.html, app.js, sub/index.html, .secret, package.json, and a client
  * dist directory holding socket.io.min.js. */
-static char root[64];
-static char dist[96];
+static char root[64];	/* the web root, a real path */
+static char dist[96];	/* the client bundles, inside it */
+static char outside[96]; /* a directory beside it, that links point to */
 
 static void put(const char *rel, const char *text)
 {
@@ -70,8 +72,12 @@ static void put(const char *rel, const char *text)
 static void make_root(struct pl_config *cfg)
 {
 	snprintf(root, sizeof root, "/tmp/parley-test-http-XXXXXX");
-	if (!mkdtemp(root))
+	char made[sizeof root], real[PATH_MAX];
+	snprintf(made, sizeof made, "%s", root);
+	/* real: files are answered by their real path */
+	if (!mkdtemp(made) || !realpath(made, real) || strlen(real) >= sizeof root)
 		abort();
+	strcpy(root, real);
 	char path[256];
 	snprintf(path, sizeof path, "%s/sub", root);
 	mkdir(path, 0700);
@@ -85,6 +91,23 @@ static void make_root(struct pl_config *cfg)
 	put(".secret", "s");
 	put("package.json", "{}");
 	put("dist/socket.io.min.js", "io");
+	/* links: one within the root, and out of it to a file and to a directory */
+	char target[256];
+	snprintf(path, sizeof path, "%s/inner.js", root);
+	if (symlink("app.js", path) != 0)
+		abort();
+	snprintf(outside, sizeof outside, "%s-outside", root);
+	mkdir(outside, 0700);
+	snprintf(target, sizeof target, "%s/secret.txt", outside);
+	FILE *f = fopen(target, "w");
+	if (f)
+		fclose(f);
+	snprintf(path, sizeof path, "%s/out.txt", root);
+	if (symlink(target, path) != 0)
+		abort();
+	snprintf(path, sizeof path, "%s/outdir", root);
+	if (symlink(outside, path) != 0)
+		abort();
 	pl_config_init(cfg);
 	free(cfg->web_root);
 	cfg->web_root = strdup(root);
@@ -94,8 +117,8 @@ static void make_root(struct pl_config *cfg)
 
 static void remove_root(struct pl_config *cfg)
 {
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+	char cmd[256];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s'", root, outside);
 	if (system(cmd) != 0)
 		fprintf(stderr, "cannot remove %s\n", root);
 	pl_config_close(cfg);
@@ -147,6 +170,10 @@ static void run_routes(struct pl_config *cfg)
 	ASSERT_BODY(cfg, "/node_modules/socket.io-client/dist/socket.io.js", 404, "Not Found\n");
 	ASSERT_BODY(cfg, "/package.json", 404, "Not Found\n");
 	ASSERT_BODY(cfg, "/package-lock.json", 404, "Not Found\n");
+	/* a link is followed only while its real path stays inside the web root */
+	ASSERT_FILE(cfg, "/inner.js", root, "/app.js", "application/javascript; charset=utf-8");
+	ASSERT_BODY(cfg, "/out.txt", 404, "Not Found\n");
+	ASSERT_BODY(cfg, "/outdir/secret.txt", 404, "Not Found\n");
 	/* the client bundles, from the dist directory, by exact name only */
 	ASSERT_FILE(cfg, "/socket.io/socket.io.min.js", dist, "/socket.io.min.js",
 		    "application/javascript; charset=utf-8");
@@ -232,4 +259,29 @@ static void test_cors(void)
 	pl_config_close(&cfg);
 }
 
-TEST_MAIN(TEST(test_path_safe), TEST(test_mime), TEST(test_routes), TEST(test_cors))
+static void test_websocket_origin(void)
+{
+	struct pl_config cfg;
+	pl_config_init(&cfg);
+	/* by default: no Origin (not a browser) or the same origin only */
+	ASSERT(pl_http_origin_allowed(&cfg, "", "chat.example:3000"));
+	ASSERT(pl_http_origin_allowed(&cfg, "http://chat.example:3000", "chat.example:3000"));
+	ASSERT(pl_http_origin_allowed(&cfg, "https://Chat.Example", "chat.example"));
+	ASSERT(!pl_http_origin_allowed(&cfg, "http://evil.example", "chat.example:3000"));
+	ASSERT(!pl_http_origin_allowed(&cfg, "http://chat.example", "chat.example:3000"));
+	ASSERT(!pl_http_origin_allowed(&cfg, "http://chat.example:3000.evil", "chat.example:3000"));
+	ASSERT(!pl_http_origin_allowed(&cfg, "null", "chat.example"));
+	ASSERT(!pl_http_origin_allowed(&cfg, "ws://chat.example", "chat.example"));
+	ASSERT(!pl_http_origin_allowed(&cfg, "http://chat.example", ""));
+	/* the CORS origins are allowed too */
+	cfg.cors_origins = strdup("http://a.example, http://b.example");
+	ASSERT(pl_http_origin_allowed(&cfg, "http://b.example", "chat.example"));
+	ASSERT(!pl_http_origin_allowed(&cfg, "http://c.example", "chat.example"));
+	free(cfg.cors_origins);
+	cfg.cors_origins = strdup("*");
+	ASSERT(pl_http_origin_allowed(&cfg, "http://c.example", "chat.example"));
+	pl_config_close(&cfg);
+}
+
+TEST_MAIN(TEST(test_path_safe), TEST(test_mime), TEST(test_routes), TEST(test_cors),
+	  TEST(test_websocket_origin))
