@@ -30,6 +30,29 @@ int pl_log_enabled(enum pl_log_level level)
 	return level <= current;
 }
 
+/*
+ * Copies text to out with control characters escaped (\n, \r, \t, \xHH, and \\ for the
+ * backslash), so that names and messages from clients cannot forge or break log lines.
+ */
+static void escape(char *out, size_t size, const char *text)
+{
+	size_t o = 0;
+	for (const unsigned char *p = (const unsigned char *)text; *p && o + 5 < size; p++) {
+		unsigned char c = *p;
+		if (c >= 0x20 && c != 0x7f && c != '\\') {
+			out[o++] = (char)c;
+			continue;
+		}
+		const char *short_form = c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t"
+					: c == '\\' ? "\\\\" : NULL;
+		if (short_form)
+			o += (size_t)snprintf(out + o, size - o, "%s", short_form);
+		else
+			o += (size_t)snprintf(out + o, size - o, "\\x%02x", c);
+	}
+	out[o] = '\0';
+}
+
 void pl_log(enum pl_log_level level, const char *fmt, ...)
 {
 	if (level > current)
@@ -42,9 +65,11 @@ void pl_log(enum pl_log_level level, const char *fmt, ...)
 	int n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %-5s ",
 			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
 			 (int)(tv.tv_usec / 1000), names[level]);
+	char text[1024];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+	vsnprintf(text, sizeof text, fmt, ap);
 	va_end(ap);
+	escape(line + n, sizeof line - (size_t)n, text);
 	fprintf(stderr, "%s\n", line);
 }

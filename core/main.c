@@ -31,7 +31,7 @@
 
 static struct pl_server server;
 static parley_owner *app_owner; /* the built-in application's hooks */
-static uv_signal_t sigint_h, sigterm_h, sighup_h;
+static uv_signal_t sigint_h, sigterm_h, sighup_h, sigusr1_h;
 static int saved_argc; /* the command line, read again on SIGHUP */
 static char **saved_argv;
 static uv_timer_t shutdown_timer;
@@ -57,6 +57,10 @@ static void on_signal(uv_signal_t *h, int signum)
 	uv_close((uv_handle_t *)&sigint_h, NULL);
 	uv_close((uv_handle_t *)&sigterm_h, NULL);
 	uv_close((uv_handle_t *)&sighup_h, NULL);
+	uv_close((uv_handle_t *)&sigusr1_h, NULL);
+	/* closing their handles gives them back their default, which ends the process */
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGUSR1, SIG_IGN);
 	pl_scripts_stop(); /* their timers would keep the loop running */
 	pl_eio_close_all(&server);
 	uv_timer_init(server.loop, &shutdown_timer);
@@ -93,6 +97,27 @@ static void on_sighup(uv_signal_t *h, int signum)
 		return;
 	pl_info("received SIGHUP, reloading");
 	reload();
+}
+
+static void on_sigusr1(uv_signal_t *h, int signum)
+{
+	(void)h;
+	(void)signum;
+	pl_info("status: %zu Engine.IO sessions, newest stored id %lld", server.eio.sessions.count,
+		pl_history_last(server.history));
+}
+
+/*
+ * Only SIGINT and SIGTERM stop the server: the other signals whose default ends a process,
+ * which an operator or a stray script may send, are ignored (SIGHUP reloads, SIGUSR1 logs a
+ * status line). A file grown past RLIMIT_FSIZE fails its write instead of killing the process.
+ */
+static void ignore_stray_signals(void)
+{
+	static const int stray[] = {SIGPIPE, SIGUSR2, SIGQUIT, SIGALRM, SIGVTALRM, SIGPROF,
+				    SIGIO,   SIGPWR,  SIGXFSZ, SIGXCPU, SIGTTIN,   SIGTTOU};
+	for (size_t i = 0; i < sizeof stray / sizeof *stray; i++)
+		signal(stray[i], SIG_IGN);
 }
 
 /* Raises the soft limit on open descriptors to the hard limit: every connection is one. */
@@ -147,7 +172,7 @@ int main(int argc, char **argv)
 		return parsed > 0 ? 0 : 2;
 	}
 	pl_log_set_level(cfg.log_level);
-	signal(SIGPIPE, SIG_IGN);
+	ignore_stray_signals();
 	raise_fd_limit();
 
 	if (uv_loop_init(&loop)) {
@@ -190,6 +215,8 @@ int main(int argc, char **argv)
 	uv_signal_start(&sigterm_h, on_signal, SIGTERM);
 	uv_signal_init(&loop, &sighup_h);
 	uv_signal_start(&sighup_h, on_sighup, SIGHUP);
+	uv_signal_init(&loop, &sigusr1_h);
+	uv_signal_start(&sigusr1_h, on_sigusr1, SIGUSR1);
 
 	printf("listening on %s:%d\n", cfg.host, server.port);
 	fflush(stdout);
