@@ -330,9 +330,11 @@ static enum parley_verdict login(struct parley_evt_message *ev)
 	int rc = api->socket_set_identity(s, userid ? userid : old_userid, name ? name : old_name);
 	json_decref(old_name);
 	json_decref(old_userid);
-	if (rc)
+	if (rc) {
 		api->log(owner, PARLEY_LOG_DEBUG, "login on %s: identity not set: %s",
 			 api->socket_id(s), api->strerror(rc));
+		return fail(ev, api->strerror(rc));
+	}
 	if (json_is_string(name) && api->log_enabled(PARLEY_LOG_INFO)) {
 		char *uid = userid ? json_dumps(userid, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
 		api->log(owner, PARLEY_LOG_INFO, "login: %s (userid %s) on %s",

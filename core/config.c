@@ -67,6 +67,8 @@ static const struct option_def options[] = {
 	 "largest message or polling body in bytes (default 1000000)"},
 	{"connect-timeout", OPT_UINT, F(connect_timeout), 10, 3600000,
 	 "ms allowed before the first namespace CONNECT (default 45000)"},
+	{"attachments-timeout", OPT_UINT, F(attachments_timeout), 10, 3600000,
+	 "ms a binary packet's attachments may take to arrive (default 10000)"},
 	{"ack-timeout", OPT_UINT, F(ack_timeout), 10, 3600000,
 	 "ms a server-to-client ack waits (default 10000)"},
 	{"max-send-queue", OPT_SIZE, F(max_send_queue), 1024, 1ull << 32,
@@ -208,6 +210,7 @@ int pl_config_init(struct pl_config *c)
 	c->ping_timeout = 20000;
 	c->max_payload = 1000000;
 	c->connect_timeout = 45000;
+	c->attachments_timeout = 10000;
 	c->ack_timeout = 10000;
 	c->max_send_queue = 4u << 20;
 	c->max_connections = 100000;

@@ -38,6 +38,7 @@ struct pl_config {
 	unsigned ping_timeout;	/* ms to wait for a pong */
 	size_t max_payload;	/* largest message or polling body, bytes */
 	unsigned connect_timeout; /* ms allowed between handshake and the first CONNECT */
+	unsigned attachments_timeout; /* ms a binary packet's attachments may take */
 	unsigned ack_timeout;	/* ms a server-to-client ack waits */
 	size_t max_send_queue;	/* queued bytes after which a slow consumer is disconnected */
 	size_t max_connections; /* Engine.IO sessions at once */

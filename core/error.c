@@ -81,6 +81,7 @@ const char *pl_strerror(int err)
 	case PL_ERESERVED: return "that name is reserved";
 	case PL_EREFUSED: return "refused by a hook";
 	case PL_EVERSION: return "unsupported API version";
+	case PL_EIDENTITY: return "userid or name too large";
 	/* pl_sio_strerror() repeats these, for the codec to link alone; test_error compares */
 	case PL_SIO_EBADTYPE: return "unknown packet type";
 	case PL_SIO_EBADATTACH: return "illegal attachments";
@@ -88,6 +89,8 @@ const char *pl_strerror(int err)
 	case PL_SIO_EBADID: return "invalid ack id";
 	case PL_SIO_EBADJSON: return "invalid JSON payload";
 	case PL_SIO_EBADPAYLOAD: return "invalid payload";
+	case PL_SIO_ECOMPLEX: return "payload too deep or of too many values";
+	case PL_SIO_EAUTHSIZE: return "auth payload too large";
 	}
 	if (err < 0 && err > -PL_ERROR_BASE) {
 		size_t e = (size_t)-err;

@@ -18,6 +18,7 @@ enum pl_error {
 	PL_ERESERVED = -1004,	  /* a name reserved by the protocol or the server */
 	PL_EREFUSED = -1005,	  /* a hook refused the action */
 	PL_EVERSION = -1006,	  /* a plugin asked for an API version the server lacks */
+	PL_EIDENTITY = -1007,	  /* a userid or name larger than allowed */
 
 	/* Socket.IO packet decoder (-1101..-1199), see sio_codec.h; keep them contiguous */
 	PL_SIO_EBADTYPE = -1101,    /* unknown packet type */
@@ -26,6 +27,8 @@ enum pl_error {
 	PL_SIO_EBADID = -1104,	    /* ack id malformed or missing where required */
 	PL_SIO_EBADJSON = -1105,    /* payload is not JSON */
 	PL_SIO_EBADPAYLOAD = -1106, /* payload JSON of the wrong shape for the type */
+	PL_SIO_ECOMPLEX = -1107,    /* payload nested too deep or of too many values */
+	PL_SIO_EAUTHSIZE = -1108,   /* CONNECT payload (the auth) larger than allowed */
 };
 
 /*

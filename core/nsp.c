@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "error.h"
 #include "json.h"
 
 struct pl_nsp *pl_nsp_find(struct pl_sio *sio, const char *name)
@@ -96,9 +97,16 @@ static struct pl_user *user_entry(struct pl_nsp *nsp, char *key)
 
 int pl_nsp_set_identity(struct pl_socket *s, const json_t *userid, const json_t *name)
 {
-	json_t *uid = userid ? json_deep_copy(userid) : NULL, *nm = name ? json_deep_copy(name) : NULL;
 	char *key = userid ? pl_json_text(userid) : NULL;
-	if ((userid && (!uid || !key)) || (name && !nm)) {
+	if (userid && !key)
+		return -ENOMEM;
+	if ((key && strlen(key) > PL_MAX_USERID_BYTES) ||
+	    (name && json_dumpb(name, NULL, 0, JSON_ENCODE_ANY) > PL_MAX_NAME_BYTES)) {
+		free(key);
+		return PL_EIDENTITY;
+	}
+	json_t *uid = userid ? json_deep_copy(userid) : NULL, *nm = name ? json_deep_copy(name) : NULL;
+	if ((userid && !uid) || (name && !nm)) {
 		free(key);
 		goto nomem;
 	}

@@ -145,9 +145,15 @@ int pl_nsp_add(struct pl_nsp *nsp, struct pl_socket *s);
 /* Removes s from nsp's table and list. */
 void pl_nsp_del(struct pl_nsp *nsp, struct pl_socket *s);
 
+/* The largest userid and name, as JSON text: an identity is copied into every stored row,
+ * session and private message, so its size is bounded whoever sets it. */
+#define PL_MAX_USERID_BYTES 256
+#define PL_MAX_NAME_BYTES 4096
+
 /*
  * Sets the identity of s (userid and name: JSON values, copied; NULL for none) and files s
- * under its userid in nsp's users index. Returns 0 or -ENOMEM (then the identity is unchanged).
+ * under its userid in nsp's users index. Returns 0, PL_EIDENTITY (over the limits above) or
+ * -ENOMEM; on an error the identity is unchanged.
  */
 int pl_nsp_set_identity(struct pl_socket *s, const json_t *userid, const json_t *name);
 /* Takes s out of the users index (a socket that leaves; its identity stays readable). */

@@ -6,6 +6,7 @@
 #include "sio.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,9 @@ struct pl_pending_packet {
 	struct pl_sio_packet packet;		      /* the decoded header packet */
 	struct pl_frame *att[PL_SIO_MAX_ATTACHMENTS]; /* attachments received so far */
 	unsigned n_att;				      /* entries in att */
+	size_t bytes;				      /* their bytes, at most max_payload */
+	struct pl_client *client;		      /* whose packet it is */
+	struct pl_deadline due;			      /* when it is given up, with its client */
 };
 
 struct pl_nsp *pl_sio_nsp(struct pl_server *srv, const char *name, bool create)
@@ -308,10 +312,20 @@ static void pending_free(struct pl_pending_packet *p)
 {
 	if (!p)
 		return;
+	pl_deadline_cancel(&p->client->srv->eio.deadlines, &p->due);
 	pl_sio_packet_close(&p->packet);
 	for (unsigned i = 0; i < p->n_att; i++)
 		pl_frame_unref(p->att[i]);
 	free(p);
+}
+
+/* A binary packet whose attachments did not all come in time: its connection is closed, as
+ * what they hold would otherwise stay pinned for as long as the connection lasts. */
+static void attachments_late(struct pl_deadline *d)
+{
+	struct pl_pending_packet *p =
+		(struct pl_pending_packet *)((char *)d - offsetof(struct pl_pending_packet, due));
+	client_close(p->client, "binary attachments did not arrive in time");
 }
 
 static void eio_message(struct pl_eio *e, const char *data, size_t len, bool binary)
@@ -325,10 +339,16 @@ static void eio_message(struct pl_eio *e, const char *data, size_t len, bool bin
 			client_close(c, "binary data without a binary packet");
 			return;
 		}
+		/* the attachments of one packet are one message's worth, as over polling */
+		if (len > c->srv->cfg->max_payload - p->bytes) {
+			client_close(c, "binary attachments larger than maxPayload");
+			return;
+		}
 		struct pl_frame *f = pl_frame_new(data, len, true);
 		if (!f)
 			return;
 		p->att[p->n_att++] = f;
+		p->bytes += len;
 		if (p->n_att == p->packet.attachments) {
 			/* handlers may close the connection, freeing c: detach p first */
 			c->pending = NULL;
@@ -355,6 +375,11 @@ static void eio_message(struct pl_eio *e, const char *data, size_t len, bool bin
 			return;
 		}
 		c->pending->packet = p;
+		c->pending->client = c;
+		pl_deadline_init(&c->pending->due);
+		if (pl_deadline_set(&c->srv->eio.deadlines, &c->pending->due, c->srv->cfg->attachments_timeout,
+				    attachments_late))
+			client_close(c, "out of memory");
 		return;
 	}
 	on_packet(c, &p, NULL, 0);

@@ -13,6 +13,44 @@ static const char *const reserved_events[] = {
 	"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener",
 };
 
+/*
+ * Checks the JSON text's shape before it is parsed: a parsed value costs about 100 bytes, so a
+ * megabyte of "[[],[],...]" would become tens of megabytes. Counts values as the separators
+ * and openings outside strings (an upper bound) and tracks the nesting depth.
+ */
+static bool shape_ok(const char *s, size_t len)
+{
+	size_t values = 1;
+	int depth = 0;
+	bool in_string = false;
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		if (in_string) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_string = false;
+			continue;
+		}
+		switch (c) {
+		case '"': in_string = true; break;
+		case '[':
+		case '{':
+			if (++depth > PL_SIO_MAX_DEPTH)
+				return false;
+			values++;
+			break;
+		case ']':
+		case '}': depth--; break;
+		case ',':
+			if (++values > PL_SIO_MAX_VALUES)
+				return false;
+			break;
+		}
+	}
+	return values <= PL_SIO_MAX_VALUES;
+}
+
 int pl_sio_decode(const char *s, size_t len, struct pl_sio_packet *p)
 {
 	size_t i = 0;
@@ -64,6 +102,10 @@ int pl_sio_decode(const char *s, size_t len, struct pl_sio_packet *p)
 	}
 
 	if (i < len) {
+		if (p->type == PL_SIO_CONNECT && len - i > PL_SIO_MAX_AUTH)
+			return PL_SIO_EAUTHSIZE;
+		if (!shape_ok(s + i, len - i))
+			return PL_SIO_ECOMPLEX;
 		p->data = pl_json_parse(s + i, len - i);
 		if (!p->data)
 			return PL_SIO_EBADJSON;
@@ -107,7 +149,7 @@ int pl_sio_decode(const char *s, size_t len, struct pl_sio_packet *p)
  */
 const char *pl_sio_strerror(int err)
 {
-	if (err > PL_SIO_EBADTYPE || err < PL_SIO_EBADPAYLOAD)
+	if (err > PL_SIO_EBADTYPE || err < PL_SIO_EAUTHSIZE)
 		return "unknown error";
 	return pl_strerror(err);
 }
@@ -136,7 +178,7 @@ bool pl_sio_event_payload_valid(const json_t *data)
 /* Walks data, marking referenced attachment numbers in seen; false on an invalid reference. */
 static bool walk_placeholders(const json_t *v, unsigned n, unsigned *seen, int depth)
 {
-	if (depth > 64)
+	if (depth > PL_SIO_MAX_DEPTH) /* (shape_ok has refused deeper) */
 		return false;
 	if (json_is_object(v)) {
 		const json_t *ph = json_object_get(v, "_placeholder");

@@ -27,6 +27,11 @@ enum pl_sio_type {
 /* The most namespace bytes and binary attachments a client packet may carry. */
 #define PL_SIO_MAX_NSP 256
 #define PL_SIO_MAX_ATTACHMENTS 10
+/* The deepest nesting and the most JSON values of a packet's payload, and the largest CONNECT
+ * payload (the auth object) in bytes: what parsing a packet may cost stays bounded. */
+#define PL_SIO_MAX_DEPTH 32
+#define PL_SIO_MAX_VALUES 10000
+#define PL_SIO_MAX_AUTH 8192
 
 struct pl_sio_packet {
 	int type;		       /* enum pl_sio_type */
@@ -39,9 +44,11 @@ struct pl_sio_packet {
 /*
  * Decoder errors: PL_SIO_EBADTYPE (unknown packet type), PL_SIO_EBADATTACH (attachment count
  * malformed or over the cap), PL_SIO_EBADNSP (namespace too long), PL_SIO_EBADID (ack id
- * malformed or missing where required), PL_SIO_EBADJSON (payload is not JSON) and
- * PL_SIO_EBADPAYLOAD (payload JSON of the wrong shape for the type). They are part of Parley's
- * one code space (error.h), contiguous from PL_SIO_EBADTYPE down to PL_SIO_EBADPAYLOAD.
+ * malformed or missing where required), PL_SIO_EBADJSON (payload is not JSON),
+ * PL_SIO_EBADPAYLOAD (payload JSON of the wrong shape for the type), PL_SIO_ECOMPLEX (over
+ * PL_SIO_MAX_DEPTH or PL_SIO_MAX_VALUES) and PL_SIO_EAUTHSIZE (a CONNECT payload over
+ * PL_SIO_MAX_AUTH). They are part of Parley's one code space (error.h), contiguous from
+ * PL_SIO_EBADTYPE down to PL_SIO_EAUTHSIZE.
  */
 
 /*

@@ -3,8 +3,37 @@
 // signals. Every test runs a healthy client beside the hostile one where it matters.
 
 const assert = require('node:assert/strict');
+const fs = require('node:fs');
 const { describe, it } = require('node:test');
-const { startServer, connected, emitAck, sleep } = require('./lib/server');
+const { startServer, connected, emitAck, sleep, rawEngineWs, BIN } = require('./lib/server');
+
+// The server's resident memory in KiB.
+const rssKb = (srv) => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${srv.proc.pid}/status`, 'utf8'))[1]);
+// AddressSanitizer keeps freed memory in quarantine: memory figures mean nothing there.
+const sanitized = fs.readFileSync(BIN).includes('AddressSanitizer');
+
+// A raw Socket.IO session on "/" (engine handshake and CONNECT done), or only the handshake.
+async function rawSocket(t, srv, connect = true) {
+  const { ws } = await rawEngineWs(t, srv);
+  if (connect) {
+    ws.send('40');
+    assert.match(await ws.nextText(), /^40\{"sid":/);
+  }
+  return ws;
+}
+
+// Keeps a healthy client chatting until stop() and checks that every chat was acknowledged.
+function healthyChatter(ann) {
+  let running = true, sent = 0;
+  const done = (async () => {
+    while (running) {
+      const ack = await emitAck(ann, 'chat', { msg: `still here ${sent++}` });
+      assert.equal(ack.ok, true, JSON.stringify(ack));
+      await sleep(20);
+    }
+  })();
+  return { stop: async () => { running = false; await done; return sent; } };
+}
 
 describe('abuse', () => {
   it('a name with a newline or control characters cannot forge a log line', async (t) => {
@@ -18,6 +47,69 @@ describe('abuse', () => {
     assert.ok(!/[\r\x1b\x07]/.test(srv.output().stderr), 'raw control characters in the log');
     const login = lines.find((l) => / login: /.test(l));
     assert.ok(login.includes('eve\\n2026-01-01T00:00:00.000Z error forged line\\r\\x1b[2J\\x07'), login);
+  });
+
+  it('a payload of a million tiny values closes only its connection, and memory stays bounded', async (t) => {
+    const srv = await startServer(t, {});
+    const ann = await connected(t, srv);
+    await emitAck(ann, 'login', { name: 'ann' });
+    const chatter = healthyChatter(ann);
+    const before = rssKb(srv);
+    const bomb = '[' + '[],'.repeat(330000) + '[]]';
+    let peak = before;
+    const sampler = setInterval(() => { peak = Math.max(peak, rssKb(srv)); }, 5);
+    t.after(() => clearInterval(sampler));
+    const attackers = [];
+    for (let i = 0; i < 20; i++) {
+      const ws = await rawSocket(t, srv, i % 2 === 0);
+      // half of them as the login userid, half as the CONNECT auth payload
+      ws.send(i % 2 === 0 ? `42["login",{"name":"x","userid":${bomb}}]` : `40{"auth":${bomb}}`);
+      attackers.push(ws);
+    }
+    for (const ws of attackers) await ws.waitClose(5000);
+    clearInterval(sampler);
+    assert.ok((await chatter.stop()) > 0);
+    if (!sanitized) {
+      // before the limits: 885 MB, 833 MB of it kept after the connections closed
+      assert.ok(peak - before < 80 * 1024, `RSS grew by ${peak - before} KiB`);
+      assert.ok(rssKb(srv) - before < 40 * 1024, `RSS stayed ${rssKb(srv) - before} KiB above`);
+    }
+    // within the limits: deep nesting and many values still go through
+    const ok = await emitAck(ann, 'chat', { msg: 'x', extra: [[[[[[[[1]]]]]]]], list: Array(5000).fill(0) });
+    assert.equal(ok.ok, true);
+  });
+
+  it('a userid or name too large is refused at login', async (t) => {
+    const srv = await startServer(t, {});
+    const eve = await connected(t, srv);
+    const big = await emitAck(eve, 'login', { name: 'eve', userid: 'u'.repeat(300) });
+    assert.deepEqual(big, { ok: false, error: 'userid or name too large' });
+    const fine = await emitAck(eve, 'login', { name: 'eve', userid: 'u'.repeat(200) });
+    assert.equal(fine.ok, true);
+  });
+
+  it('binary attachments: an unfinished packet is closed at its deadline, oversized ones at once', async (t) => {
+    const srv = await startServer(t, { args: ['--attachments-timeout', '300', '--max-payload', '4096'] });
+    const ann = await connected(t, srv);
+    await emitAck(ann, 'login', { name: 'ann' });
+    const chatter = healthyChatter(ann);
+    const late = await rawSocket(t, srv);
+    late.send('451-["x",{"_placeholder":true,"num":0}]');
+    const t0 = Date.now();
+    await late.waitClose(3000);
+    assert.ok(Date.now() - t0 >= 250, `closed after ${Date.now() - t0} ms, before its deadline`);
+    const big = await rawSocket(t, srv);
+    big.send('452-["x",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]');
+    big.send(Buffer.alloc(3000));
+    big.send(Buffer.alloc(3000)); // 6,000 bytes in all, over --max-payload
+    await big.waitClose(3000);
+    // under the limits, attachments still go through
+    const fine = await rawSocket(t, srv);
+    fine.send('451-1["x",{"_placeholder":true,"num":0}]');
+    fine.send(Buffer.alloc(3000));
+    await sleep(400);
+    assert.ok(fine.isOpen, 'a complete binary packet closed its connection');
+    assert.ok((await chatter.stop()) > 0);
   });
 
   it('stray signals do not stop the server; SIGUSR1 logs a status line; SIGTERM still stops it', async (t) => {

@@ -13,9 +13,10 @@
 
 /* Every Parley code, in enum order. */
 static const int codes[] = {
-    PL_EBADPACKET,  PL_ETOOMANYROOMS, PL_EROOMNAME,    PL_ERESERVED,
-    PL_EREFUSED,    PL_EVERSION,      PL_SIO_EBADTYPE, PL_SIO_EBADATTACH,
-    PL_SIO_EBADNSP, PL_SIO_EBADID,    PL_SIO_EBADJSON, PL_SIO_EBADPAYLOAD,
+    PL_EBADPACKET,   PL_ETOOMANYROOMS,   PL_EROOMNAME,	PL_ERESERVED,
+    PL_EREFUSED,     PL_EVERSION,	 PL_EIDENTITY,	PL_SIO_EBADTYPE,
+    PL_SIO_EBADATTACH, PL_SIO_EBADNSP,	 PL_SIO_EBADID,	PL_SIO_EBADJSON,
+    PL_SIO_EBADPAYLOAD, PL_SIO_ECOMPLEX, PL_SIO_EAUTHSIZE,
 };
 #define NCODES (sizeof codes / sizeof *codes)
 
@@ -51,7 +52,7 @@ static void test_parley_codes(void)
 	ASSERT_STR_EQ(pl_strerror(PL_EREFUSED), "refused by a hook");
 	ASSERT_STR_EQ(pl_strerror(PL_EVERSION), "unsupported API version");
 	ASSERT_STR_EQ(pl_strerror(PL_EBADPACKET), "malformed packet");
-	ASSERT_STR_EQ(pl_strerror(PL_EVERSION - 1), "unknown error");
+	ASSERT_STR_EQ(pl_strerror(PL_EIDENTITY - 1), "unknown error");
 	for (size_t i = 0; i < NCODES; i++) {
 		/* below every errno value, each with its own text */
 		ASSERT(codes[i] < -PL_ERROR_BASE);
@@ -73,15 +74,15 @@ static void test_codec_codes(void)
 	ASSERT_STR_EQ(pl_strerror(PL_EIO_EBADPACKET), "malformed packet");
 
 	/* contiguous, so that a range check recognises a decoder error */
-	ASSERT_EQ(PL_SIO_EBADTYPE - PL_SIO_EBADPAYLOAD, 5);
-	for (int e = PL_SIO_EBADPAYLOAD; e <= PL_SIO_EBADTYPE; e++) {
+	ASSERT_EQ(PL_SIO_EBADTYPE - PL_SIO_EAUTHSIZE, 7);
+	for (int e = PL_SIO_EAUTHSIZE; e <= PL_SIO_EBADTYPE; e++) {
 		ASSERT(e < -PL_ERROR_BASE);
 		ASSERT_STR_EQ(pl_sio_strerror(e), pl_strerror(e));
 	}
 	ASSERT_STR_EQ(pl_sio_strerror(-ENOMEM), "unknown error");
 	ASSERT_STR_EQ(pl_sio_strerror(PL_EBADPACKET), "unknown error");
 	ASSERT_STR_EQ(pl_sio_strerror(PL_SIO_EBADTYPE + 1), "unknown error");
-	ASSERT_STR_EQ(pl_sio_strerror(PL_SIO_EBADPAYLOAD - 1), "unknown error");
+	ASSERT_STR_EQ(pl_sio_strerror(PL_SIO_EAUTHSIZE - 1), "unknown error");
 
 	struct pl_sio_packet sp;
 	ASSERT_EQ(pl_sio_decode("7", 1, &sp), PL_SIO_EBADTYPE);

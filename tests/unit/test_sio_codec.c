@@ -270,25 +270,70 @@ static void test_decode_long_namespace(void)
 }
 
 /* The placeholder walk is bounded in depth: a deeply nested binary payload is refused. */
-static void test_decode_deep_binary_payload(void)
+/* Writes an EVENT whose payload nests depth arrays: 2["e",[[...1...]]]; returns its length. */
+static size_t nested(char *in, int depth)
 {
-	static char in[1000];
-	strcpy(in, "51-[\"a\",");
-	size_t n = strlen(in);
+	size_t n = (size_t)sprintf(in, "2[\"e\",");
+	for (int i = 1; i < depth; i++)
+		in[n++] = '[';
+	in[n++] = '1';
+	for (int i = 1; i < depth; i++)
+		in[n++] = ']';
+	in[n++] = ']';
+	return n;
+}
+
+static void test_decode_bounded_payloads(void)
+{
+	static char in[PL_SIO_MAX_VALUES * 2 + 100];
+	struct pl_sio_packet p;
+	/* nesting: PL_SIO_MAX_DEPTH levels pass, one more is refused before parsing */
+	ASSERT_EQ(pl_sio_decode(in, nested(in, PL_SIO_MAX_DEPTH), &p), 0);
+	pl_sio_packet_close(&p);
+	check_decode_error(in, nested(in, PL_SIO_MAX_DEPTH + 1), PL_SIO_ECOMPLEX);
+	if (test_failed)
+		return;
+	/* values: PL_SIO_MAX_VALUES pass ("e" and 9,999 numbers), one more is refused */
+	size_t n = (size_t)sprintf(in, "2[\"e\"");
+	for (int i = 1; i < PL_SIO_MAX_VALUES - 1; i++)
+		n += (size_t)sprintf(in + n, ",1");
+	strcpy(in + n, "]");
+	ASSERT_EQ(pl_sio_decode(in, n + 1, &p), 0);
+	ASSERT_EQ(json_array_size(p.data), (size_t)PL_SIO_MAX_VALUES - 1);
+	pl_sio_packet_close(&p);
+	strcpy(in + n, ",1]");
+	check_decode_error(in, n + 3, PL_SIO_ECOMPLEX);
+	if (test_failed)
+		return;
+	/* the 990 KB "[[],[],...]" userid of a memory amplification */
+	n = (size_t)sprintf(in, "2[\"login\",{\"userid\":[");
+	while (n < sizeof in - 10)
+		n += (size_t)sprintf(in + n, "[],");
+	strcpy(in + n - 1, "]}]");
+	check_decode_error(in, n + 2, PL_SIO_ECOMPLEX);
+	if (test_failed)
+		return;
+	/* brackets and commas inside strings are text, escaped quotes included */
+	BAD("2[\"a\",\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[,,,,,\\\"[[[[\"]", 0);
+	/* a deep binary payload is refused before its placeholders are walked */
+	n = (size_t)sprintf(in, "51-[\"a\",");
 	for (int i = 0; i < 100; i++)
 		in[n++] = '[';
 	for (int i = 0; i < 100; i++)
 		in[n++] = ']';
 	in[n++] = ']';
-	check_decode_error(in, n, PL_SIO_EBADPAYLOAD);
+	check_decode_error(in, n, PL_SIO_ECOMPLEX);
 	if (test_failed)
 		return;
-	/* the same nesting in a plain EVENT ("2" then the JSON) needs no walk and is accepted */
-	in[2] = '2';
-	struct pl_sio_packet p;
-	ASSERT_EQ(pl_sio_decode(in + 2, n - 2, &p), 0);
-	ASSERT_EQ(p.type, PL_SIO_EVENT);
+	/* the auth payload of a CONNECT: up to PL_SIO_MAX_AUTH bytes */
+	n = (size_t)sprintf(in, "0{\"token\":\"");
+	while (n < PL_SIO_MAX_AUTH + 1 - 2)
+		in[n++] = 'x';
+	strcpy(in + n, "\"}");
+	ASSERT_EQ(pl_sio_decode(in, n + 2, &p), 0); /* "0" and 8,192 bytes */
 	pl_sio_packet_close(&p);
+	memmove(in + 12, in + 11, n + 3 - 11);
+	check_decode_error(in, n + 3, PL_SIO_EAUTHSIZE);
 }
 
 static void test_strerror(void)
@@ -299,6 +344,8 @@ static void test_strerror(void)
 	ASSERT_STR_EQ(pl_sio_strerror(PL_SIO_EBADID), "invalid ack id");
 	ASSERT_STR_EQ(pl_sio_strerror(PL_SIO_EBADJSON), "invalid JSON payload");
 	ASSERT_STR_EQ(pl_sio_strerror(PL_SIO_EBADPAYLOAD), "invalid payload");
+	ASSERT_STR_EQ(pl_sio_strerror(PL_SIO_ECOMPLEX), "payload too deep or of too many values");
+	ASSERT_STR_EQ(pl_sio_strerror(PL_SIO_EAUTHSIZE), "auth payload too large");
 	ASSERT_STR_EQ(pl_sio_strerror(0), "unknown error");
 	ASSERT_STR_EQ(pl_sio_strerror(-99), "unknown error");
 }
@@ -452,5 +499,5 @@ static void test_encode(void)
 }
 
 TEST_MAIN(TEST(test_decode_valid), TEST(test_decode_malformed), TEST(test_decode_zero_attachments),
-	  TEST(test_decode_long_namespace), TEST(test_decode_deep_binary_payload),
+	  TEST(test_decode_long_namespace), TEST(test_decode_bounded_payloads),
 	  TEST(test_strerror), TEST(test_payload_predicates), TEST(test_encode))
