@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test suite against one or more build directories: unit tests (ctest), end-to-end
-# tests on the real binary with the npm socket.io-client, browser tests in Chromium, a shutdown
+# tests on the real binary with the npm socket.io-client, interoperability tests with a second
+# client implementation (python-socketio), browser tests in Chromium, a shutdown
 # under valgrind, and a short smoke run of the benchmark tool; once, whatever the builds, the
 # layering check of core/. Prints one closing line "suites: N passed, N failed" and exits
 # non-zero if any suite failed.
@@ -26,7 +27,7 @@ for build in "$@"; do
   export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
   export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
   run_suite "$build/unit" ctest --test-dir "$build" --output-on-failure --timeout 120 -j 2
-  for suite in e2e browser; do
+  for suite in e2e interop browser; do
     if [ -x "tests/$suite/run.sh" ]; then
       run_suite "$build/$suite" "tests/$suite/run.sh" "$build"
     fi
