@@ -90,8 +90,9 @@ static int emit1(parley_socket *s, const char *name, json_t *arg)
  * Emits name with one argument (borrowed) to a room of nsp (NULL: the whole namespace), skipping
  * except when it is not NULL. Returns the number of recipients.
  */
-static size_t broadcast1(parley_nsp *nsp, const char *room, parley_socket *except, const char *name,
-			 json_t *arg)
+static size_t broadcast_binary(parley_nsp *nsp, const char *room, parley_socket *except,
+			       const char *name, json_t *arg, parley_binary *const *att,
+			       unsigned n_att)
 {
 	json_t *payload = json_pack("[sO]", name, arg);
 	if (!payload)
@@ -100,10 +101,16 @@ static size_t broadcast1(parley_nsp *nsp, const char *room, parley_socket *excep
 				  .rooms = room ? &room : NULL,
 				  .n_rooms = room ? 1 : 0,
 				  .except = except};
-	struct parley_message m = {.payload = payload};
+	struct parley_message m = {.payload = payload, .attachments = att, .n_attachments = n_att};
 	size_t n = api->broadcast(nsp, &t, &m);
 	json_decref(payload);
 	return n;
+}
+
+static size_t broadcast1(parley_nsp *nsp, const char *room, parley_socket *except, const char *name,
+			 json_t *arg)
+{
+	return broadcast_binary(nsp, room, except, name, arg, NULL, 0);
 }
 
 /*
@@ -378,10 +385,11 @@ static size_t add_names(const char **names, size_t n, size_t cap, const json_t *
  * rooms and users' sockets, minus its skipped sockets. Returns the number of recipients.
  */
 static size_t deliver(parley_nsp *nsp, const char *room, parley_socket *except,
-		      const struct parley_route *route, const char *name, json_t *arg)
+		      const struct parley_route *route, const char *name, json_t *arg,
+		      parley_binary *const *att, unsigned n_att)
 {
 	if (!route->to_rooms && !route->to_users && !route->skip)
-		return broadcast1(nsp, room, except, name, arg);
+		return broadcast_binary(nsp, room, except, name, arg, att, n_att);
 	const char *rooms[MAX_ROUTE + 1], *skip[MAX_ROUTE];
 	size_t n_rooms = 0, n_skip = add_names(skip, 0, MAX_ROUTE, route->skip);
 	/* the namespace-wide chat reaches everyone already: extra targets add nobody */
@@ -406,7 +414,7 @@ static size_t deliver(parley_nsp *nsp, const char *room, parley_socket *except,
 				  .except_rooms = skip,
 				  .n_except = n_skip,
 				  .except = except};
-	struct parley_message m = {.payload = payload};
+	struct parley_message m = {.payload = payload, .attachments = att, .n_attachments = n_att};
 	size_t n = api->broadcast(nsp, &t, &m);
 	json_decref(payload);
 	return n;
@@ -493,7 +501,9 @@ static enum parley_verdict chat(struct parley_evt_message *ev)
 		json_object_set(out, "msg", msg);
 	const struct parley_route *route = ev->route;
 	struct pending_chat *pc = NULL;
-	if (!route->no_store && store_messages) {
+	/* the store keeps JSON: a message with binary attachments is relayed, not stored */
+	bool binary = ev->n_attachments > 0;
+	if (!route->no_store && store_messages && !binary) {
 		pc = calloc(1, sizeof *pc);
 		if (!pc) {
 			json_decref(out);
@@ -523,10 +533,13 @@ static enum parley_verdict chat(struct parley_evt_message *ev)
 	}
 	/* socket.broadcast.emit('chat', ...): everyone (or the room) but the sender, and whoever
 	 * the hooks routed it to; live delivery does not wait for, nor depend on, the store */
-	size_t n = deliver(nsp, room, s, route, "chat", out);
+	size_t n = deliver(nsp, room, s, route, "chat", out, ev->attachments, ev->n_attachments);
 	json_decref(out);
 	if (pc)
 		pc->delivered = n; /* the sender hears it with the id, once the commit is done */
+	else if (binary && !route->no_store && store_messages)
+		reply(ev, json_pack("{sbsIsbss}", "ok", 1, "delivered", (json_int_t)n, "stored", 0,
+				    "error", "binary messages are not stored"));
 	else
 		reply(ev, json_pack("{sbsIsb}", "ok", 1, "delivered", (json_int_t)n, "stored", 0));
 	return PARLEY_HANDLED;
@@ -886,7 +899,8 @@ static enum parley_verdict on_chat_message(enum parley_hook hook, void *evt, voi
 	if (err)
 		return fail(ev, err);
 	json_t *msg = json_object_get(data, "msg");
-	broadcast1(api->socket_nsp(s), room, NULL, "chat message", msg ? msg : json_null());
+	broadcast_binary(api->socket_nsp(s), room, NULL, "chat message", msg ? msg : json_null(),
+			 ev->attachments, ev->n_attachments);
 	return PARLEY_HANDLED;
 }
 
