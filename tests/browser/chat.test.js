@@ -5,7 +5,8 @@
  *
  *   PARLEY_BIN       server binary (default <repo>/build/parley)
  *   PARLEY_CHROMIUM  browser binary (default /usr/bin/chromium)
- *   PARLEY_SHOTS     directory for screenshots (default: a new temp dir, printed)
+ *   PARLEY_SHOTS     directory for screenshots (default: a new temp dir, printed); a failed
+ *                    test leaves one of each open page there, failed-<test>-<n>.png
  *
  * Run with tests/browser/run.sh BUILD_DIR, or `node --test tests/browser/`.
  */
@@ -89,8 +90,52 @@ function stopServer() {
   });
 }
 
-async function newPage(file) {
-  const context = await browser.newContext({ viewport: { width: 1000, height: 640 } });
+/* Screenshots of every open page, into the shots dir as failed-<name>-<n>.png. */
+async function screenshotAll(name) {
+  if (!browser) return [];
+  const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 60);
+  const pages = browser.contexts().flatMap((c) => c.pages());
+  const files = [];
+  for (const [i, page] of pages.entries()) {
+    const file = path.join(shots, `failed-${slug}-${i + 1}.png`);
+    try {
+      await page.screenshot({ path: file, timeout: 5000 });
+      files.push(file);
+    } catch { /* a page that cannot be drawn any more: the others still are */ }
+  }
+  return files;
+}
+
+/* Runs fn, failing it after ms; when it fails, screenshots of all pages are saved first. */
+async function guarded(name, ms, fn) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${name}: no result within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([fn(), timeout]);
+  } catch (err) {
+    const files = await screenshotAll(name);
+    console.log(`# ${name} failed; screenshots: ${files.join(' ') || 'none'}`);
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/* A test whose failure (a timeout included) leaves screenshots of the open pages. */
+function browserTest(name, opts, fn) {
+  const ms = (opts.timeout || 60000) - 3000; // before node:test's own timeout, to have time to draw
+  test(name, opts, (t) => guarded(name, ms, () => fn(t)));
+}
+
+const DESKTOP = { width: 1000, height: 640 };
+const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true };
+
+/* A page in a fresh context; init (a function) runs in it before the page's own scripts. */
+async function newPage(file, options = { viewport: DESKTOP }, init = null) {
+  const context = await browser.newContext(options);
+  if (init) await context.addInitScript(init);
   const page = await context.newPage();
   page.setDefaultTimeout(STEP_MS);
   page.sentFrames = [];        // text frames this page sent on any WebSocket: [url, payload]
@@ -145,7 +190,7 @@ after(async () => {
   console.log(`# screenshots in ${shots}`);
 });
 
-test('the server serves the pages and the socket.io client bundle', { timeout: 20000 }, async () => {
+browserTest('the server serves the pages and the socket.io client bundle', { timeout: 20000 }, async () => {
   for (const [p, type] of [['/index.html', /text\/html/], ['/native.html', /text\/html/],
     ['/app.js', /javascript/], ['/style.css', /text\/css/], ['/socket.io/socket.io.js', /javascript/],
     ['/socket.io/socket.io.min.js', /javascript/], ['/socket.io/socket.io.js.map', /json/],
@@ -159,7 +204,7 @@ test('the server serves the pages and the socket.io client bundle', { timeout: 2
 
 let alice, bob;
 
-test('two users chat on index.html', { timeout: 60000 }, async () => {
+browserTest('two users chat on index.html', { timeout: 60000 }, async () => {
   alice = await newPage('index.html');
   bob = await newPage('index.html');
   await alice.screenshot({ path: path.join(shots, 'index-login.png') });
@@ -193,7 +238,7 @@ test('two users chat on index.html', { timeout: 60000 }, async () => {
   await alice.screenshot({ path: path.join(shots, 'index-alice.png') });
 });
 
-test('rooms: join with members, room chat, leave', { timeout: 60000 }, async (t) => {
+browserTest('rooms: join with members, room chat, leave', { timeout: 60000 }, async (t) => {
   await alice.fill('#join-room', 'lobby');
   await alice.click('#join-form button');
   // The page waits 5 s for the join ack, then says so in a notice.
@@ -228,7 +273,7 @@ test('rooms: join with members, room chat, leave', { timeout: 60000 }, async (t)
   await alice.click('#room-list button:text-is("Everyone")');
 });
 
-test('a later visitor sees the history once, below a divider, with dates on old messages',
+browserTest('a later visitor sees the history once, below a divider, with dates on old messages',
   { timeout: 60000 }, async () => {
     // a message stored three days ago, as the history of room "old"
     const db = path.join(tmp, 'history.db');
@@ -259,7 +304,7 @@ test('a later visitor sees the history once, below a divider, with dates on old 
     await carol.context().close();
   });
 
-test('the composer: Enter sends, Shift+Enter a new line; pending until acked; a refusal shows why',
+browserTest('the composer: Enter sends, Shift+Enter a new line; pending until acked; a refusal shows why',
   { timeout: 60000 }, async () => {
     await alice.click('#room-list button:text-is("Everyone")');
     await bob.click('#room-list button:text-is("Everyone")');
@@ -285,7 +330,7 @@ test('the composer: Enter sends, Shift+Enter a new line; pending until acked; a 
     await alice.screenshot({ path: path.join(shots, 'index-refused.png') });
   });
 
-test('reading above: new messages do not move the view, and a button says they are below',
+browserTest('reading above: new messages do not move the view, and a button says they are below',
   { timeout: 60000 }, async () => {
     await alice.click('#room-list button:text-is("Everyone")');
     for (let i = 0; i < 40; i++) await send(bob, `filler ${i}`);
@@ -304,7 +349,7 @@ test('reading above: new messages do not move the view, and a button says they a
     assert.equal(await alice.isHidden('#new-below'), true);
   });
 
-test('a refused name: back at the sign-in form with the reason, then a good one works', { timeout: 60000 }, async () => {
+browserTest('a refused name: back at the sign-in form with the reason, then a good one works', { timeout: 60000 }, async () => {
   const page = await newPage('index.html');
   await page.fill('#login-name', 'é'.repeat(40)); // 40 characters, 80 bytes: over --max-name-bytes
   await page.click('#login-form button[type=submit]');
@@ -318,7 +363,7 @@ test('a refused name: back at the sign-in form with the reason, then a good one 
   await page.context().close();
 });
 
-test("a moderator's command is answered in the conversation; a refused one says why", { timeout: 60000 }, async () => {
+browserTest("a moderator's command is answered in the conversation; a refused one says why", { timeout: 60000 }, async () => {
   const ada = await newPage('index.html');
   await ada.evaluate(() => window.localStorage.setItem('parley.userid', 'mod-ada'));
   await ada.reload();
@@ -337,7 +382,7 @@ test("a moderator's command is answered in the conversation; a refused one says 
   await vic.context().close();
 });
 
-test('the rooms are remembered for the next visit; bots are marked as bots', { timeout: 60000 }, async () => {
+browserTest('the rooms are remembered for the next visit; bots are marked as bots', { timeout: 60000 }, async () => {
   const page = await newPage('index.html');
   await login(page, 'Remy');
   await page.fill('#join-room', 'r1');
@@ -352,7 +397,7 @@ test('the rooms are remembered for the next visit; bots are marked as bots', { t
   await page.context().close();
 });
 
-test('a phone: the composer stays on screen and the view opens at the newest message',
+browserTest('a phone: the composer stays on screen and the view opens at the newest message',
   { timeout: 60000 }, async () => {
     const db = path.join(tmp, 'history.db');
     const now = Date.now();
@@ -384,7 +429,7 @@ test('a phone: the composer stays on screen and the view opens at the newest mes
     await context.close();
   });
 
-test('?transport=polling: long-polling only, and it says so', { timeout: 60000 }, async () => {
+browserTest('?transport=polling: long-polling only, and it says so', { timeout: 60000 }, async () => {
   const page = await newPage('index.html?transport=polling');
   let upgraded = false;
   page.on('websocket', () => { upgraded = true; });
@@ -398,7 +443,7 @@ test('?transport=polling: long-polling only, and it says so', { timeout: 60000 }
   await page.context().close();
 });
 
-test('private conversations: opened from the member list, answered, counted unread', { timeout: 60000 }, async () => {
+browserTest('private conversations: opened from the member list, answered, counted unread', { timeout: 60000 }, async () => {
   for (const p of [alice, bob]) {
     await p.fill('#join-room', 'pm');
     await p.click('#join-form button');
@@ -427,7 +472,7 @@ test('private conversations: opened from the member list, answered, counted unre
   await bob.click('#room-list button:text-is("Everyone")');
 });
 
-test('native.html (plain WebSocket) chats with index.html', { timeout: 60000 }, async () => {
+browserTest('native.html (plain WebSocket) chats with index.html', { timeout: 60000 }, async () => {
   const nat = await newPage('native.html');
   await login(nat, 'Nat');
   await waitForNotice(alice, 'Nat joined');
@@ -447,9 +492,24 @@ test('native.html (plain WebSocket) chats with index.html', { timeout: 60000 }, 
   await nat.screenshot({ path: path.join(shots, 'native.png') });
 });
 
+browserTest('a failing test leaves a screenshot of each open page', { timeout: 30000 }, async () => {
+  const page = await newPage('index.html');
+  const failed = () => fs.readdirSync(shots).filter((f) => f.startsWith('failed-a-deliberate'));
+  const err = await guarded('a deliberate failure', 5000, async () => { throw new Error('on purpose'); }).catch((e) => e);
+  assert.equal(err.message, 'on purpose');
+  const timedOut = await guarded('a deliberate timeout', 500, () => new Promise(() => {})).catch((e) => e);
+  assert.match(timedOut.message, /no result within 500 ms/);
+  const files = failed();
+  assert.ok(files.some((f) => f.startsWith('failed-a-deliberate-failure-')), files.join(' '));
+  assert.ok(files.some((f) => f.startsWith('failed-a-deliberate-timeout-')), files.join(' '));
+  assert.ok(files.every((f) => fs.statSync(path.join(shots, f)).size > 1000), 'PNGs with something in them');
+  for (const f of files) fs.rmSync(path.join(shots, f)); // not real failures
+  await page.context().close();
+});
+
 let sigtermExit;               // parley's exit code after SIGTERM (null if it had to be killed)
 
-test('pages show "reconnecting" when the server goes away', { timeout: 30000 }, async () => {
+browserTest('pages show "reconnecting" when the server goes away', { timeout: 30000 }, async () => {
   sigtermExit = await stopServer();
   await alice.waitForSelector('#status[data-state="wait"]');
   assert.match(await alice.textContent('#status'), /reconnecting/);
@@ -457,7 +517,7 @@ test('pages show "reconnecting" when the server goes away', { timeout: 30000 }, 
   assert.deepEqual(pageErrors, []);
 });
 
-test('pages reconnect when the server comes back on the same port', { timeout: 40000 }, async () => {
+browserTest('pages reconnect when the server comes back on the same port', { timeout: 40000 }, async () => {
   const port = Number(new URL(base).port);
   await startServer(port);
   for (const p of [alice, bob]) await p.waitForSelector('#status[data-state="on"]', { timeout: 15000 });
@@ -479,7 +539,7 @@ test('pages reconnect when the server comes back on the same port', { timeout: 4
   assert.deepEqual(pageErrors, []);
 });
 
-test('a restart without recovery: rooms joined again, nothing shown twice, nothing typed lost',
+browserTest('a restart without recovery: rooms joined again, nothing shown twice, nothing typed lost',
   { timeout: 60000 }, async () => {
     const port = Number(new URL(base).port);
     await stopServer();
@@ -506,7 +566,7 @@ test('a restart without recovery: rooms joined again, nothing shown twice, nothi
     assert.deepEqual(pageErrors, []);
   });
 
-test('no request of a page fails (the favicon included)', { timeout: 30000 }, async () => {
+browserTest('no request of a page fails (the favicon included)', { timeout: 30000 }, async () => {
   const page = await newPage('index.html');
   const failed = [];
   page.on('response', (r) => { if (r.status() >= 400) failed.push(`${r.status()} ${r.url()}`); });
@@ -518,6 +578,6 @@ test('no request of a page fails (the favicon included)', { timeout: 30000 }, as
   assert.match(icon.headers.get('content-type'), /image\/svg\+xml/);
 });
 
-test('parley exits 0 on SIGTERM with browsers connected', () => {
+browserTest('parley exits 0 on SIGTERM with browsers connected', {}, async () => {
   assert.equal(sigtermExit, 0, `exit code ${sigtermExit} (null: still running 3 s after SIGTERM, killed)`);
 });
