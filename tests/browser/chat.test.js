@@ -192,6 +192,7 @@ after(async () => {
 
 browserTest('the server serves the pages and the socket.io client bundle', { timeout: 20000 }, async () => {
   for (const [p, type] of [['/index.html', /text\/html/], ['/native.html', /text\/html/],
+    ['/examples/tutorial.html', /text\/html/], ['/examples/rooms.html', /text\/html/],
     ['/app.js', /javascript/], ['/style.css', /text\/css/], ['/socket.io/socket.io.js', /javascript/],
     ['/socket.io/socket.io.min.js', /javascript/], ['/socket.io/socket.io.js.map', /json/],
     ['/socket.io/socket.io.min.js.map', /json/]]) {
@@ -490,6 +491,59 @@ browserTest('native.html (plain WebSocket) chats with index.html', { timeout: 60
     .some((li) => li.textContent === '3'), null, { timeout: STEP_MS });
   assert.equal(await nat.getAttribute('#status', 'data-state'), 'on');
   await nat.screenshot({ path: path.join(shots, 'native.png') });
+});
+
+/* Wait until an example page shows a line with exactly `text`. */
+function waitForLine(page, text) {
+  return page.waitForFunction((t) => [...document.querySelectorAll('#messages li')]
+    .some((li) => li.textContent === t), text, { timeout: STEP_MS });
+}
+
+browserTest('examples/tutorial.html: a random three-letter name, `login` and `chat` events', { timeout: 60000 }, async () => {
+  const one = await newPage('examples/tutorial.html');
+  const two = await newPage('examples/tutorial.html');
+  const nameOf = async (p) => {
+    await p.waitForFunction(() => /^[a-z]{3}$/.test(document.getElementById('me').textContent), null, { timeout: STEP_MS });
+    return p.textContent('#me');
+  };
+  const [a, b] = [await nameOf(one), await nameOf(two)];
+  const lines = (p) => p.evaluate(() => [...document.querySelectorAll('#messages li')].map((li) => li.textContent));
+  await waitForLine(one, `${b} joined`); // the login of the other page
+  await one.fill('#input', 'hi <b>there</b>');
+  await one.press('#input', 'Enter');
+  await waitForLine(two, `${a}: hi <b>there</b>`);
+  await waitForLine(one, `${a}: hi <b>there</b>`); // own lines are shown by the page itself
+  assert.equal(await two.locator('#messages b').count(), 0, 'text, not HTML');
+  await waitForChat(alice, a, 'hi <b>there</b>'); // the same chat as index.html
+  await send(alice, 'hello tutorial');
+  await waitForLine(one, 'Alice: hello tutorial');
+  assert.equal((await lines(two)).filter((l) => l === `${a}: hi <b>there</b>`).length, 1);
+  await one.context().close();
+  await two.context().close();
+});
+
+browserTest('examples/rooms.html: `chat message` on /chat reaches the room, the sender included', { timeout: 60000 }, async () => {
+  const pages = [await newPage('examples/rooms.html'), await newPage('examples/rooms.html'), await newPage('examples/rooms.html')];
+  const say = async (p, name, room, msg) => {
+    await p.getByLabel('Name').fill(name);
+    await p.getByLabel('Room').fill(room);
+    await p.getByLabel('Message').fill(msg);
+    await p.getByRole('button', { name: 'Send' }).click();
+  };
+  // each page joins its room with its first message
+  await say(pages[0], 'ann', 'blue', 'ann is here');
+  await waitForLine(pages[0], 'ann is here');
+  await say(pages[1], 'ben', 'blue', 'ben is <i>here</i>');
+  await say(pages[2], 'cy', 'green', 'cy elsewhere');
+  await waitForLine(pages[0], 'ben is <i>here</i>');
+  await waitForLine(pages[1], 'ben is <i>here</i>');
+  await waitForLine(pages[2], 'cy elsewhere');
+  await say(pages[0], 'ann', 'blue', 'second');
+  await waitForLine(pages[1], 'second');
+  const texts = (p) => p.evaluate(() => [...document.querySelectorAll('#messages li')].map((li) => li.textContent));
+  assert.deepEqual(await texts(pages[2]), ['cy elsewhere'], 'another room hears nothing');
+  assert.equal(await pages[0].locator('#messages i').count(), 0, 'text, not HTML');
+  for (const p of pages) await p.context().close();
 });
 
 browserTest('a failing test leaves a screenshot of each open page', { timeout: 30000 }, async () => {
