@@ -9,6 +9,8 @@
  *   emit chat {room, msg}            receive chat {from, room, msg}
  *   receive joined / left {room, user}
  *   emit private {to, msg} + ack     receive private {from, msg}    (a conversation per user)
+ * Nothing is sent before the login is acknowledged: the server keeps the identity per connection
+ * (it is not read from the Socket.IO auth payload), and refuses chat from one that has none.
  * All user-supplied text goes into the page through textContent, never innerHTML.
  */
 (function () {
@@ -264,6 +266,7 @@
 
   var socket = null;
   var everConnected = false;
+  var signedIn = false; // the login of this connection was acknowledged: chat may go
 
   function userOf(u) {
     if (u && typeof u === 'object') return u;
@@ -330,6 +333,7 @@
 
   // The server or a hook refused the name: back to the sign-in form, saying why.
   function nameRefused(reason) {
+    signedIn = false;
     socket.io.reconnection(false);
     socket.disconnect();
     el.chatView.hidden = true;
@@ -344,7 +348,7 @@
   // Sends a private message; the conversation says when nobody received it, and why.
   function sendPrivate(key, peer, msg) {
     addItemTo(key, { kind: 'chat', name: me.name, userid: me.userid, text: msg, own: true });
-    if (!socket || !socket.connected) { noticeIn(key, 'Not sent: not connected.'); return; }
+    if (!signedIn) { noticeIn(key, 'Not sent: not connected.'); return; }
     socket.timeout(ACK_TIMEOUT_MS).emit('private', { to: peer.userid, msg: msg }, function (err, res) {
       if (err) noticeIn(key, 'No answer from the server: it may not have been delivered.');
       else if (!res || res.ok === false) noticeIn(key, 'Not delivered: ' + ((res && res.error) || 'refused') + '.');
@@ -373,12 +377,25 @@
         item.retry = function () {
           item.state = 'pending';
           redraw(item);
-          if (socket.connected) sendChat(m); else pending.push(m);
+          if (signedIn) sendChat(m); else pending.push(m);
         };
       } else {
         item.state = 'sent';
       }
       redraw(item);
+    });
+  }
+
+  // Logs in on connection (the engine of this connection) and calls done once the server
+  // acknowledged it; asks again when no answer came. The server refuses chat from a connection
+  // without a name: nothing else is sent before.
+  function signIn(login, connection, done) {
+    socket.timeout(ACK_TIMEOUT_MS).emit('login', login, function (err, res) {
+      if (socket.io.engine !== connection || !socket.connected) return; // the next connection logs in itself
+      if (err) { signIn(login, connection, done); return; }
+      if (res && res.ok === false) { nameRefused(res.error || 'refused'); return; }
+      signedIn = true;
+      done();
     });
   }
 
@@ -388,32 +405,33 @@
     socket = io(pollingOnly ? { autoConnect: false, transports: ['polling'] } : { autoConnect: false });
 
     socket.on('connect', function () {
+      signedIn = false;
       showConnected();
-      // A page that shows messages asks only for those after its newest one (since).
-      var global = views.get(GLOBAL);
-      socket.timeout(ACK_TIMEOUT_MS).emit('login', global.lastId
-        ? { name: me.name, userid: me.userid, since: global.lastId }
-        : { name: me.name, userid: me.userid }, function (err, res) {
-        if (!err && res && res.ok === false) nameRefused(res.error || 'refused');
-      });
       if (everConnected) notice(null, socket.recovered ? 'Reconnected: nothing was missed.' : 'Reconnected.');
-      // A recovered session keeps its rooms; otherwise join them again. Messages typed while
-      // disconnected go once the login and those joins are done: the server refuses chat from a
-      // connection that has not logged in, and room chat from one not in the room.
+      // A recovered session keeps its rooms; otherwise join them again.
       var rejoins = [];
       if (everConnected && !socket.recovered) {
         views.forEach(function (view) { if (view.room) rejoins.push(view.room); });
       } else if (!everConnected) {
         rejoins = rememberedRooms(); // the rooms of the last visit
       }
-      var left = rejoins.length;
-      var flush = function () { pending.splice(0).forEach(sendChat); };
-      if (!left) flush();
-      rejoins.forEach(function (room) { joinRoom(room, true, function () { if (--left === 0) flush(); }); });
       everConnected = true;
       socket.io.engine.once('upgrade', showConnected);
+      // A page that shows messages asks only for those after its newest one (since).
+      var global = views.get(GLOBAL);
+      var login = global.lastId ? { name: me.name, userid: me.userid, since: global.lastId }
+        : { name: me.name, userid: me.userid };
+      signIn(login, socket.io.engine, function () {
+        // Messages typed meanwhile go once the rooms are joined again: the server refuses room
+        // chat from a connection not in the room.
+        var left = rejoins.length;
+        var flush = function () { pending.splice(0).forEach(sendChat); };
+        if (!left) flush();
+        rejoins.forEach(function (room) { joinRoom(room, true, function () { if (--left === 0) flush(); }); });
+      });
     });
     socket.on('disconnect', function (reason) {
+      signedIn = false;
       if (reason === 'io server disconnect' || reason === 'io client disconnect') {
         setStatus('off', 'disconnected');
         notice(null, 'Disconnected by the ' + (reason === 'io server disconnect' ? 'server' : 'client') +
@@ -505,13 +523,13 @@
       el.sendInput.value = '';
       return;
     }
-    // The server does not echo chat back to the sender: show it here. While disconnected the
-    // message waits in pending and is sent after the next login (socket.io-client's own buffer
-    // would send it before the login, which the server refuses).
+    // The server does not echo chat back to the sender: show it here. Until the login is
+    // acknowledged the message waits in pending (socket.io-client's own buffer would send it
+    // before the login, which the server refuses).
     var item = { kind: 'chat', name: me.name, userid: me.userid, text: msg, own: true, state: 'pending' };
     var m = { room: room, msg: msg, item: item };
     addItem(room, item);
-    if (socket.connected) sendChat(m);
+    if (signedIn) sendChat(m);
     else pending.push(m);
     el.sendInput.value = '';
   });

@@ -493,6 +493,51 @@ browserTest('native.html (plain WebSocket) chats with index.html', { timeout: 60
   await nat.screenshot({ path: path.join(shots, 'native.png') });
 });
 
+/* Records in window.emitLog each event the page's sockets emit ("emit X") and each ack it gets
+   ("ack X"), in order. Runs before the page's scripts: it wraps io() as the bundle defines it. */
+function recordEmits() {
+  window.emitLog = [];
+  let wrapped;
+  Object.defineProperty(window, 'io', {
+    configurable: true,
+    get: () => wrapped,
+    set(realIo) {
+      wrapped = Object.assign((...args) => {
+        const socket = realIo(...args);
+        const emit = socket.emit;
+        socket.emit = function (event, ...rest) {
+          window.emitLog.push(`emit ${event}`);
+          const last = rest.length - 1;
+          if (typeof rest[last] === 'function') {
+            const ack = rest[last];
+            rest[last] = function (...answer) { window.emitLog.push(`ack ${event}`); return ack.apply(this, answer); };
+          }
+          return emit.call(this, event, ...rest);
+        };
+        return socket;
+      }, realIo);
+    },
+  });
+}
+
+browserTest('nothing is sent before the login is acknowledged: a message typed at once has its author',
+  { timeout: 60000 }, async () => {
+    const page = await newPage('index.html', { viewport: DESKTOP }, recordEmits);
+    await page.fill('#login-name', 'Early');
+    // signing in and sending in one go: the message is typed before the connection is up
+    await page.evaluate(() => {
+      document.getElementById('login-form').requestSubmit();
+      document.getElementById('send-input').value = 'typed before the login';
+      document.getElementById('send-form').requestSubmit();
+    });
+    await waitForChat(alice, 'Early', 'typed before the login');
+    const log = await page.evaluate(() => window.emitLog);
+    assert.ok(log.indexOf('ack login') >= 0 && log.indexOf('ack login') < log.indexOf('emit chat'),
+      `the chat left after the login's ack: ${log.join(', ')}`);
+    assert.equal(log.indexOf('emit login'), 0, `the login went first: ${log.join(', ')}`);
+    await page.context().close();
+  });
+
 /* Wait until an example page shows a line with exactly `text`. */
 function waitForLine(page, text) {
   return page.waitForFunction((t) => [...document.querySelectorAll('#messages li')]
