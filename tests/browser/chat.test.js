@@ -17,6 +17,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { chromium } = require('playwright-core');
+const { io } = require('socket.io-client');
 
 const REPO = path.resolve(__dirname, '..', '..');
 const PARLEY_BIN = process.env.PARLEY_BIN || path.join(REPO, 'build', 'parley');
@@ -163,6 +164,15 @@ function waitForChat(page, name, text) {
   [name, text], { timeout: STEP_MS });
 }
 
+/* Store chats of room straight into the history file: rows of [ts, name, msg]. */
+function storeChats(room, rows) {
+  const values = rows.map(([ts, name, msg]) => `('/', '${room}', '{"name":"${name}","userid":"${name}"}', 'chat', ` +
+    `'[{"from":{"name":"${name}","userid":"${name}"},"room":"${room}","msg":"${msg}"}]', ${ts})`);
+  execFileSync('sqlite3', [path.join(tmp, 'history.db')], {
+    input: `INSERT INTO messages (nsp, room, sender, event, args, ts) VALUES ${values.join(',')};`,
+  });
+}
+
 function waitForNotice(page, text) {
   return page.waitForFunction((t) => [...document.querySelectorAll('#messages li.notice')].some(
     (li) => li.textContent === t), text, { timeout: STEP_MS });
@@ -274,7 +284,7 @@ browserTest('rooms: join with members, room chat, leave', { timeout: 60000 }, as
   await alice.click('#room-list button:text-is("Everyone")');
 });
 
-browserTest('a later visitor sees the history once, below a divider, with dates on old messages',
+browserTest('a later visitor sees the history once, below a divider, under the day of old messages',
   { timeout: 60000 }, async () => {
     // a message stored three days ago, as the history of room "old"
     const db = path.join(tmp, 'history.db');
@@ -298,8 +308,8 @@ browserTest('a later visitor sees the history once, below a divider, with dates 
     await waitForChat(carol, 'Ann', 'three days ago');
     const time = carol.locator('#messages li.chat time').first();
     assert.match(await time.textContent(), /\d/);
-    assert.notEqual(await time.textContent(), new Date(ts).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }),
-      'not the bare time of day');
+    const day = await carol.evaluate(() => document.querySelector('#messages li.chat').previousElementSibling.textContent);
+    assert.ok(!['Today', 'Yesterday'].includes(day) && /\d/.test(day), `a dated heading above it: ${day}`);
     assert.equal(new Date(await time.getAttribute('datetime')).getTime(), ts);
     assert.ok((await time.getAttribute('title')).length > 10, 'the full timestamp on hover');
     await carol.context().close();
@@ -338,10 +348,18 @@ browserTest('reading above: new messages do not move the view, and a button says
     await waitForChat(alice, 'Bob', 'filler 39');
     assert.equal(await alice.isHidden('#new-below'), true, 'at the bottom: no button');
     await alice.evaluate(() => { document.getElementById('messages').scrollTop = 0; });
+    await alice.waitForTimeout(300); // an older page, when there is one...
+    await alice.waitForSelector('#messages:not([aria-busy])'); // ...is in
+    const firstInSight = () => alice.evaluate(() => {
+      const m = document.getElementById('messages');
+      const li = [...m.children].find((e) => e.getBoundingClientRect().bottom > m.getBoundingClientRect().top);
+      return [li.textContent, li.getBoundingClientRect().top];
+    });
+    const reading = await firstInSight();
     await send(bob, 'while Alice reads');
     await waitForChat(alice, 'Bob', 'while Alice reads');
     await alice.waitForSelector('#new-below', { state: 'visible' });
-    assert.equal(await alice.evaluate(() => document.getElementById('messages').scrollTop), 0, 'the view stayed');
+    assert.deepEqual(await firstInSight(), reading, 'the view stayed');
     await alice.click('#new-below');
     assert.equal(await alice.evaluate(() => {
       const m = document.getElementById('messages');
@@ -535,6 +553,97 @@ browserTest('nothing is sent before the login is acknowledged: a message typed a
     assert.ok(log.indexOf('ack login') >= 0 && log.indexOf('ack login') < log.indexOf('emit chat'),
       `the chat left after the login's ack: ${log.join(', ')}`);
     assert.equal(log.indexOf('emit login'), 0, `the login went first: ${log.join(', ')}`);
+    await page.context().close();
+  });
+
+/* The list of the current view as [kind, text]: chat lines with their name, when shown. */
+function messageRows(page) {
+  return page.evaluate(() => [...document.querySelectorAll('#messages li')].map((li) => {
+    if (!li.classList.contains('chat')) return [li.className, li.textContent];
+    const meta = li.querySelector('.meta');
+    const name = meta.classList.contains('visually-hidden') ? '' : li.querySelector('.from').textContent;
+    return [li.classList.contains('grouped') ? 'grouped' : 'chat', `${name}: ${li.querySelector('.text').textContent}`];
+  }));
+}
+
+async function joinRoom(page, room) {
+  await page.fill('#join-room', room);
+  await page.click('#join-form button');
+  await page.waitForSelector(`#view-title:text-is("# ${room}")`);
+}
+
+browserTest('messages are grouped by sender and minute, under "Today", "Yesterday" or the date',
+  { timeout: 60000 }, async () => {
+    const minute = Math.floor(Date.now() / 60000) * 60000;
+    const rows = [[minute - 5 * 86400e3, 'Ann', 'last week'], [minute - 86400e3, 'Ann', 'yesterday'],
+      [minute + 1000, 'Ann', 'one'], [minute + 2000, 'Ann', 'two'], [minute + 3000, 'Ann', 'three'],
+      [minute + 4000, 'Bob', 'from Bob'], [minute + 5000, 'Ann', 'Ann again']];
+    storeChats('days', rows);
+    const page = await newPage('index.html');
+    await login(page, 'Gus');
+    await joinRoom(page, 'days');
+    await waitForChat(page, 'Ann', 'Ann again');
+    const lastWeek = await page.evaluate((ts) => new Date(ts).toLocaleDateString([],
+      { weekday: 'long', month: 'long', day: 'numeric' }), rows[0][0]);
+    assert.deepEqual((await messageRows(page)).filter(([kind]) => kind !== 'notice'), [
+      ['divider', 'Earlier messages'],
+      ['day', lastWeek], ['chat', 'Ann: last week'],
+      ['day', 'Yesterday'], ['chat', 'Ann: yesterday'],
+      ['day', 'Today'], ['chat', 'Ann: one'], ['grouped', ': two'], ['grouped', ': three'],
+      ['chat', 'Bob: from Bob'], ['chat', 'Ann: Ann again'],
+    ]);
+    // a grouped message still has its full time on hover, and its name for screen readers
+    const grouped = page.locator('#messages li.grouped').first();
+    assert.match(await grouped.getAttribute('title'), /\d/);
+    assert.equal(await grouped.locator('.from').textContent(), 'Ann');
+    await page.context().close();
+  });
+
+/* Sends n chats to room from a Node.js socket.io-client, one after the other, each acked. */
+async function seedRoom(room, n) {
+  const socket = io(base, { transports: ['websocket'] });
+  try {
+    await socket.timeout(STEP_MS).emitWithAck('login', { name: 'Seeder', userid: 'seeder' });
+    await socket.timeout(STEP_MS).emitWithAck('join', { room });
+    for (let i = 0; i < n; i++) {
+      const res = await socket.timeout(STEP_MS).emitWithAck('chat', { room, msg: `seed ${i}` });
+      assert.ok(res.ok && res.id > 0, `seed ${i} stored: ${JSON.stringify(res)}`);
+    }
+  } finally {
+    socket.disconnect();
+  }
+}
+
+browserTest('scrolling up loads older pages in place, each message once, down to "No earlier messages"',
+  { timeout: 60000 }, async () => {
+    await seedRoom('paged', 120);
+    const page = await newPage('index.html');
+    await login(page, 'Reader');
+    await joinRoom(page, 'paged');
+    await waitForChat(page, 'Seeder', 'seed 119');
+    const chats = () => page.evaluate(() => [...document.querySelectorAll('#messages li.chat .text')].map((t) => t.textContent));
+    assert.equal((await chats()).length, 50, 'the replay: the newest 50');
+    const top = (text) => page.evaluate((t) => [...document.querySelectorAll('#messages li.chat')]
+      .find((li) => li.querySelector('.text').textContent === t).getBoundingClientRect().top, text);
+    const scrollToTop = () => page.evaluate(() => { document.getElementById('messages').scrollTop = 0; });
+    // where the oldest message is once scrolled to the top, before the older page comes
+    const [oldest, before] = await page.evaluate(() => {
+      document.getElementById('messages').scrollTop = 0;
+      const li = document.querySelector('#messages li.chat');
+      return [li.querySelector('.text').textContent, li.getBoundingClientRect().top];
+    });
+    assert.equal(oldest, 'seed 70');
+    await page.waitForFunction(() => document.querySelectorAll('#messages li.chat').length === 100, null, { timeout: STEP_MS });
+    assert.ok(Math.abs((await top('seed 70')) - before) <= 2, 'the message that was on top stayed where it was');
+    assert.ok(await page.evaluate(() => document.getElementById('messages').scrollTop > 0), 'not at the top any more');
+    await scrollToTop();
+    await page.waitForSelector('#messages li.start:text-is("No earlier messages")');
+    assert.deepEqual(await chats(), Array.from({ length: 120 }, (_, i) => `seed ${i}`), 'all, in order, once');
+    // the end reached: scrolling up again asks for nothing more
+    await scrollToTop();
+    await page.waitForTimeout(300);
+    assert.equal((await chats()).length, 120);
+    assert.equal(await page.locator('#messages li.start').count(), 1);
     await page.context().close();
   });
 
