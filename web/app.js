@@ -32,7 +32,8 @@
     membersBox: $('members-box'), memberList: $('member-list'),
     viewTitle: $('view-title'), leaveBtn: $('leave-btn'),
     messages: $('messages'), sendForm: $('send-form'), sendInput: $('send-input'),
-    newBelow: $('new-below')
+    newBelow: $('new-below'), reconnect: $('reconnect-btn'),
+    sidebar: $('sidebar'), menuBtn: $('menu-btn'), menuBadge: $('menu-badge'), drawerClose: $('drawer-close'), backdrop: $('backdrop')
   };
 
   /* ---- identity: a random userid kept in localStorage ---- */
@@ -262,7 +263,9 @@
 
   function renderRooms() {
     el.roomList.replaceChildren();
+    var unread = 0;
     views.forEach(function (view, key) {
+      unread += view.unread;
       var li = document.createElement('li');
       var btn = document.createElement('button');
       btn.type = 'button';
@@ -278,6 +281,9 @@
       li.appendChild(btn);
       el.roomList.appendChild(li);
     });
+    // on a phone the list is in the drawer: its button says that something is unread there
+    el.menuBadge.textContent = unread ? String(unread) : '';
+    el.menuBadge.hidden = !unread;
   }
 
   function renderMembers() {
@@ -327,6 +333,7 @@
     renderRooms();
     renderMembers();
     if (view.room) refreshMembers(view.room);
+    setDrawer(false);
     el.sendInput.focus();
   }
 
@@ -359,10 +366,11 @@
     setStatus('on', 'connected over ' + transport + (socket.recovered ? ', recovered' : ''));
   }
 
-  function setStatus(state, text) {
+  function setStatus(state, text, canReconnect) {
     el.status.className = 'status status-' + state;
     el.status.textContent = text;
     el.status.dataset.state = state;
+    el.reconnect.hidden = !canReconnect;
   }
 
   /* ---- socket ---- */
@@ -512,7 +520,7 @@
     el.loginView.hidden = false;
     el.loginError.textContent = 'That name was refused: ' + reason + '.';
     el.loginError.hidden = false;
-    setStatus('off', 'not signed in');
+    setStatus('off', 'not signed in', false);
     el.loginName.focus();
   }
 
@@ -608,9 +616,9 @@
     socket.on('disconnect', function (reason) {
       signedIn = false;
       if (reason === 'io server disconnect' || reason === 'io client disconnect') {
-        setStatus('off', 'disconnected');
+        setStatus('off', 'disconnected', true);
         notice(null, 'Disconnected by the ' + (reason === 'io server disconnect' ? 'server' : 'client') +
-          '. Click the status to reconnect.');
+          '. Use "Reconnect" to connect again.');
       } else {
         setStatus('wait', 'reconnecting…');
         notice(null, 'Connection lost (' + reason + '), reconnecting…');
@@ -725,8 +733,27 @@
     if (room) leaveRoom(room);
   });
 
-  el.status.addEventListener('click', function () {
+  function reconnect() {
     if (socket && !socket.connected && !socket.active) { setStatus('wait', 'connecting…'); socket.connect(); }
+  }
+  el.status.addEventListener('click', function () { if (!el.reconnect.hidden) reconnect(); });
+  el.reconnect.addEventListener('click', reconnect);
+
+  /* ---- the sidebar as a drawer (on a phone; the menu button shows only there) ---- */
+
+  function drawerOpen() { return document.body.classList.contains('drawer-open'); }
+  function setDrawer(open) {
+    var wasOpen = drawerOpen();
+    document.body.classList.toggle('drawer-open', open);
+    el.menuBtn.setAttribute('aria-expanded', String(open));
+    if (open && !wasOpen) el.joinRoom.focus();
+    else if (!open && wasOpen && el.sidebar.contains(document.activeElement)) el.menuBtn.focus();
+  }
+  el.menuBtn.addEventListener('click', function () { setDrawer(!drawerOpen()); });
+  el.drawerClose.addEventListener('click', function () { setDrawer(false); });
+  el.backdrop.addEventListener('click', function () { setDrawer(false); });
+  document.addEventListener('keydown', function (ev) {
+    if (ev.key === 'Escape' && drawerOpen()) setDrawer(false);
   });
 
   if (typeof io !== 'function') {

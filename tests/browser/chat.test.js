@@ -416,25 +416,50 @@ browserTest('the rooms are remembered for the next visit; bots are marked as bot
   await page.context().close();
 });
 
-browserTest('a phone: the composer stays on screen and the view opens at the newest message',
+/* The visible buttons and fields of a page that are smaller than 40 x 40 px. */
+function smallTargets(page) {
+  return page.evaluate(() => [...document.querySelectorAll('button, input, textarea, select')].flatMap((e) => {
+    const r = e.getBoundingClientRect();
+    const shown = r.width > 0 && r.height > 0 && getComputedStyle(e).visibility === 'visible' &&
+      r.bottom > 0 && r.right > 0 && r.top < innerHeight && r.left < innerWidth;
+    return shown && (r.width < 40 || r.height < 40)
+      ? [`${e.id || e.className || e.tagName} "${e.textContent.trim()}" ${r.width}x${r.height}`] : [];
+  }));
+}
+
+function drawerSettled(page, visibility) {
+  return page.waitForFunction((v) => getComputedStyle(document.getElementById('sidebar')).visibility === v &&
+    document.getElementById('sidebar').getAnimations().length === 0, visibility, { timeout: STEP_MS });
+}
+
+browserTest('a phone: a drawer for the rooms, 40 px touch targets, the composer on screen and the newest message in view',
   { timeout: 60000 }, async () => {
-    const db = path.join(tmp, 'history.db');
     const now = Date.now();
-    const rows = Array.from({ length: 200 }, (_, i) => `('/', 'long', '{"name":"Ann"}', 'chat', ` +
-      `'[{"from":{"name":"Ann"},"room":"long","msg":"message ${i}"}]', ${now - 200000 + i * 1000})`);
-    execFileSync('sqlite3', [db], {
-      input: `INSERT INTO messages (nsp, room, sender, event, args, ts) VALUES ${rows.join(',')};`,
-    });
-    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
-    const page = await context.newPage();
-    page.setDefaultTimeout(STEP_MS);
-    page.on('pageerror', (err) => pageErrors.push(`phone: ${err.message}`));
-    await page.goto(`${base}/index.html`, { timeout: STEP_MS });
+    storeChats('long', Array.from({ length: 200 }, (_, i) => [now - 200000 + i * 1000, 'Ann', `message ${i}`]));
+    const page = await newPage('index.html', PHONE);
+    assert.deepEqual(await smallTargets(page), [], 'the sign-in form');
     await login(page, 'Pho');
+    // the sidebar is a drawer, closed: a labelled button opens it
+    await drawerSettled(page, 'hidden');
+    assert.equal(await page.isHidden('#join-room'), true, 'the drawer starts closed');
+    const menu = page.getByRole('button', { name: 'Rooms', exact: true });
+    assert.equal(await menu.getAttribute('aria-expanded'), 'false');
+    await menu.click();
+    await drawerSettled(page, 'visible');
+    assert.equal(await menu.getAttribute('aria-expanded'), 'true');
+    assert.deepEqual(await smallTargets(page), [], 'the open drawer');
+    // Escape closes it and gives the focus back to its button
+    await page.keyboard.press('Escape');
+    await drawerSettled(page, 'hidden');
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'menu-btn');
+    await menu.click();
     await page.fill('#join-room', 'long');
-    await page.click('#join-form button');
+    await page.press('#join-room', 'Enter');
     await waitForChat(page, 'Ann', 'message 199');
-    await page.waitForTimeout(200);
+    await drawerSettled(page, 'hidden'); // choosing a room closes the drawer
+    await send(page, '#reject this one'); // a refused message has a retry button: it is measured too
+    await page.waitForSelector('#messages li.failed button.retry');
+    assert.deepEqual(await smallTargets(page), [], 'the conversation');
     const box = await page.locator('#send-input').boundingBox();
     assert.ok(box && box.y >= 0 && box.y + box.height <= 844, `the composer is on screen: ${JSON.stringify(box)}`);
     const doc = await page.evaluate(() => document.scrollingElement.scrollHeight);
@@ -445,7 +470,7 @@ browserTest('a phone: the composer stays on screen and the view opens at the new
     });
     assert.equal(atBottom, true, 'the view opens at the newest message');
     await page.screenshot({ path: path.join(shots, 'phone.png') });
-    await context.close();
+    await page.context().close();
   });
 
 browserTest('?transport=polling: long-polling only, and it says so', { timeout: 60000 }, async () => {
@@ -646,6 +671,166 @@ browserTest('scrolling up loads older pages in place, each message once, down to
     assert.equal(await page.locator('#messages li.start').count(), 1);
     await page.context().close();
   });
+
+/* The buttons, fields and links of the page that have no accessible name (Chromium's own
+   accessibility tree, so labels, aria-label and text content all count). */
+async function unnamedControls(page) {
+  const cdp = await page.context().newCDPSession(page);
+  const { nodes } = await cdp.send('Accessibility.getFullAXTree');
+  await cdp.detach();
+  const roles = new Set(['button', 'textbox', 'searchbox', 'combobox', 'checkbox', 'radio', 'link', 'listbox']);
+  return nodes.filter((n) => !n.ignored && n.role && roles.has(n.role.value) && !(n.name && n.name.value.trim()))
+    .map((n) => `${n.role.value} #${n.backendDOMNodeId}`);
+}
+
+browserTest('every control has an accessible name', { timeout: 60000 }, async () => {
+  const page = await newPage('index.html');
+  assert.deepEqual(await unnamedControls(page), [], 'the sign-in form');
+  await page.getByRole('textbox', { name: 'Your name' }).fill('Nia');
+  await page.getByRole('button', { name: 'Join' }).click();
+  await page.waitForSelector('#status[data-state="on"]');
+  await joinRoom(page, 'r1'); // with a bot and Bob-less members
+  await send(page, '#reject no name'); // a failed message: its retry button
+  await page.waitForSelector('#messages li.failed button.retry');
+  for (const [role, name] of [['textbox', 'Message'], ['textbox', 'Room to join'], ['button', 'Send'],
+    ['button', 'Join room'], ['button', 'Leave room'], ['button', 'Retry']]) {
+    assert.equal(await page.getByRole(role, { name, exact: true }).count(), 1, `${role} "${name}"`);
+  }
+  assert.deepEqual(await unnamedControls(page), [], 'the chat');
+  await page.context().close();
+  const phone = await newPage('index.html', PHONE);
+  await login(phone, 'Nia');
+  await phone.getByRole('button', { name: 'Rooms', exact: true }).click();
+  await drawerSettled(phone, 'visible');
+  assert.deepEqual(await unnamedControls(phone), [], 'the drawer');
+  await phone.context().close();
+  for (const file of ['native.html', 'examples/tutorial.html', 'examples/rooms.html']) {
+    const example = await newPage(file);
+    assert.deepEqual(await unnamedControls(example), [], file);
+    await example.context().close();
+  }
+});
+
+browserTest('the keyboard alone signs in, sends, joins a room and changes views', { timeout: 60000 }, async () => {
+  const page = await newPage('index.html');
+  await page.keyboard.type('Kim'); // the name field has the focus
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#status[data-state="on"]');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'send-input', 'the message box has the focus');
+  await page.keyboard.type('sent with the keyboard');
+  await page.keyboard.press('Enter');
+  await waitForChat(alice, 'Kim', 'sent with the keyboard');
+  // Shift+Tab back to a control; returns false if it is not reached
+  const tabBackTo = async (test) => {
+    for (let i = 0; i < 15; i++) {
+      await page.keyboard.press('Shift+Tab');
+      if (await page.evaluate(test)) return true;
+    }
+    return false;
+  };
+  assert.ok(await tabBackTo(() => document.activeElement.id === 'join-room'), 'the room field is reached');
+  await page.keyboard.type('keys');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#view-title:text-is("# keys")');
+  assert.ok(await tabBackTo(() => document.activeElement.textContent === 'Everyone'), 'the rooms are reached');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#view-title:text-is("Everyone")');
+  await page.context().close();
+});
+
+/* Text of the page (under root) whose contrast with its background is under WCAG AA: 4.5:1, or
+   3:1 for large text. Colours are read with getComputedStyle; backgrounds are composed from
+   the element up, over white; opacity of the element and its parents fades the text. */
+function lowContrast(page, root = 'body') {
+  return page.evaluate((rootSelector) => {
+    const parse = (c) => {
+      const m = /rgba?\(([\d.]+),? ([\d.]+),? ([\d.]+)(?:,? \/? ?([\d.]+))?\)/.exec(c);
+      return m ? [+m[1], +m[2], +m[3], m[4] === undefined ? 1 : +m[4]] : [0, 0, 0, 0];
+    };
+    const over = (top, bottom) => [0, 1, 2].map((i) => top[i] * top[3] + bottom[i] * (1 - top[3])).concat(1);
+    const luminance = (rgb) => {
+      const [r, g, b] = rgb.slice(0, 3).map((v) => {
+        const c = v / 255;
+        return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+      });
+      return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+    };
+    const ratio = (a, b) => {
+      const [hi, lo] = [luminance(a), luminance(b)].sort((x, y) => y - x);
+      return (hi + 0.05) / (lo + 0.05);
+    };
+    const background = (el) => {
+      const layers = [];
+      for (let e = el; e; e = e.parentElement) layers.push(parse(getComputedStyle(e).backgroundColor));
+      return layers.reverse().reduce((below, layer) => over(layer, below), [255, 255, 255, 1]);
+    };
+    const opacity = (el) => {
+      let o = 1;
+      for (let e = el; e; e = e.parentElement) o *= Number(getComputedStyle(e).opacity);
+      return o;
+    };
+    const check = (el, color, what) => {
+      const style = getComputedStyle(el);
+      const size = parseFloat(style.fontSize), bold = Number(style.fontWeight) >= 700;
+      const needed = size >= 24 || (bold && size >= 18.66) ? 3 : 4.5;
+      const bg = background(el), fg = parse(color);
+      fg[3] *= opacity(el);
+      const r = ratio(over(fg, bg), bg);
+      return r < needed ? [`${what} "${(el.textContent || el.placeholder).trim().slice(0, 30)}" ` +
+        `${color} on rgb(${bg.slice(0, 3).map(Math.round)}): ${r.toFixed(2)} < ${needed}`] : [];
+    };
+    const shown = (el) => {
+      const r = el.getBoundingClientRect();
+      return r.width > 0 && r.height > 0 && getComputedStyle(el).visibility === 'visible' &&
+        !el.closest('.visually-hidden') && !el.disabled;
+    };
+    const all = [...document.querySelector(rootSelector).querySelectorAll('*')].filter(shown);
+    const texts = all.filter((el) => [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim()));
+    const placeholders = all.filter((el) => el.placeholder && !el.value);
+    return texts.flatMap((el) => check(el, getComputedStyle(el).color, el.tagName.toLowerCase() + '.' + el.className))
+      .concat(placeholders.flatMap((el) => check(el, getComputedStyle(el, '::placeholder').color, 'placeholder')));
+  }, root);
+}
+
+browserTest('text meets WCAG AA contrast on its background', { timeout: 60000 }, async () => {
+  const page = await newPage('index.html');
+  assert.deepEqual(await lowContrast(page), [], 'the sign-in form');
+  await page.fill('#login-name', 'é'.repeat(40));
+  await page.click('#login-form button[type=submit]');
+  await page.waitForSelector('#login-error', { state: 'visible' });
+  assert.deepEqual(await lowContrast(page), [], 'a refused name');
+  await login(page, 'Cora');
+  await joinRoom(page, 'days'); // history, day headings, a divider, notices
+  await waitForChat(page, 'Ann', 'Ann again');
+  await send(page, 'my own message');
+  await send(page, '#reject refused'); // a failed line
+  await page.waitForSelector('#messages li.failed button.retry');
+  await page.fill('#send-input', 'not sent yet'); // the field with text; the placeholder is checked elsewhere
+  await send(bob, 'unread for Cora'); // an unread badge on "Everyone"
+  await page.waitForSelector('#room-list .badge');
+  assert.deepEqual(await lowContrast(page), [], 'the chat');
+  await joinRoom(page, 'r1'); // a bot in the member list
+  await page.waitForSelector('#member-list li.bot');
+  assert.deepEqual(await lowContrast(page), [], 'a room with a bot');
+  // every state of the connection status
+  for (const state of ['idle', 'on', 'wait', 'off']) {
+    await page.evaluate((st) => { document.getElementById('status').className = `status status-${st}`; }, state);
+    assert.deepEqual(await lowContrast(page, '.topbar'), [], `status ${state}`);
+  }
+  await page.context().close();
+  const phone = await newPage('index.html', PHONE);
+  await login(phone, 'Cora');
+  await phone.click('#menu-btn');
+  await drawerSettled(phone, 'visible');
+  assert.deepEqual(await lowContrast(phone, '#sidebar'), [], 'the drawer');
+  await phone.context().close();
+  for (const file of ['native.html', 'examples/tutorial.html', 'examples/rooms.html']) {
+    const example = await newPage(file);
+    await example.waitForTimeout(300);
+    assert.deepEqual(await lowContrast(example), [], file);
+    await example.context().close();
+  }
+});
 
 /* Wait until an example page shows a line with exactly `text`. */
 function waitForLine(page, text) {
