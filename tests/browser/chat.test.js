@@ -7,6 +7,7 @@
  *   PARLEY_CHROMIUM  browser binary (default /usr/bin/chromium)
  *   PARLEY_SHOTS     directory for screenshots (default: a new temp dir, printed); a failed
  *                    test leaves one of each open page there, failed-<test>-<n>.png
+ *   PARLEY_UPDATE_SCREENSHOTS=1  write the README's screenshots into web/screenshots/
  *
  * Run with tests/browser/run.sh BUILD_DIR, or `node --test tests/browser/`.
  */
@@ -898,6 +899,44 @@ browserTest('a failing test leaves a screenshot of each open page', { timeout: 3
   assert.ok(files.every((f) => fs.statSync(path.join(shots, f)).size > 1000), 'PNGs with something in them');
   for (const f of files) fs.rmSync(path.join(shots, f)); // not real failures
   await page.context().close();
+});
+
+/* The README's screenshots: into web/screenshots/ with PARLEY_UPDATE_SCREENSHOTS=1, else the shots dir. */
+const README_SHOTS = process.env.PARLEY_UPDATE_SCREENSHOTS === '1' ? path.join(WEB_ROOT, 'screenshots') : shots;
+
+browserTest('screenshots of the client on a desktop and on a phone', { timeout: 60000 }, async () => {
+  const minute = Math.floor(Date.now() / 60000) * 60000;
+  const rows = [[minute - 86400e3 - 600e3, 'Grace', 'The release notes are in the wiki.'],
+    [minute - 86400e3 - 540e3, 'Linus', 'Thanks, reading them now.'],
+    [minute - 120e3, 'Grace', 'Morning! Who is looking at the flaky test?'],
+    [minute - 110e3, 'Grace', 'It failed twice on the night build.']];
+  storeChats('design', rows);
+  fs.mkdirSync(README_SHOTS, { recursive: true });
+  const desk = await newPage('index.html', { viewport: { width: 1280, height: 800 } });
+  await login(desk, 'Ada');
+  await joinRoom(desk, 'design');
+  const linus = await newPage('index.html');
+  await login(linus, 'Linus');
+  await joinRoom(linus, 'design');
+  await send(linus, 'I am on it: a race in the reconnect test.');
+  await waitForChat(desk, 'Linus', 'I am on it: a race in the reconnect test.');
+  await send(desk, 'Great, thank you!');
+  await send(desk, 'Ping me when the fix is up.');
+  await desk.waitForFunction(() => !document.querySelector('#messages li.pending'), null, { timeout: STEP_MS });
+  await desk.screenshot({ path: path.join(README_SHOTS, 'desktop.png') });
+  // Ada on her phone: the same user id, so her messages are hers there too
+  const adaId = await desk.evaluate(() => localStorage.getItem('parley.userid'));
+  const phone = await newPage('index.html', PHONE);
+  await phone.evaluate((id) => localStorage.setItem('parley.userid', id), adaId);
+  await phone.reload();
+  await login(phone, 'Ada');
+  await phone.click('#menu-btn');
+  await drawerSettled(phone, 'visible');
+  await joinRoom(phone, 'design');
+  await waitForChat(phone, 'Ada (you)', 'Ping me when the fix is up.');
+  await drawerSettled(phone, 'hidden');
+  await phone.screenshot({ path: path.join(README_SHOTS, 'phone.png') });
+  for (const p of [desk, linus, phone]) await p.context().close();
 });
 
 let sigtermExit;               // parley's exit code after SIGTERM (null if it had to be killed)
