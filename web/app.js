@@ -9,13 +9,18 @@
  *   emit chat {room, msg}            receive chat {from, room, msg}
  *   receive joined / left {room, user}
  *   emit private {to, msg} + ack     receive private {from, msg}    (a conversation per user)
+ *   emit history {room?, before, limit} + ack -> {messages, more}   (older pages, on scrolling up)
+ * Nothing is sent before the login is acknowledged: the server keeps the identity per connection
+ * (it is not read from the Socket.IO auth payload), and refuses chat from one that has none.
  * All user-supplied text goes into the page through textContent, never innerHTML.
  */
 (function () {
   'use strict';
 
   var ACK_TIMEOUT_MS = 5000;
-  var MAX_MESSAGES_PER_VIEW = 500;
+  var MAX_MESSAGES_PER_VIEW = 500; // live messages beyond it push the oldest out
+  var PAGE_SIZE = 50;               // messages asked for per older page
+  var NEAR_TOP_PX = 40;             // scrolled this close to the top: load the older page
   var GLOBAL = ''; // key of the "Everyone" view (the tutorial's global chat)
 
   var $ = function (id) { return document.getElementById(id); };
@@ -27,7 +32,8 @@
     membersBox: $('members-box'), memberList: $('member-list'),
     viewTitle: $('view-title'), leaveBtn: $('leave-btn'),
     messages: $('messages'), sendForm: $('send-form'), sendInput: $('send-input'),
-    newBelow: $('new-below')
+    newBelow: $('new-below'), reconnect: $('reconnect-btn'),
+    sidebar: $('sidebar'), menuBtn: $('menu-btn'), menuBadge: $('menu-badge'), drawerClose: $('drawer-close'), backdrop: $('backdrop')
   };
 
   /* ---- identity: a random userid kept in localStorage ---- */
@@ -53,12 +59,18 @@
 
   /* ---- views: "Everyone" plus one per joined room ---- */
 
-  var views = new Map(); // key -> {room, peer, messages: [], unread, members: [], lastId}
+  // key -> {room, peer, messages: [], unread, members: [], lastId, ids: Set of shown message ids,
+  // loadingOlder, exhausted (no older page left)}
+  var views = new Map();
   var current = GLOBAL;
 
+  function newView(room, peer) {
+    return { room: room, peer: peer, messages: [], unread: 0, members: [], lastId: 0, ids: new Set(),
+      loadingOlder: false, exhausted: false };
+  }
   function ensureView(room) {
     var key = room || GLOBAL;
-    if (!views.has(key)) views.set(key, { room: room || null, peer: null, messages: [], unread: 0, members: [], lastId: 0 });
+    if (!views.has(key)) views.set(key, newView(room || null, null));
     return views.get(key);
   }
   ensureView(null);
@@ -68,7 +80,7 @@
   function privateKey(userid) { return '\u0000' + JSON.stringify(userid); }
   function ensurePrivate(peer) {
     var key = privateKey(peer.userid);
-    if (!views.has(key)) views.set(key, { room: null, peer: peer, messages: [], unread: 0, members: [], lastId: 0 });
+    if (!views.has(key)) views.set(key, newView(null, peer));
     else if (peer.name) views.get(key).peer.name = peer.name;
     return key;
   }
@@ -83,24 +95,60 @@
     return isNaN(d.getTime()) ? new Date() : d;
   }
 
-  // "14:05" today; "Nov 28, 14:05" another day, so that an old message does not read as today's
-  function timeLabel(d) {
-    var time = d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
-    if (d.toDateString() === new Date().toDateString()) return time;
-    var opts = { month: 'short', day: 'numeric' };
-    if (d.getFullYear() !== new Date().getFullYear()) opts.year = 'numeric';
-    return d.toLocaleDateString([], opts) + ', ' + time;
+  function timeLabel(d) { return d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }); }
+  function fullTime(d) { return d.toLocaleString([], { dateStyle: 'full', timeStyle: 'medium' }); }
+
+  // The heading of a day's messages: "Today", "Yesterday" or the date.
+  function dayLabel(d) {
+    var today = new Date();
+    today.setHours(0, 0, 0, 0);
+    var day = new Date(d.getTime());
+    day.setHours(0, 0, 0, 0);
+    var daysAgo = Math.round((today - day) / 86400e3); // round: a DST day has 23 or 25 hours
+    if (daysAgo === 0) return 'Today';
+    if (daysAgo === 1) return 'Yesterday';
+    var opts = { weekday: 'long', month: 'long', day: 'numeric' };
+    if (d.getFullYear() !== today.getFullYear()) opts.year = 'numeric';
+    return d.toLocaleDateString([], opts);
+  }
+
+  function sameSender(a, b) {
+    if (a.userid !== undefined && a.userid !== null && b.userid !== undefined && b.userid !== null) {
+      return a.userid === b.userid && a.name === b.name;
+    }
+    return a.name === b.name && !a.userid && !b.userid;
+  }
+  function minuteOf(item) { return Math.floor(item.date.getTime() / 60000); }
+
+  // Decides how item is drawn after prev (the item above) and prevChat (the last chat above):
+  // under a new day heading (returned, else null), or as part of prev's group (same sender, same
+  // minute: no name and time of its own).
+  function placeItem(item, prev, prevChat) {
+    item.grouped = false;
+    if (item.kind !== 'chat') return null;
+    if (!prevChat || prevChat.date.toDateString() !== item.date.toDateString()) {
+      var day = document.createElement('li');
+      day.className = 'day';
+      day.textContent = dayLabel(item.date);
+      return day;
+    }
+    item.grouped = prev === prevChat && sameSender(prev, item) && minuteOf(prev) === minuteOf(item);
+    return null;
   }
 
   function renderItem(item) {
     var li = document.createElement('li');
-    li.className = item.kind + (item.own ? ' own' : '') + (item.history ? ' history' : '');
-    if (item.kind === 'notice' || item.kind === 'divider') {
+    li.className = item.kind + (item.own ? ' own' : '') + (item.history ? ' history' : '') +
+      (item.grouped ? ' grouped' : '');
+    item.li = li;
+    if (item.kind !== 'chat') {
       li.textContent = item.text;
       return li;
     }
+    // a grouped message keeps its name and time for screen readers, and the time on hover
+    if (item.grouped) li.title = fullTime(item.date);
     var meta = document.createElement('div');
-    meta.className = 'meta';
+    meta.className = item.grouped ? 'meta visually-hidden' : 'meta';
     var who = document.createElement('span');
     who.className = 'from';
     who.textContent = item.own ? item.name + ' (you)' : item.name;
@@ -108,7 +156,7 @@
     var when = document.createElement('time');
     when.textContent = timeLabel(item.date);
     when.dateTime = item.date.toISOString();
-    when.title = item.date.toLocaleString([], { dateStyle: 'full', timeStyle: 'medium' });
+    when.title = fullTime(item.date);
     meta.append(who, when);
     var body = document.createElement('div');
     body.className = 'text';
@@ -133,31 +181,51 @@
       why.appendChild(retry);
       li.appendChild(why);
     }
-    item.li = li;
     return li;
   }
 
-  // Shows a message's new state where it is on screen (it is drawn again when its view is).
+  // Shows a message's new state where it is on screen (it is drawn again when its view is); a
+  // list that was at the bottom stays there.
   function redraw(item) {
-    if (item.li && item.li.isConnected) item.li.replaceWith(renderItem(item));
+    if (!item.li || !item.li.isConnected) return;
+    var stick = atBottom();
+    item.li.replaceWith(renderItem(item));
+    if (stick) el.messages.scrollTop = el.messages.scrollHeight;
   }
 
   function addItem(room, item) { addItemTo(room || GLOBAL, item); }
 
+  function lastChatOf(messages, end) {
+    for (var i = end - 1; i >= 0; i--) if (messages[i].kind === 'chat') return messages[i];
+    return null;
+  }
+
   function addItemTo(key, item) {
     var view = views.has(key) ? views.get(key) : ensureView(key);
     item.date = item.date || dateOf(item.ts);
+    if (item.id) view.ids.add(item.id);
     // a replay starts below an "Earlier messages" divider: what is above it came before
     var last = view.messages[view.messages.length - 1];
     if (item.history && !(last && (last.history || last.kind === 'divider'))) {
       addItemTo(key, { kind: 'divider', text: 'Earlier messages' });
+      last = view.messages[view.messages.length - 1];
     }
     view.messages.push(item);
-    if (view.messages.length > MAX_MESSAGES_PER_VIEW) view.messages.shift();
+    var trimmed = view.messages.length > MAX_MESSAGES_PER_VIEW;
+    if (trimmed) {
+      view.messages.shift();
+      view.exhausted = false; // the oldest went: paging back can bring it again
+      view.messages = view.messages.filter(function (m) { return m.kind !== 'start'; });
+    }
     if (key === current) {
       var nearBottom = atBottom();
-      el.messages.appendChild(renderItem(item));
-      while (el.messages.childElementCount > MAX_MESSAGES_PER_VIEW) el.messages.firstElementChild.remove();
+      if (trimmed) {
+        keepingPosition(renderView);
+      } else {
+        var day = placeItem(item, last, lastChatOf(view.messages, view.messages.length - 1));
+        if (day) el.messages.appendChild(day);
+        el.messages.appendChild(renderItem(item));
+      }
       if (nearBottom || item.own) el.messages.scrollTop = el.messages.scrollHeight;
       else if (item.kind === 'chat') el.newBelow.hidden = false; // reading above: say so, stay
     } else if (item.kind === 'chat') {
@@ -165,11 +233,39 @@
       renderRooms();
     }
   }
+
+  // Draws the current view's messages, with day headings and groups.
+  function renderView() {
+    var view = views.get(current), nodes = [], prev = null, prevChat = null;
+    view.messages.forEach(function (item) {
+      var day = placeItem(item, prev, prevChat);
+      if (day) nodes.push(day);
+      nodes.push(renderItem(item));
+      prev = item;
+      if (item.kind === 'chat') prevChat = item;
+    });
+    el.messages.replaceChildren.apply(el.messages, nodes);
+  }
+
+  // Runs redraw (which changes the list) keeping the topmost message in sight where it was (a
+  // stored one, if any is in sight: older pages go above those, notices may stay above them).
+  function keepingPosition(redraw) {
+    var top = el.messages.getBoundingClientRect().top;
+    var inSight = views.get(current).messages.filter(function (m) {
+      return m.li && m.li.isConnected && m.li.getBoundingClientRect().bottom > top;
+    });
+    var anchor = inSight.find(function (m) { return m.id > 0; }) || inSight[0];
+    var before = anchor ? anchor.li.getBoundingClientRect().top : 0;
+    redraw();
+    if (anchor && anchor.li.isConnected) el.messages.scrollTop += anchor.li.getBoundingClientRect().top - before;
+  }
   function notice(room, text) { addItem(room, { kind: 'notice', text: text }); }
 
   function renderRooms() {
     el.roomList.replaceChildren();
+    var unread = 0;
     views.forEach(function (view, key) {
+      unread += view.unread;
       var li = document.createElement('li');
       var btn = document.createElement('button');
       btn.type = 'button';
@@ -185,6 +281,9 @@
       li.appendChild(btn);
       el.roomList.appendChild(li);
     });
+    // on a phone the list is in the drawer: its button says that something is unread there
+    el.menuBadge.textContent = unread ? String(unread) : '';
+    el.menuBadge.hidden = !unread;
   }
 
   function renderMembers() {
@@ -227,19 +326,32 @@
     view.unread = 0;
     el.viewTitle.textContent = viewTitle(key);
     el.leaveBtn.hidden = !view.room;
-    el.messages.replaceChildren.apply(el.messages, view.messages.map(renderItem));
+    renderView();
     el.messages.scrollTop = el.messages.scrollHeight;
+    lastScrollTop = el.messages.scrollTop; // another list: not a scroll up
     el.newBelow.hidden = true;
     renderRooms();
     renderMembers();
     if (view.room) refreshMembers(view.room);
+    setDrawer(false);
     el.sendInput.focus();
   }
 
   function atBottom() {
     return el.messages.scrollHeight - el.messages.scrollTop - el.messages.clientHeight < 80;
   }
-  el.messages.addEventListener('scroll', function () { if (atBottom()) el.newBelow.hidden = true; });
+  function atTop() {
+    return el.messages.scrollTop <= NEAR_TOP_PX && el.messages.scrollHeight > el.messages.clientHeight;
+  }
+  // Older pages come when the list is scrolled up to its top: only up, since a list a little
+  // taller than its box is near its top at the bottom too.
+  var lastScrollTop = 0;
+  el.messages.addEventListener('scroll', function () {
+    var up = el.messages.scrollTop < lastScrollTop;
+    lastScrollTop = el.messages.scrollTop;
+    if (atBottom()) el.newBelow.hidden = true;
+    if (up && atTop()) loadOlder();
+  });
   el.newBelow.addEventListener('click', function () {
     el.messages.scrollTop = el.messages.scrollHeight;
     el.newBelow.hidden = true;
@@ -254,20 +366,90 @@
     setStatus('on', 'connected over ' + transport + (socket.recovered ? ', recovered' : ''));
   }
 
-  function setStatus(state, text) {
+  function setStatus(state, text, canReconnect) {
     el.status.className = 'status status-' + state;
     el.status.textContent = text;
     el.status.dataset.state = state;
+    el.reconnect.hidden = !canReconnect;
   }
 
   /* ---- socket ---- */
 
   var socket = null;
   var everConnected = false;
+  var signedIn = false; // the login of this connection was acknowledged: chat may go
 
   function userOf(u) {
     if (u && typeof u === 'object') return u;
     return { name: String(u), id: null, userid: null };
+  }
+
+  function textOf(msg) { return typeof msg === 'string' ? msg : JSON.stringify(msg); }
+
+  // A chat line for a received or stored message d {from, msg, id?, ts?, truncated?}.
+  function chatItem(d, history) {
+    var from = userOf(d.from || '?');
+    return {
+      kind: 'chat', id: Number(d.id) > 0 ? Number(d.id) : 0, name: from.name || '(no name)', userid: from.userid,
+      text: d.truncated ? '(too long to show)' : textOf(d.msg),
+      own: !!from.userid && from.userid === me.userid, // same user, e.g. another tab or history
+      history: history, ts: d.ts || d.timestamp
+    };
+  }
+
+  /* ---- older pages, loaded when the list is scrolled to its top ---- */
+
+  function oldestId(view) {
+    var oldest = 0;
+    view.ids.forEach(function (id) { if (!oldest || id < oldest) oldest = id; });
+    return oldest;
+  }
+
+  // Where an older page goes: above the oldest message shown (below "Earlier messages", which
+  // is added when there is none yet).
+  function olderIndex(view) {
+    var at = view.messages.findIndex(function (m) { return m.id > 0; });
+    if (at < 0) at = view.messages.length;
+    if (!view.messages.some(function (m) { return m.kind === 'divider'; })) {
+      view.messages.splice(at, 0, { kind: 'divider', text: 'Earlier messages', date: new Date() });
+      at++;
+    }
+    return at;
+  }
+
+  function loadOlder() {
+    var key = current, view = views.get(key);
+    if (!view || view.peer || view.loadingOlder || view.exhausted || !signedIn) return;
+    var req = { limit: PAGE_SIZE };
+    if (view.room) req.room = view.room;
+    var oldest = oldestId(view);
+    if (oldest) req.before = oldest;
+    view.loadingOlder = true;
+    el.messages.setAttribute('aria-busy', 'true');
+    socket.timeout(ACK_TIMEOUT_MS).emit('history', req, function (err, res) {
+      view.loadingOlder = false;
+      el.messages.removeAttribute('aria-busy');
+      if (err || !res || res.ok === false || !Array.isArray(res.messages) || views.get(key) !== view) return;
+      var older = res.messages.filter(function (d) {
+        return d && typeof d === 'object' && !view.ids.has(Number(d.id));
+      }).map(function (d) {
+        var item = chatItem(d, true);
+        item.date = dateOf(item.ts);
+        if (item.id) view.ids.add(item.id);
+        return item;
+      });
+      if (!res.more) {
+        view.exhausted = true;
+        older.unshift({ kind: 'start', text: 'No earlier messages', date: new Date() });
+      }
+      if (older.length) {
+        var at = olderIndex(view);
+        view.messages.splice.apply(view.messages, [at, 0].concat(older));
+      }
+      if (key !== current) return;
+      keepingPosition(renderView);
+      if (atTop()) loadOlder(); // still at the top: one more
+    });
   }
 
   function refreshMembers(room) {
@@ -330,6 +512,7 @@
 
   // The server or a hook refused the name: back to the sign-in form, saying why.
   function nameRefused(reason) {
+    signedIn = false;
     socket.io.reconnection(false);
     socket.disconnect();
     el.chatView.hidden = true;
@@ -337,14 +520,14 @@
     el.loginView.hidden = false;
     el.loginError.textContent = 'That name was refused: ' + reason + '.';
     el.loginError.hidden = false;
-    setStatus('off', 'not signed in');
+    setStatus('off', 'not signed in', false);
     el.loginName.focus();
   }
 
   // Sends a private message; the conversation says when nobody received it, and why.
   function sendPrivate(key, peer, msg) {
     addItemTo(key, { kind: 'chat', name: me.name, userid: me.userid, text: msg, own: true });
-    if (!socket || !socket.connected) { noticeIn(key, 'Not sent: not connected.'); return; }
+    if (!signedIn) { noticeIn(key, 'Not sent: not connected.'); return; }
     socket.timeout(ACK_TIMEOUT_MS).emit('private', { to: peer.userid, msg: msg }, function (err, res) {
       if (err) noticeIn(key, 'No answer from the server: it may not have been delivered.');
       else if (!res || res.ok === false) noticeIn(key, 'Not delivered: ' + ((res && res.error) || 'refused') + '.');
@@ -360,7 +543,11 @@
     var payload = m.room ? { room: m.room, msg: m.msg } : { msg: m.msg };
     socket.timeout(ACK_TIMEOUT_MS).emit('chat', payload, function (err, res) {
       var view = views.get(m.room || GLOBAL);
-      if (!err && view && res && res.id > view.lastId) view.lastId = res.id;
+      if (!err && view && res && res.id > 0) {
+        if (res.id > view.lastId) view.lastId = res.id;
+        view.ids.add(res.id);
+        if (item) item.id = res.id;
+      }
       if (!item) return;
       if (!err && res && res.ok !== false && typeof res.command === 'string') {
         // a moderator's command, done: not a chat line
@@ -373,12 +560,25 @@
         item.retry = function () {
           item.state = 'pending';
           redraw(item);
-          if (socket.connected) sendChat(m); else pending.push(m);
+          if (signedIn) sendChat(m); else pending.push(m);
         };
       } else {
         item.state = 'sent';
       }
       redraw(item);
+    });
+  }
+
+  // Logs in on connection (the engine of this connection) and calls done once the server
+  // acknowledged it; asks again when no answer came. The server refuses chat from a connection
+  // without a name: nothing else is sent before.
+  function signIn(login, connection, done) {
+    socket.timeout(ACK_TIMEOUT_MS).emit('login', login, function (err, res) {
+      if (socket.io.engine !== connection || !socket.connected) return; // the next connection logs in itself
+      if (err) { signIn(login, connection, done); return; }
+      if (res && res.ok === false) { nameRefused(res.error || 'refused'); return; }
+      signedIn = true;
+      done();
     });
   }
 
@@ -388,36 +588,37 @@
     socket = io(pollingOnly ? { autoConnect: false, transports: ['polling'] } : { autoConnect: false });
 
     socket.on('connect', function () {
+      signedIn = false;
       showConnected();
-      // A page that shows messages asks only for those after its newest one (since).
-      var global = views.get(GLOBAL);
-      socket.timeout(ACK_TIMEOUT_MS).emit('login', global.lastId
-        ? { name: me.name, userid: me.userid, since: global.lastId }
-        : { name: me.name, userid: me.userid }, function (err, res) {
-        if (!err && res && res.ok === false) nameRefused(res.error || 'refused');
-      });
       if (everConnected) notice(null, socket.recovered ? 'Reconnected: nothing was missed.' : 'Reconnected.');
-      // A recovered session keeps its rooms; otherwise join them again. Messages typed while
-      // disconnected go once the login and those joins are done: the server refuses chat from a
-      // connection that has not logged in, and room chat from one not in the room.
+      // A recovered session keeps its rooms; otherwise join them again.
       var rejoins = [];
       if (everConnected && !socket.recovered) {
         views.forEach(function (view) { if (view.room) rejoins.push(view.room); });
       } else if (!everConnected) {
         rejoins = rememberedRooms(); // the rooms of the last visit
       }
-      var left = rejoins.length;
-      var flush = function () { pending.splice(0).forEach(sendChat); };
-      if (!left) flush();
-      rejoins.forEach(function (room) { joinRoom(room, true, function () { if (--left === 0) flush(); }); });
       everConnected = true;
       socket.io.engine.once('upgrade', showConnected);
+      // A page that shows messages asks only for those after its newest one (since).
+      var global = views.get(GLOBAL);
+      var login = global.lastId ? { name: me.name, userid: me.userid, since: global.lastId }
+        : { name: me.name, userid: me.userid };
+      signIn(login, socket.io.engine, function () {
+        // Messages typed meanwhile go once the rooms are joined again: the server refuses room
+        // chat from a connection not in the room.
+        var left = rejoins.length;
+        var flush = function () { pending.splice(0).forEach(sendChat); };
+        if (!left) flush();
+        rejoins.forEach(function (room) { joinRoom(room, true, function () { if (--left === 0) flush(); }); });
+      });
     });
     socket.on('disconnect', function (reason) {
+      signedIn = false;
       if (reason === 'io server disconnect' || reason === 'io client disconnect') {
-        setStatus('off', 'disconnected');
+        setStatus('off', 'disconnected', true);
         notice(null, 'Disconnected by the ' + (reason === 'io server disconnect' ? 'server' : 'client') +
-          '. Click the status to reconnect.');
+          '. Use "Reconnect" to connect again.');
       } else {
         setStatus('wait', 'reconnecting…');
         notice(null, 'Connection lost (' + reason + '), reconnecting…');
@@ -431,32 +632,27 @@
     socket.on('login', function (name) { notice(null, userOf(name).name + ' joined'); });
     socket.on('chat', function (d, offset) {
       if (!d || typeof d !== 'object') return;
-      // a replayed message carries its id, a live one its stored id as the recovery offset
-      var id = d.history ? Number(d.id) : Number(offset);
-      var from = userOf(d.from || '?');
       var room = typeof d.room === 'string' && d.room !== '' ? d.room : null;
       if (room && !views.has(room)) return; // not a room we are showing
       var view = ensureView(room);
-      if (id > 0) {
-        if (d.history && id <= view.lastId) return; // shown already
-        if (id > view.lastId) view.lastId = id;
+      var item = chatItem(d, !!d.history);
+      // a replayed message carries its id, a live one its stored id as the recovery offset
+      item.id = d.history ? item.id : (Number(offset) > 0 ? Number(offset) : 0);
+      if (item.id > 0) {
+        if (view.ids.has(item.id) || (d.history && item.id <= view.lastId)) return; // shown already
+        if (item.id > view.lastId) view.lastId = item.id;
       }
-      addItem(room, {
-        kind: 'chat', name: from.name || '(no name)', userid: from.userid,
-        text: typeof d.msg === 'string' ? d.msg : JSON.stringify(d.msg),
-        own: !!from.userid && from.userid === me.userid, // same user, e.g. another tab or history
-        history: !!d.history, ts: d.ts || d.timestamp
-      });
+      addItem(room, item);
     });
     socket.on('private', function (d) {
       if (!d || typeof d !== 'object') return;
       var from = userOf(d.from || '?');
       if (from.userid === undefined || from.userid === null) return; // no way to answer
       var key = ensurePrivate({ userid: from.userid, name: from.name });
-      addItemTo(key, {
-        kind: 'chat', name: from.name || '(no name)', userid: from.userid,
-        text: typeof d.msg === 'string' ? d.msg : JSON.stringify(d.msg), own: false
-      });
+      var item = chatItem(d, false);
+      item.id = 0; // private ids are not pages of this conversation
+      item.own = false;
+      addItemTo(key, item);
       renderRooms();
     });
     socket.on('joined', function (d) {
@@ -505,13 +701,13 @@
       el.sendInput.value = '';
       return;
     }
-    // The server does not echo chat back to the sender: show it here. While disconnected the
-    // message waits in pending and is sent after the next login (socket.io-client's own buffer
-    // would send it before the login, which the server refuses).
+    // The server does not echo chat back to the sender: show it here. Until the login is
+    // acknowledged the message waits in pending (socket.io-client's own buffer would send it
+    // before the login, which the server refuses).
     var item = { kind: 'chat', name: me.name, userid: me.userid, text: msg, own: true, state: 'pending' };
     var m = { room: room, msg: msg, item: item };
     addItem(room, item);
-    if (socket.connected) sendChat(m);
+    if (signedIn) sendChat(m);
     else pending.push(m);
     el.sendInput.value = '';
   });
@@ -537,8 +733,27 @@
     if (room) leaveRoom(room);
   });
 
-  el.status.addEventListener('click', function () {
+  function reconnect() {
     if (socket && !socket.connected && !socket.active) { setStatus('wait', 'connecting…'); socket.connect(); }
+  }
+  el.status.addEventListener('click', function () { if (!el.reconnect.hidden) reconnect(); });
+  el.reconnect.addEventListener('click', reconnect);
+
+  /* ---- the sidebar as a drawer (on a phone; the menu button shows only there) ---- */
+
+  function drawerOpen() { return document.body.classList.contains('drawer-open'); }
+  function setDrawer(open) {
+    var wasOpen = drawerOpen();
+    document.body.classList.toggle('drawer-open', open);
+    el.menuBtn.setAttribute('aria-expanded', String(open));
+    if (open && !wasOpen) el.joinRoom.focus();
+    else if (!open && wasOpen && el.sidebar.contains(document.activeElement)) el.menuBtn.focus();
+  }
+  el.menuBtn.addEventListener('click', function () { setDrawer(!drawerOpen()); });
+  el.drawerClose.addEventListener('click', function () { setDrawer(false); });
+  el.backdrop.addEventListener('click', function () { setDrawer(false); });
+  document.addEventListener('keydown', function (ev) {
+    if (ev.key === 'Escape' && drawerOpen()) setDrawer(false);
   });
 
   if (typeof io !== 'function') {
