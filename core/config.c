@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "peers.h"
 #include "parley/version.h"
 
 enum opt_type {
@@ -75,6 +76,15 @@ static const struct option_def options[] = {
 	 "bytes queued for one client before it is dropped as too slow (default 4194304)"},
 	{"max-connections", OPT_SIZE, F(max_connections), 1, 10000000,
 	 "sessions at once (default 100000)"},
+	{"max-sessions-per-address", OPT_SIZE, F(max_sessions_per_address), 0, 10000000,
+	 "sessions one client address may hold, 0 for no limit (default 1000)"},
+	{"max-handshakes-per-address", OPT_UINT, F(max_handshakes_per_address), 0, 1000000,
+	 "new sessions one client address may open per second, 0 for no limit (default 50)"},
+	{"max-connections-per-address", OPT_SIZE, F(max_connections_per_address), 0, 10000000,
+	 "TCP connections one client address may hold open, 0 for no limit (default 1000)"},
+	{"trusted-proxies", OPT_STR, F(trusted_proxies), 0, 0,
+	 "proxies whose X-Forwarded-For or Forwarded names the client: addresses and CIDR "
+	 "ranges, comma-separated (default: none)"},
 	{"max-rooms-per-socket", OPT_SIZE, F(max_rooms), 1, 1000000,
 	 "rooms one socket may be in at once (default 1000)"},
 	{"max-room-name", OPT_SIZE, F(max_room_name), 1, 4096,
@@ -214,6 +224,9 @@ int pl_config_init(struct pl_config *c)
 	c->ack_timeout = 10000;
 	c->max_send_queue = 4u << 20;
 	c->max_connections = 100000;
+	c->max_sessions_per_address = 1000;
+	c->max_handshakes_per_address = 50;
+	c->max_connections_per_address = 1000;
 	c->max_rooms = 1000;
 	c->max_room_name = 128;
 	c->history_replay = 50;
@@ -238,6 +251,7 @@ void pl_config_close(struct pl_config *c)
 	free(c->db_path);
 	free(c->path);
 	free(c->cors_origins);
+	free(c->trusted_proxies);
 	for (size_t i = 0; i < c->n_namespaces; i++)
 		free(c->namespaces[i]);
 	for (size_t i = 0; i < c->n_plugins; i++) {
@@ -808,6 +822,12 @@ int pl_config_parse_args(struct pl_config *c, int argc, char **argv)
 		if (!c->client_dist)
 			return -1;
 		snprintf(c->client_dist, n, "%s/node_modules/socket.io-client/dist", c->web_root);
+	}
+	char bad[64];
+	if (c->trusted_proxies && !pl_address_list_valid(c->trusted_proxies, bad)) {
+		fprintf(stderr, "parley: trusted-proxies: '%s' is not an address or a CIDR range\n",
+			bad);
+		return -1;
 	}
 	if (c->path[0] != '/' || c->path[strlen(c->path) - 1] != '/') {
 		fprintf(stderr, "parley: path: must start and end with '/', got '%s'\n", c->path);

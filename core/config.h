@@ -42,6 +42,10 @@ struct pl_config {
 	unsigned ack_timeout;	/* ms a server-to-client ack waits */
 	size_t max_send_queue;	/* queued bytes after which a slow consumer is disconnected */
 	size_t max_connections; /* Engine.IO sessions at once */
+	size_t max_sessions_per_address;     /* sessions of one client address, 0: no limit */
+	unsigned max_handshakes_per_address; /* new sessions per second of one address, 0: none */
+	size_t max_connections_per_address;  /* TCP connections of one address, 0: no limit */
+	char *trusted_proxies;		     /* addresses and ranges, NULL for none */
 	size_t max_rooms;	/* rooms one socket may be in at once */
 	size_t max_room_name;	/* longest room name, bytes */
 	char *cors_origins;	/* comma-separated allowed origins, "*" for any, NULL for none */

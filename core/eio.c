@@ -158,6 +158,10 @@ static void finish(struct pl_eio *s)
 	}
 	if (s->ws_conn)
 		es->ops->close_ws(s->ws_conn, 1000);
+	if (s->peer) {
+		s->peer->sessions--;
+		s->peer = NULL;
+	}
 	if (pl_map_get(&es->sessions, s->sid) == s) {
 		pl_map_del(&es->sessions, s->sid);
 		pl_eio_unref(s);
@@ -362,10 +366,14 @@ static struct pl_eio *session_new(struct pl_server *srv, const struct pl_eio_req
 	s->srv = srv;
 	s->websocket = websocket;
 	set_address(s, r->remote);
+	if (r->remote && (s->peer = pl_peer_get(&srv->peers, r->remote, uv_now(srv->loop))))
+		s->peer->sessions++;
 	do
 		pl_random_id(s->sid);
 	while (pl_map_get(&srv->eio.sessions, s->sid));
 	if (pl_map_put(&srv->eio.sessions, s->sid, s)) {
+		if (s->peer)
+			s->peer->sessions--;
 		free(s);
 		return NULL;
 	}
@@ -439,6 +447,32 @@ int pl_eio_check(struct pl_server *srv, const struct pl_eio_request *r, bool web
 		return refuse(err, 503, 3, "Bad request");
 	}
 	return 0;
+}
+
+int pl_eio_admit(struct pl_server *srv, const struct pl_eio_request *r, struct pl_eio_error *err)
+{
+	static uint64_t last_warning;
+	*err = (struct pl_eio_error){0, 0, NULL};
+	if (r->sid || !r->remote)
+		return 0;
+	uint64_t now = uv_now(srv->loop);
+	pl_peers_sweep_due(&srv->peers, now);
+	struct pl_peer *p = pl_peer_get(&srv->peers, r->remote, now);
+	if (!p)
+		return 0; /* out of memory: the address goes uncounted rather than refused */
+	const char *why = NULL;
+	if (!pl_peer_handshake(&srv->peers, p, now))
+		why = "Too many handshakes from this address";
+	else if (srv->cfg->max_sessions_per_address &&
+		 p->sessions >= srv->cfg->max_sessions_per_address)
+		why = "Too many sessions from this address";
+	if (!why)
+		return 0;
+	if (now - last_warning >= 1000) { /* a flood of refusals is one line a second */
+		last_warning = now;
+		pl_warn("refusing a session from %s: %s", r->remote, why);
+	}
+	return refuse(err, 429, 4, why);
 }
 
 struct pl_eio *pl_eio_accept(struct pl_server *srv, const struct pl_eio_request *r, bool websocket,

@@ -61,6 +61,7 @@ struct pl_eio {
 	unsigned char family;	  /* the peer address's family: AF_INET, AF_INET6, or 0 unknown */
 	struct pl_conn *get_conn; /* the held polling GET, or NULL */
 	struct pl_conn *post_conn; /* the polling POST whose body is arriving, or NULL */
+	struct pl_peer *peer;	   /* its client address's counts, NULL when not counted */
 	struct pl_conn *ws_conn;  /* the WebSocket (active or probing), or NULL */
 	struct pl_frame **queue;  /* ring of frames waiting to be written (inline_queue at first) */
 	struct pl_frame *inline_queue[2]; /* the ring's first home, so an idle session allocates none */
@@ -150,6 +151,12 @@ size_t pl_eio_error_json(const struct pl_eio_error *e, char *buf, size_t n);
  */
 int pl_eio_check(struct pl_server *srv, const struct pl_eio_request *r, bool websocket,
 		 struct pl_eio_error *err);
+/*
+ * Admits a handshake (a request without a sid) from its client address: within the address's
+ * handshakes per second and sessions. Takes one handshake; call it once per handshake, where
+ * a refusal can still be answered. Returns 0, or -1 with *err (429).
+ */
+int pl_eio_admit(struct pl_server *srv, const struct pl_eio_request *r, struct pl_eio_error *err);
 /*
  * Checks a request and finds or creates its session. websocket selects the WebSocket rules.
  * Returns the session with a reference for the request, or NULL with *err to answer (a second

@@ -181,6 +181,7 @@ int main(int argc, char **argv)
 	}
 	server.loop = &loop;
 	server.cfg = &cfg;
+	server.peers.per_second = cfg.max_handshakes_per_address;
 	pl_barrier_init(&server.before_write);
 	server.history = pl_history_new(cfg.db_path, &loop, cfg.history_max_bytes);
 	if (!server.history)
@@ -250,6 +251,7 @@ out_loop:
 	uv_run(&loop, UV_RUN_DEFAULT);
 	pl_sio_close(&server);
 	pl_eio_server_close(&server);
+	pl_peers_close(&server.peers);
 	if (uv_loop_close(&loop) != 0) {
 		pl_error("event loop still has open handles at exit");
 		rc = 1;

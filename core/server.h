@@ -12,6 +12,7 @@
 #include "barrier.h"
 #include "config.h"
 #include "eio.h"
+#include "peers.h"
 
 struct pl_sio;
 struct pl_history;
@@ -24,6 +25,7 @@ struct pl_server {
 	struct pl_barrier before_write;	  /* steps run before any frame leaves (history's commit) */
 	struct pl_sio *sio;		  /* the Socket.IO layer, NULL in engine-echo mode */
 	struct pl_history *history;	  /* the chat history store */
+	struct pl_peers peers;		  /* what each client address holds (peers.c) */
 	bool stopping;			  /* shutdown in progress */
 };
 

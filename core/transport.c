@@ -296,6 +296,21 @@ static void read_query(struct lws *wsi, struct request_info *ri)
 	}
 }
 
+/* Behind a trusted proxy, replaces the peer address in remote with the client's, from the
+ * X-Forwarded-For or Forwarded header the proxy added (kept when neither names one). */
+static void forwarded_client(struct pl_server *srv, struct lws *wsi, char *remote, size_t size)
+{
+	if (!srv->cfg->trusted_proxies || !pl_address_listed(srv->cfg->trusted_proxies, remote))
+		return;
+	char xff[1024], fwd[1024];
+	header(wsi, WSI_TOKEN_X_FORWARDED_FOR, xff, sizeof xff);
+	if (lws_hdr_custom_copy(wsi, fwd, sizeof fwd, "forwarded:", 10) < 0)
+		fwd[0] = '\0';
+	char client[48];
+	if (pl_forwarded_client(xff, fwd, srv->cfg->trusted_proxies, client, sizeof client))
+		snprintf(remote, size, "%s", client);
+}
+
 static void read_request(struct lws *wsi, struct request_info *ri, bool is_get)
 {
 	memset(ri, 0, sizeof *ri);
@@ -303,6 +318,7 @@ static void read_request(struct lws *wsi, struct request_info *ri, bool is_get)
 	ri->r.is_get = is_get;
 	read_query(wsi, ri);
 	lws_get_peer_simple(wsi, ri->remote, sizeof ri->remote);
+	forwarded_client(server_of(wsi), wsi, ri->remote, sizeof ri->remote);
 	ri->r.remote = ri->remote;
 	header(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE, ri->ctype, sizeof ri->ctype);
 	ri->r.content_type = ri->ctype;
@@ -335,6 +351,10 @@ static int engine_request(struct pl_server *srv, struct lws *wsi, struct conn *c
 		return 0;
 	}
 	struct pl_eio_error err;
+	if (is_get && pl_eio_admit(srv, &ri.r, &err)) {
+		respond_error(wsi, &err);
+		return 0;
+	}
 	struct pl_eio *s = pl_eio_accept(srv, &ri.r, false, &err);
 	if (!s) {
 		if (err.status)
@@ -486,7 +506,7 @@ static int ws_request(struct pl_server *srv, struct lws *wsi, struct conn *c, bo
 			respond_eio_error(wsi, 403, 4, "Forbidden");
 			return 1;
 		}
-		if (!pl_eio_check(srv, &ri.r, true, &err))
+		if (!pl_eio_check(srv, &ri.r, true, &err) && !pl_eio_admit(srv, &ri.r, &err))
 			return 0;
 		respond_error(wsi, &err);
 		return 1;
@@ -500,6 +520,44 @@ static int ws_request(struct pl_server *srv, struct lws *wsi, struct conn *c, bo
 	return 0;
 }
 
+/*
+ * Counts a new TCP connection against its address (not a trusted proxy's: it carries many
+ * clients). Returns -1 to close it when the address holds as many as allowed.
+ */
+static int count_connection(struct pl_server *srv, struct lws *wsi)
+{
+	static uint64_t last_warning;
+	char remote[48];
+	lws_get_peer_simple(wsi, remote, sizeof remote);
+	if (srv->cfg->trusted_proxies && pl_address_listed(srv->cfg->trusted_proxies, remote))
+		return 0;
+	uint64_t now = uv_now(srv->loop);
+	pl_peers_sweep_due(&srv->peers, now);
+	struct pl_peer *p = pl_peer_get(&srv->peers, remote, now);
+	if (!p)
+		return 0;
+	size_t limit = srv->cfg->max_connections_per_address;
+	if (limit && p->connections >= limit) {
+		if (now - last_warning >= 1000) {
+			last_warning = now;
+			pl_warn("refusing a connection from %s: %zu open already", remote, limit);
+		}
+		return -1;
+	}
+	p->connections++;
+	lws_set_opaque_user_data(wsi, p);
+	return 0;
+}
+
+static void uncount_connection(struct lws *wsi)
+{
+	struct pl_peer *p = lws_get_opaque_user_data(wsi);
+	if (p) {
+		p->connections--;
+		lws_set_opaque_user_data(wsi, NULL);
+	}
+}
+
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		    size_t len)
 {
@@ -507,6 +565,13 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	struct pl_server *srv = server_of(wsi);
 
 	switch (reason) {
+	case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
+		return count_connection(srv, wsi);
+
+	case LWS_CALLBACK_WSI_DESTROY:
+		uncount_connection(wsi);
+		return 0;
+
 	case LWS_CALLBACK_HTTP:
 		return on_http(srv, wsi, c, in ? in : "/");
 

@@ -36,6 +36,7 @@ SCENARIOS=${BENCH_SCENARIOS:-fanout rooms fanout-10}
 
 # shellcheck source=lib.sh
 . "$HERE/lib.sh"
+unlimited "$BUILD/parley"
 TMP=$(mktemp -d /tmp/parley-bench-ext.XXXXXX)
 SPID=
 on_exit_clean
@@ -47,7 +48,7 @@ for rep in $(seq 1 "$REPS"); do
       rm -f "$TMP"/db*
       # shellcheck disable=SC2086
       "${PIN_SERVER[@]}" "$BUILD/parley" --host 127.0.0.1 --port 0 --db "$TMP/db" \
-        --web-root "$ROOT/web" --log-level warn ${CONFIG[$v]} >"$TMP/out" 2>"$TMP/err" &
+        --web-root "$ROOT/web" --log-level warn "${UNLIMITED[@]}" ${CONFIG[$v]} >"$TMP/out" 2>"$TMP/err" &
       SPID=$!
       wait_listening "$SPID" "$TMP/out" || { echo "extensions.sh: parley ($v) did not start:" >&2; cat "$TMP/err" >&2; exit 1; }
       port=$SPORT

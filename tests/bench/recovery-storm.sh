@@ -17,6 +17,7 @@ if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
 fi
 # shellcheck source=lib.sh
 . "$HERE/lib.sh"
+unlimited "$BUILD/parley"
 TMP=$(mktemp -d /tmp/parley-bench-recovery.XXXXXX)
 SPID=
 on_exit_clean
@@ -25,7 +26,7 @@ on_exit_clean
 for rep in $(seq 1 "$REPS"); do
   rm -f "$TMP"/db*
   "${PIN_SERVER[@]}" "$BUILD/parley" --host 127.0.0.1 --port 0 --db "$TMP/db" --no-bundled \
-    --web-root "$ROOT/web" --log-level warn >"$TMP/out" 2>"$TMP/err" &
+    --web-root "$ROOT/web" --log-level warn "${UNLIMITED[@]}" >"$TMP/out" 2>"$TMP/err" &
   SPID=$!
   wait_listening "$SPID" "$TMP/out" || { echo "recovery-storm.sh: parley did not start:" >&2; cat "$TMP/err" >&2; exit 1; }
   json=$("${PIN_CLIENT[@]}" node "$HERE/recovery-storm.js" "$SPORT" "$SPID" "$CLIENTS")

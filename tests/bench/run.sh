@@ -70,8 +70,9 @@ start_server() {
   rm -f "$TMP"/parley.db*
   case "$1" in
     parley)
+      unlimited "$PARLEY"
       (cd "$TMP" && exec "${PIN_SERVER[@]}" "$PARLEY" --host 127.0.0.1 --port 0 --db "$TMP/parley.db" \
-        --web-root "$ROOT/web" --log-level warn --no-bundled >"$log" 2>"$TMP/server.err") &
+        --web-root "$ROOT/web" --log-level warn --no-bundled "${UNLIMITED[@]}" >"$log" 2>"$TMP/server.err") &
       ;;
     node)
       (cd "$TMP" && PORT=0 exec "${PIN_SERVER[@]}" node "$HERE/node-server/server.js" \

@@ -25,6 +25,10 @@ if [ -z "$BENCH" ]; then
   exit 1
 fi
 TMP=$(mktemp -d /tmp/parley-smoke.XXXXXX)
+SPID=
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
+on_exit_clean
 # Each run is "SERVER_ARGS|SCENARIO", the server's arguments added to its command.
 RUNS=("|idle --clients 20" "|fanout --clients 20" "|fanout --clients 20 --rate 200"
       "|rooms --clients 20 --room-size 5" "|echo --clients 10" "|churn --clients 5"
@@ -32,15 +36,11 @@ RUNS=("|idle --clients 20" "|fanout --clients 20" "|fanout --clients 20 --rate 2
 if [ $# -gt 0 ]; then
   CMD=("$@")
 else
-  CMD=("$BUILD/parley" --host 127.0.0.1 --port 0 --log-level warn --web-root "$HERE/../../web" --db "$TMP/parley.db" --no-bundled)
+  unlimited "$BUILD/parley"
+  CMD=("$BUILD/parley" --host 127.0.0.1 --port 0 --log-level warn --web-root "$HERE/../../web" --db "$TMP/parley.db" --no-bundled "${UNLIMITED[@]}")
   RUNS+=("|store --clients 10" "--no-history|store --clients 10 --no-history"
          "|replay --clients 5")
 fi
-
-SPID=
-# shellcheck source=lib.sh
-. "$HERE/lib.sh"
-on_exit_clean
 
 fails=0
 passes=0

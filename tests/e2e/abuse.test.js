@@ -5,7 +5,18 @@
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const { describe, it } = require('node:test');
-const { startServer, connected, emitAck, sleep, rawEngineWs, BIN } = require('./lib/server');
+const net = require('node:net');
+const { startServer, connected, emitAck, sleep, rawEngineWs, request, BIN } = require('./lib/server');
+
+// Handshakes over polling, one after another; resolves with the statuses.
+async function handshakes(srv, n, headers = {}) {
+  const out = [];
+  for (let i = 0; i < n; i++) {
+    out.push((await request(srv, { path: '/socket.io/?EIO=4&transport=polling', headers })).status);
+  }
+  return out;
+}
+const count = (list, v) => list.filter((x) => x === v).length;
 
 // The server's resident memory in KiB.
 const rssKb = (srv) => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${srv.proc.pid}/status`, 'utf8'))[1]);
@@ -110,6 +121,59 @@ describe('abuse', () => {
     await sleep(400);
     assert.ok(fine.isOpen, 'a complete binary packet closed its connection');
     assert.ok((await chatter.stop()) > 0);
+  });
+
+  it('per address: handshakes per second, sessions and TCP connections are bounded', async (t) => {
+    const srv = await startServer(t, {
+      args: ['--max-handshakes-per-address', '20', '--max-sessions-per-address', '50',
+        '--max-connections-per-address', '30'],
+    });
+    const ann = await connected(t, srv);
+    await emitAck(ann, 'login', { name: 'ann' });
+    const chatter = healthyChatter(ann);
+    // a flood of handshakes: two seconds' worth pass, the rest get 429, everyone else goes on
+    const t0 = Date.now();
+    const flood = await handshakes(srv, 120);
+    const allowed = 40 + 20 * ((Date.now() - t0) / 1000) + 1; // the bucket, and its refill
+    assert.ok(count(flood, 200) >= 39 && count(flood, 200) <= allowed,
+      `200s: ${count(flood, 200)}, at most ${allowed}`);
+    assert.equal(count(flood, 200) + count(flood, 429), 120);
+    // the sessions held (up to 50, with ann's) are bounded too, with the bucket full again
+    await sleep(2100);
+    const more = await handshakes(srv, 30);
+    assert.ok(count(more, 429) > 0, 'over 50 sessions from one address were accepted');
+    // idle TCP connections: 30 at most are held, the others closed at once
+    const sockets = [];
+    const closed = [];
+    for (let i = 0; i < 40; i++) {
+      const s = net.connect(srv.port, srv.host);
+      s.on('error', () => {});
+      s.on('close', () => closed.push(i));
+      sockets.push(s);
+    }
+    t.after(() => sockets.forEach((s) => s.destroy()));
+    await sleep(500);
+    assert.ok(closed.length >= 10 && closed.length < 40, `closed ${closed.length} of 40`);
+    sockets.forEach((s) => s.destroy());
+    assert.ok((await chatter.stop()) > 0);
+  });
+
+  it('behind a trusted proxy the client address comes from X-Forwarded-For, else not', async (t) => {
+    const srv = await startServer(t, {
+      logLevel: 'info', args: ['--trusted-proxies', '127.0.0.0/8', '--max-handshakes-per-address', '5'],
+    });
+    const a = await handshakes(srv, 15, { 'x-forwarded-for': '198.51.100.7, 203.0.113.1' });
+    assert.equal(count(a, 200), 10, JSON.stringify(a));
+    // another client behind the same proxy has a bucket of its own
+    const b = await handshakes(srv, 3, { forwarded: 'for="[2001:db8::5]:4711"' });
+    assert.deepEqual(b, [200, 200, 200]);
+    assert.match(srv.output().stderr, /connection \S+ from 203\.0\.113\.1 \(polling\)/);
+    assert.match(srv.output().stderr, /connection \S+ from 2001:db8::5 \(polling\)/);
+    // not from a trusted proxy: the header is the client's own claim and changes nothing
+    const direct = await startServer(t, { args: ['--max-handshakes-per-address', '5'] });
+    const c = await handshakes(direct, 12, { 'x-forwarded-for': '203.0.113.99' });
+    const d = await handshakes(direct, 3, { 'x-forwarded-for': '203.0.113.100' });
+    assert.equal(count(c, 200) + count(d, 200), 10, JSON.stringify([c, d]));
   });
 
   it('stray signals do not stop the server; SIGUSR1 logs a status line; SIGTERM still stops it', async (t) => {
