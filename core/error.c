@@ -88,6 +88,12 @@ const char *pl_strerror(int err)
 	case PL_SIO_EBADID: return "invalid ack id";
 	case PL_SIO_EBADJSON: return "invalid JSON payload";
 	case PL_SIO_EBADPAYLOAD: return "invalid payload";
+	case PL_TOKEN_EMALFORMED: return "malformed token";
+	case PL_TOKEN_EALG: return "unsupported token algorithm";
+	case PL_TOKEN_ESIG: return "bad token signature";
+	case PL_TOKEN_EEXPIRED: return "token expired";
+	case PL_TOKEN_ENOTYET: return "token not valid yet";
+	case PL_TOKEN_ECLAIMS: return "invalid token claims";
 	}
 	if (err < 0 && err > -PL_ERROR_BASE) {
 		size_t e = (size_t)-err;
