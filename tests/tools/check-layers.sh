@@ -17,7 +17,7 @@ LAYERS='
 6  socket     ack adapter socket bot
 7  sio        sio
 8  history    history history_schema recovery retention checkpoint history_cli
-9  api        api plugin lua_json lua_host
+9  api        api plugin lua_json lua_host token_cli
 10 apps       app_chat apps
 11 transport  transport http
 12 main       main
