@@ -115,6 +115,20 @@ describe('auth-token: identity from the token', () => {
     assert.deepEqual(await emitAck(a, 'login', {}), { ok: true });
   });
 
+  it('the first login replays the history, although the identity came at connect', async (t) => {
+    const a = await withToken(t, srv, token(uniqueName('a'), { name: 'A' }));
+    const text = uniqueName('before you came');
+    assert.equal((await emitAck(a, 'chat', { msg: text })).ok, true);
+    const b = await withToken(t, srv, token(uniqueName('b')));
+    const replayed = record(b, 'chat', { filter: (m) => m.history === true && m.msg === text });
+    assert.deepEqual(await emitAck(b, 'login', {}), { ok: true });
+    assert.equal((await replayed.next()).from.name, 'A');
+    // a second login replays nothing
+    const again = record(b, 'chat', { filter: (m) => m.history === true });
+    assert.deepEqual(await emitAck(b, 'login', {}), { ok: true });
+    await again.none(300);
+  });
+
   it('a token without a name: login chooses the display name, the userid stays', async (t) => {
     const zed = uniqueName('zed');
     const z = await withToken(t, srv, token(zed));
