@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS  ?= 2
 # @clang-rt: the sanitizer runtime matching the installed clang (see install-deps.sh)
 APT_PACKAGES = build-essential cmake pkg-config libwebsockets-dev libwebsockets-evlib-uv \
-               libuv1-dev libjansson-dev libsqlite3-dev liblua5.4-dev nodejs npm chromium \
+               libuv1-dev libjansson-dev libsqlite3-dev liblua5.4-dev libssl-dev nodejs npm chromium \
                clang @clang-rt valgrind sqlite3 python3-socketio python3-websocket python3-requests
 NPM_DIRS = web tests tests/bench/node-server
 # Goals that install the dependencies first; build then waits for them, even under make -j.

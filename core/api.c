@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <uv.h>
 
 #include "adapter.h"
@@ -25,6 +26,7 @@
 #include "server.h"
 #include "sio.h"
 #include "socket.h"
+#include "token.h"
 #include "parley/version.h"
 
 #define TICK_MS 1000
@@ -56,6 +58,12 @@ _Static_assert(PARLEY_ETOOMANYROOMS == PL_ETOOMANYROOMS && PARLEY_EROOMNAME == P
 		       PARLEY_ERESERVED == PL_ERESERVED && PARLEY_EREFUSED == PL_EREFUSED &&
 		       PARLEY_EVERSION == PL_EVERSION,
 	       "the public error codes are the core's");
+_Static_assert(PARLEY_ETOKEN_MALFORMED == PL_TOKEN_EMALFORMED && PARLEY_ETOKEN_ALG == PL_TOKEN_EALG &&
+		       PARLEY_ETOKEN_SIGNATURE == PL_TOKEN_ESIG &&
+		       PARLEY_ETOKEN_EXPIRED == PL_TOKEN_EEXPIRED &&
+		       PARLEY_ETOKEN_NOTYET == PL_TOKEN_ENOTYET &&
+		       PARLEY_ETOKEN_CLAIMS == PL_TOKEN_ECLAIMS && PARLEY_TOKEN_MIN_KEY == PL_TOKEN_MIN_KEY,
+	       "the public token codes are the codec's");
 
 static enum pl_log_level level_of(enum parley_log_level l)
 {
@@ -490,6 +498,16 @@ static int inject(parley_socket *s, const char *event, json_t *args)
 	return pl_sio_dispatch(SOCK(s), event, args, NULL, 0, -1);
 }
 
+/* ---- signed tokens ---- */
+
+static int token_verify(const char *token, size_t len, const void *key, size_t key_len,
+			long long now_s, long long skew_s, json_t **claims)
+{
+	if (now_s == 0)
+		now_s = (long long)time(NULL);
+	return pl_token_verify(token, len, key, key_len, now_s, skew_s, claims);
+}
+
 static const struct parley_api table = {
 	.size = sizeof table,
 	.version = PARLEY_API_VERSION,
@@ -548,6 +566,8 @@ static const struct parley_api table = {
 	.history_store = history_store,
 	.history_record = history_record,
 	.socket_recovered = socket_recovered,
+	.token_verify = token_verify,
+	.token_sign = pl_token_sign,
 };
 
 const struct parley_api *pl_api(void)

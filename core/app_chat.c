@@ -321,6 +321,9 @@ static enum parley_verdict with_app_hook(struct parley_evt_message *msg, const c
 	return PARLEY_HANDLED;
 }
 
+/* The chat's value on a socket that has logged in (or recovered a session that had). */
+static char logged_in;
+
 static enum parley_verdict login(struct parley_evt_message *ev)
 {
 	parley_socket *s = ev->socket;
@@ -332,8 +335,12 @@ static enum parley_verdict login(struct parley_evt_message *ev)
 	/* the previous parts, held across the change: a part the login omits keeps its value */
 	json_t *old_name = json_incref(api->socket_name(s));
 	json_t *old_userid = json_incref(api->socket_userid(s));
-	/* history is replayed on the first login only: logging in again is no way to pull it */
-	bool first = !old_name && !old_userid;
+	/* history is replayed on the first login only: logging in again is no way to pull it.
+	 * The first is remembered, not read from the identity, which an authentication plugin
+	 * may have set at connect already. */
+	bool first = !api->socket_get_data(s, owner);
+	if (first)
+		api->socket_set_data(s, owner, &logged_in, NULL);
 	int rc = api->socket_set_identity(s, userid ? userid : old_userid, name ? name : old_name);
 	json_decref(old_name);
 	json_decref(old_userid);
@@ -629,6 +636,9 @@ static enum parley_verdict on_members(enum parley_hook hook, void *evt, void *ud
 	const char *room = room_arg(json_array_get(ev->args, 0));
 	if (!room)
 		return fail(ev, room_name_error);
+	/* who is in a room is for its members: a private room's list is not for everyone */
+	if (!api->socket_in(ev->socket, room))
+		return fail(ev, "not in that room");
 	reply(ev, json_pack("{sbssso}", "ok", 1, "room", room, "members",
 			    members_of(api->socket_nsp(ev->socket), room)));
 	return PARLEY_HANDLED;
@@ -874,6 +884,9 @@ static enum parley_verdict on_connected(enum parley_hook hook, void *evt, void *
 	parley_socket *s = e->socket;
 	if (!api->socket_recovered(s))
 		return PARLEY_PASS;
+	/* a session that had logged in does not get the history again on a later login */
+	if (api->socket_name(s) || api->socket_userid(s))
+		api->socket_set_data(s, owner, &logged_in, NULL);
 	size_t n = api->socket_room_count(s);
 	for (size_t i = 0; i < n; i++) {
 		const char *room = api->socket_room_at(s, i);

@@ -91,6 +91,12 @@ const char *pl_strerror(int err)
 	case PL_SIO_EBADPAYLOAD: return "invalid payload";
 	case PL_SIO_ECOMPLEX: return "payload too deep or of too many values";
 	case PL_SIO_EAUTHSIZE: return "auth payload too large";
+	case PL_TOKEN_EMALFORMED: return "malformed token";
+	case PL_TOKEN_EALG: return "unsupported token algorithm";
+	case PL_TOKEN_ESIG: return "bad token signature";
+	case PL_TOKEN_EEXPIRED: return "token expired";
+	case PL_TOKEN_ENOTYET: return "token not valid yet";
+	case PL_TOKEN_ECLAIMS: return "invalid token claims";
 	}
 	if (err < 0 && err > -PL_ERROR_BASE) {
 		size_t e = (size_t)-err;

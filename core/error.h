@@ -29,6 +29,14 @@ enum pl_error {
 	PL_SIO_EBADPAYLOAD = -1106, /* payload JSON of the wrong shape for the type */
 	PL_SIO_ECOMPLEX = -1107,    /* payload nested too deep or of too many values */
 	PL_SIO_EAUTHSIZE = -1108,   /* CONNECT payload (the auth) larger than allowed */
+
+	/* signed tokens (-1201..-1299), see token.h; the texts are reasons a client may be told */
+	PL_TOKEN_EMALFORMED = -1201, /* not three base64url parts of JSON, or too long */
+	PL_TOKEN_EALG = -1202,	     /* a header algorithm other than HS256, or crit */
+	PL_TOKEN_ESIG = -1203,	     /* the signature does not match */
+	PL_TOKEN_EEXPIRED = -1204,   /* exp has passed */
+	PL_TOKEN_ENOTYET = -1205,    /* iat or nbf lies in the future (beyond the skew) */
+	PL_TOKEN_ECLAIMS = -1206,    /* exp missing, or a claim of the wrong type or size */
 };
 
 /*

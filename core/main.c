@@ -25,6 +25,7 @@
 #include "retention.h"
 #include "server.h"
 #include "sio.h"
+#include "token_cli.h"
 #include "transport.h"
 
 #define SHUTDOWN_GRACE_MS 300 /* time for close packets to leave before the context goes */
@@ -163,6 +164,8 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && strcmp(argv[1], "history") == 0)
 		return pl_history_cli(argc - 1, argv + 1); /* the operator command, no server */
+	if (argc > 1 && strcmp(argv[1], "token") == 0)
+		return pl_token_cli(argc - 1, argv + 1); /* the same: prints a signed token */
 	saved_argc = argc;
 	saved_argv = argv;
 	pl_config_init(&cfg);

@@ -647,17 +647,27 @@ out:
 	return v;
 }
 
-/* A muted sender's message is refused with the time left. */
-static enum parley_verdict check_mute(struct parley_evt_message *ev)
+/*
+ * A banned sender's message is refused and the sender disconnected: with an authentication
+ * plugin the identity comes with the connection, so a banned user could chat without the login
+ * the ban is otherwise checked at. A muted sender's message is refused with the time left.
+ */
+static enum parley_verdict check_sender(struct parley_evt_message *ev)
 {
-	if (!json_object_size(state[MUTES]))
+	if (!json_object_size(state[MUTES]) && !json_object_size(state[BANS]))
 		return PARLEY_PASS;
 	json_t *uid = api->socket_userid(ev->socket);
 	char *text = uid ? uid_text(uid) : NULL;
 	if (!text)
 		return PARLEY_PASS;
-	json_t *e = in_force(MUTES, api->nsp_name(api->socket_nsp(ev->socket)), text);
+	const char *nspname = api->nsp_name(api->socket_nsp(ev->socket));
+	bool banned = in_force(BANS, nspname, text) != NULL;
+	json_t *e = banned ? NULL : in_force(MUTES, nspname, text);
 	free(text);
+	if (banned) {
+		refuse(ev, "banned");
+		return PARLEY_DISCONNECT;
+	}
 	if (!e)
 		return PARLEY_PASS;
 	long long left = json_integer_value(json_object_get(e, "until")) - now_ms();
@@ -674,7 +684,7 @@ static enum parley_verdict on_chat(enum parley_hook hook, void *evt, void *ud)
 	struct parley_evt_message *ev = evt;
 	const char *text = json_string_value(json_object_get(json_array_get(ev->args, 0), "msg"));
 	if (!text || text[0] != '/')
-		return check_mute(ev);
+		return check_sender(ev);
 	/* "/word rest": only the known commands are taken; "/me waves" is ordinary chat */
 	size_t n = strcspn(text + 1, " ");
 	const char *cmd = NULL;
@@ -682,7 +692,7 @@ static enum parley_verdict on_chat(enum parley_hook hook, void *evt, void *ud)
 		if (strlen(commands[i]) == n && strncmp(text + 1, commands[i], n) == 0)
 			cmd = commands[i];
 	if (!cmd)
-		return check_mute(ev);
+		return check_sender(ev);
 	char *mod = moderator_of(ev->socket);
 	if (!mod) {
 		char msg[64];
@@ -709,7 +719,7 @@ static enum parley_verdict on_private(enum parley_hook hook, void *evt, void *ud
 {
 	(void)hook;
 	(void)ud;
-	return check_mute(evt);
+	return check_sender(evt);
 }
 
 /* A login with a banned userid is refused and the socket disconnected. */

@@ -123,9 +123,8 @@ describe('chat protocol', () => {
     const room = uniqueName('lstr');
     await emitAck(a.s, 'join', room);
     assert.deepEqual(await emitAck(a.s, 'leave', room), { ok: true, room });
-    const m = await emitAck(a.s, 'members', { room });
-    assert.equal(m.ok, true);
-    assert.deepEqual(m.members, []);
+    // no longer a member: the list is not for it
+    assert.deepEqual(await emitAck(a.s, 'members', { room }), { ok: false, error: 'not in that room' });
   });
 
   it('members: ack with the room and its member records', async (t) => {
@@ -135,12 +134,15 @@ describe('chat protocol', () => {
     const c = await user(t, srv, 'C');
     await emitAck(a.s, 'join', { room });
     await emitAck(b.s, 'join', { room });
-    // Asking does not require being a member.
-    const r = await emitAck(c.s, 'members', { room });
+    const r = await emitAck(b.s, 'members', { room });
     assert.deepEqual(Object.keys(r).sort(), ['members', 'ok', 'room']);
     assert.equal(r.ok, true);
     assert.equal(r.room, room);
     assert.deepEqual([...r.members].sort(byId), [a.me, b.me].sort(byId));
+    // who is in a room is for its members only, as its history is
+    assert.deepEqual(await emitAck(c.s, 'members', { room }), { ok: false, error: 'not in that room' });
+    assert.deepEqual(await emitAck(c.s, 'members', uniqueName('nobody')), { ok: false, error: 'not in that room' });
+    assert.deepEqual(await emitAck(c.s, 'history', { room }), { ok: false, error: 'not in that room' });
   });
 
   it('a disconnected member: left notice to its rooms, gone from members', async (t) => {

@@ -8,7 +8,7 @@
 # without .c/.h (foo.c and foo.h are one module) or a header path as it is included.
 LAYERS='
 0  base       log buf map deadline json config error rand barrier peers parley/plugin.h parley/version.h
-1  codecs     eio_codec sio_codec
+1  codecs     eio_codec sio_codec token
 2  hooks      hooks
 3  conn       conn
 4  eio        eio eio_echo
@@ -17,7 +17,7 @@ LAYERS='
 6  socket     ack adapter socket bot
 7  sio        sio
 8  history    history history_schema recovery retention checkpoint history_cli
-9  api        api plugin lua_json lua_host
+9  api        api plugin lua_json lua_host token_cli
 10 apps       app_chat apps
 11 transport  transport http
 12 main       main

@@ -40,6 +40,16 @@ extern "C" {
 #define PARLEY_ERESERVED     (-1004) /* a name reserved by the protocol or the server */
 #define PARLEY_EREFUSED	     (-1005) /* a hook refused it */
 #define PARLEY_EVERSION	     (-1006) /* no API version in common */
+/* token_verify's refusals; api->strerror gives a reason that may be shown to the client */
+#define PARLEY_ETOKEN_MALFORMED (-1201) /* not three base64url parts of JSON, or too long */
+#define PARLEY_ETOKEN_ALG	(-1202) /* a header algorithm other than HS256 */
+#define PARLEY_ETOKEN_SIGNATURE (-1203) /* the signature does not match the key */
+#define PARLEY_ETOKEN_EXPIRED	(-1204) /* exp has passed */
+#define PARLEY_ETOKEN_NOTYET	(-1205) /* iat or nbf lies in the future, beyond the skew */
+#define PARLEY_ETOKEN_CLAIMS	(-1206) /* exp missing, or a claim of the wrong type or size */
+
+/* Signed tokens: the shortest HMAC key token_sign and token_verify accept, bytes. */
+#define PARLEY_TOKEN_MIN_KEY 32
 
 typedef struct parley_socket parley_socket; /* one client in one namespace */
 typedef struct parley_nsp parley_nsp;	    /* a namespace ("/", "/chat", ...) */
@@ -404,6 +414,26 @@ struct parley_api {
 	 * identity and rooms back, and was sent what it missed.
 	 */
 	bool (*socket_recovered)(const parley_socket *s);
+
+	/* -- signed tokens (API version 1) -- */
+	/*
+	 * Verifies a token of Parley's format (an HS256 JSON Web Token, see the README's Identity
+	 * section) of len bytes with the HMAC key (key_len bytes, at least PARLEY_TOKEN_MIN_KEY):
+	 * the header's alg, the signature (in constant time, before the claims are read), then
+	 * the claims at now_s (seconds since the epoch; 0 for the current time): exp required and
+	 * in the future, iat and nbf no later than now_s + skew_s, sub a string, name a string,
+	 * rooms a list of strings, all bounded in size. Returns 0 and sets *claims to the payload
+	 * object (a new reference), or an error: a PARLEY_ETOKEN_ code, -EINVAL for a short key,
+	 * -ENOMEM.
+	 */
+	int (*token_verify)(const char *token, size_t len, const void *key, size_t key_len,
+			    long long now_s, long long skew_s, json_t **claims);
+	/*
+	 * Signs claims (an object, borrowed; written as given) with the HMAC key. Returns the
+	 * token as a string (caller frees with free()), or NULL for a short key, a token over the
+	 * size token_verify reads, or no memory.
+	 */
+	char *(*token_sign)(const json_t *claims, const void *key, size_t key_len);
 };
 
 /*
