@@ -121,6 +121,11 @@ static bool recover(struct pl_socket *s, struct pl_restored *r)
 	const char *offset = json_string_value(json_object_get(s->auth, "offset"));
 	if (!sio->recovery->restore(sio->recovery_ud, s->nsp, pid, offset, r))
 		return false;
+	/* a CONNECT hook (a verified token) gave s an identity: only its own session is s's */
+	if (s->userid && !(r->userid && json_equal(s->userid, r->userid))) {
+		pl_restored_close(r);
+		return false;
+	}
 	struct pl_socket *old = pl_nsp_socket(s->nsp, r->sid);
 	if (old) {
 		if (strcmp(old->pid, pid) != 0) {
@@ -139,8 +144,12 @@ static bool recover(struct pl_socket *s, struct pl_restored *r)
 /* Gives a recovered socket its identity and rooms back, then what it missed. */
 static void resume(struct pl_socket *s, struct pl_restored *r)
 {
-	if (r->userid || r->name)
+	/* not over an identity a CONNECT hook gave (recover() checked it is the same user's),
+	 * but a name it lacks is the session's */
+	if (!s->userid && !s->name)
 		pl_nsp_set_identity(s, r->userid, r->name);
+	else if (!s->name && r->name)
+		pl_nsp_set_identity(s, s->userid, r->name);
 	size_t i;
 	json_t *room;
 	json_array_foreach(r->rooms, i, room)
@@ -178,7 +187,6 @@ static void on_connect(struct pl_client *c, struct pl_sio_packet *p)
 	if (!s)
 		return;
 	struct pl_restored restored = {0};
-	bool recovered = recover(s, &restored);
 	struct parley_evt_connect ev = {
 		.size = sizeof ev, .socket = (parley_socket *)s, .auth = s->auth};
 	enum parley_verdict v = PARLEY_PASS;
@@ -192,6 +200,8 @@ static void on_connect(struct pl_client *c, struct pl_sio_packet *p)
 	}
 	json_decref(ev.error);
 	ev.error = NULL;
+	/* after the CONNECT hooks: a session is taken over only by a client they let in */
+	bool recovered = recover(s, &restored);
 	if (!c->conn || pl_socket_attach(s)) {
 		/* every connect hook passed: each hears that the connect failed all the same */
 		pl_hooks_connect_failed(sio->hooks, nsp->name, &ev);

@@ -313,7 +313,11 @@ static enum parley_verdict refuse_connect(struct parley_evt_connect *ev, const c
 	return PARLEY_REJECT;
 }
 
-/* Verifies the CONNECT auth's token and keeps its claims on the socket. */
+/*
+ * Verifies the CONNECT auth's token, keeps its claims on the socket and gives it the token's
+ * identity, before the host looks at a session to recover: a session is then taken over only
+ * by its own user, who keeps the name it had when the token has none.
+ */
 static enum parley_verdict on_connect(enum parley_hook hook, void *evt, void *ud)
 {
 	(void)hook;
@@ -333,32 +337,9 @@ static enum parley_verdict on_connect(enum parley_hook hook, void *evt, void *ud
 		json_decref(claims);
 		return refuse_connect(ev, api->strerror(rc));
 	}
-	return PARLEY_PASS;
-}
-
-/*
- * Gives a connected socket the token's identity: after a recovered session's own, so the token
- * wins. A token without a name keeps the name the same user had.
- */
-static enum parley_verdict on_connected(enum parley_hook hook, void *evt, void *ud)
-{
-	(void)hook;
-	(void)ud;
-	parley_socket *s = ((struct parley_evt_socket *)evt)->socket;
-	json_t *claims = claims_of(s);
-	if (!claims)
-		return PARLEY_PASS;
-	json_t *sub = json_object_get(claims, "sub"), *name = json_object_get(claims, "name");
-	json_t *uid = api->socket_userid(s);
-	if (!name && uid && json_equal(uid, sub))
-		name = api->socket_name(s);
-	int rc = api->socket_set_identity(s, sub, name);
-	if (rc) {
-		api->log(owner, PARLEY_LOG_WARN, "auth-token: %s: identity not set: %s",
-			 api->socket_id(s), api->strerror(rc));
-		api->socket_disconnect(s, false);
-	}
-	return PARLEY_PASS;
+	rc = api->socket_set_identity(ev->socket, json_object_get(claims, "sub"),
+				      json_object_get(claims, "name"));
+	return rc ? refuse_connect(ev, api->strerror(rc)) : PARLEY_PASS;
 }
 
 /*
@@ -589,8 +570,6 @@ static int init(const struct parley_api *table, parley_owner *self, const char *
 		return rc;
 	if ((rc = api->hook_add(owner, PARLEY_HOOK_CONNECT, NULL, NULL, PARLEY_PRIO_GUARD,
 				on_connect, NULL)) ||
-	    (rc = api->hook_add(owner, PARLEY_HOOK_CONNECTED, NULL, NULL, PARLEY_PRIO_GUARD,
-				on_connected, NULL)) ||
 	    (rc = api->hook_add(owner, PARLEY_HOOK_APP, NULL, "login", PARLEY_PRIO_GUARD, on_login,
 				NULL)) ||
 	    (rc = api->hook_add(owner, PARLEY_HOOK_JOIN, NULL, NULL, PARLEY_PRIO_GUARD,

@@ -336,3 +336,35 @@ describe('auth-token with moderation', () => {
     await again;
   });
 });
+
+describe('auth-token with connection state recovery', () => {
+  it("a session is recovered only by its own user: another token with its pid gets a new one", async (t) => {
+    const srv = await startAuth(t);
+    const alice = await withToken(t, srv, token('u-alice', { name: 'Alice' }), { reconnection: false });
+    assert.equal((await emitAck(alice, 'join', 'r')).ok, true);
+    const { _pid: pid, id } = alice;
+    assert.ok(pid, 'the server gave a private session id');
+    alice.io.engine.close(); // the transport drops: the session waits to be recovered
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const writer = await withToken(t, srv, token('u-writer'));
+    await emitAck(writer, 'private', { to: 'u-alice', msg: 'for alice only' });
+    // mallory holds alice's pid (stolen) but her own token
+    const got = [];
+    const mallory = connect(t, srv, '/', { auth: { token: token('u-mallory'), pid, offset: '0' } });
+    mallory.onAny((event, ...args) => got.push([event, ...args]));
+    await once(mallory, 'connect', 5000);
+    assert.notEqual(mallory.id, id, 'she took over the session'); // (a client's own recovered flag needs its own pid)
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.ok(!JSON.stringify(got).includes('for alice only'), JSON.stringify(got));
+    // alice herself still recovers it, with what she missed
+    const back = connect(t, srv, '/', { auth: { token: token('u-alice', { name: 'Alice' }), pid, offset: '0' } });
+    const mine = [];
+    back.onAny((event, ...args) => mine.push([event, ...args]));
+    await once(back, 'connect', 5000);
+    assert.equal(back.id, id, 'alice took her session back');
+    for (let i = 0; i < 50 && !JSON.stringify(mine).includes('for alice only'); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.ok(JSON.stringify(mine).includes('for alice only'), JSON.stringify(mine));
+  });
+});

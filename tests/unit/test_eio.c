@@ -218,6 +218,7 @@ static void teardown(void)
 	pl_eio_server_stop(&srv);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	pl_eio_server_close(&srv);
+	pl_peers_close(&srv.peers);
 	pl_barrier_close(&srv.before_write);
 	if (uv_loop_close(&loop) != 0)
 		fprintf(stderr, "loop not empty\n");
