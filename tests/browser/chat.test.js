@@ -15,6 +15,7 @@ const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { spawn, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
+const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const { chromium } = require('playwright-core');
@@ -135,7 +136,7 @@ const DESKTOP = { width: 1000, height: 640 };
 const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true };
 
 /* A page in a fresh context; init (a function) runs in it before the page's own scripts. */
-async function newPage(file, options = { viewport: DESKTOP }, init = null) {
+async function newPage(file, options = { viewport: DESKTOP }, init = null, at = base) {
   const context = await browser.newContext(options);
   if (init) await context.addInitScript(init);
   const page = await context.newPage();
@@ -143,8 +144,34 @@ async function newPage(file, options = { viewport: DESKTOP }, init = null) {
   page.sentFrames = [];        // text frames this page sent on any WebSocket: [url, payload]
   page.on('websocket', (ws) => ws.on('framesent', (f) => page.sentFrames.push([ws.url(), f.payload])));
   page.on('pageerror', (err) => pageErrors.push(`${file}: ${err.message}`));
-  await page.goto(`${base}/${file}`, { timeout: STEP_MS });
+  await page.goto(`${at}/${file}`, { timeout: STEP_MS });
   return page;
+}
+
+/*
+ * A TCP relay to the server for pages loaded through it (at its base): drop() cuts their
+ * connections, as a lost network would, and while down it refuses new ones.
+ */
+async function relay() {
+  const sockets = new Set();
+  const port = Number(new URL(base).port);
+  const r = { down: false };
+  const server = net.createServer((c) => {
+    if (r.down) { c.destroy(); return; }
+    const up = net.connect(port, '127.0.0.1');
+    for (const sock of [c, up]) {
+      sockets.add(sock);
+      sock.on('error', () => {});
+      sock.on('close', () => { sockets.delete(sock); c.destroy(); up.destroy(); });
+    }
+    c.pipe(up);
+    up.pipe(c);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  r.base = `http://127.0.0.1:${server.address().port}`;
+  r.drop = () => sockets.forEach((sock) => sock.destroy());
+  r.close = () => { r.drop(); server.close(); };
+  return r;
 }
 
 async function login(page, name) {
@@ -248,6 +275,21 @@ browserTest('two users chat on index.html', { timeout: 60000 }, async () => {
   const ids = await Promise.all([alice, bob].map((p) => p.evaluate(() => localStorage.getItem('parley.userid'))));
   assert.ok(ids[0] && ids[1] && ids[0] !== ids[1], `userids ${ids}`);
   await alice.screenshot({ path: path.join(shots, 'index-alice.png') });
+});
+
+browserTest('a message with markup and an onerror handler shows as text and runs nothing', { timeout: 60000 }, async () => {
+  const evil = '<img src=x onerror=alert(1)><script>window.pwned = 1</script>';
+  const dialogs = [];
+  for (const p of [alice, bob]) p.on('dialog', (d) => { dialogs.push(d.message()); d.dismiss().catch(() => {}); });
+  await send(alice, evil);
+  await waitForChat(bob, 'Alice', evil);
+  await waitForChat(alice, 'Alice (you)', evil);
+  await bob.waitForTimeout(300); // an image error handler would have run by now
+  for (const p of [alice, bob]) {
+    assert.equal(await p.locator('#messages img, #messages script').count(), 0);
+    assert.equal(await p.evaluate(() => window.pwned), undefined);
+  }
+  assert.deepEqual(dialogs, []);
 });
 
 browserTest('rooms: join with members, room chat, leave', { timeout: 60000 }, async (t) => {
@@ -940,6 +982,39 @@ browserTest('screenshots of the client on a desktop and on a phone', { timeout: 
 });
 
 let sigtermExit;               // parley's exit code after SIGTERM (null if it had to be killed)
+
+browserTest('a dropped transport: reconnecting, then recovered; nothing twice, nothing typed lost',
+  { timeout: 60000 }, async () => {
+    const r = await relay();
+    try {
+      const dan = await newPage('index.html', { viewport: DESKTOP }, null, r.base);
+      await login(dan, 'Dan');
+      await send(alice, 'before the drop');
+      await waitForChat(dan, 'Alice', 'before the drop');
+      r.down = true;
+      r.drop();
+      await dan.waitForSelector('#status[data-state="wait"]');
+      assert.match(await dan.textContent('#status'), /reconnecting/);
+      await send(dan, 'typed during the drop');
+      await send(alice, 'sent while Dan was away');
+      await alice.waitForTimeout(500);
+      r.down = false;
+      await dan.waitForSelector('#status[data-state="on"]', { timeout: 15000 });
+      assert.match(await dan.textContent('#status'), /^connected over (websocket|polling), recovered$/);
+      await waitForChat(alice, 'Dan', 'typed during the drop');
+      await waitForChat(dan, 'Alice', 'sent while Dan was away');
+      await dan.waitForTimeout(300);
+      const count = (p, text) => p.locator('#messages li.chat .text').filter({ hasText: text }).count();
+      assert.equal(await count(dan, 'before the drop'), 1, 'shown once on the dropped page');
+      assert.equal(await count(dan, 'sent while Dan was away'), 1);
+      assert.equal(await count(alice, 'typed during the drop'), 1, 'sent once');
+      assert.equal(await count(dan, 'typed during the drop'), 1);
+      assert.deepEqual(pageErrors, []);
+      await dan.context().close();
+    } finally {
+      r.close();
+    }
+  });
 
 browserTest('pages show "reconnecting" when the server goes away', { timeout: 30000 }, async () => {
   sigtermExit = await stopServer();
