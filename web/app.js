@@ -270,7 +270,11 @@
       var btn = document.createElement('button');
       btn.type = 'button';
       btn.className = 'room' + (key === current ? ' active' : '');
-      btn.textContent = viewTitle(key);
+      var name = document.createElement('span');
+      name.className = 'room-name';
+      name.textContent = viewTitle(key);
+      btn.title = viewTitle(key); // the whole name, when a long one is cut short
+      btn.appendChild(name);
       btn.addEventListener('click', function () { switchView(key); });
       if (view.unread > 0) {
         var badge = document.createElement('span');

@@ -315,7 +315,7 @@ browserTest('rooms: join with members, room chat, leave', { timeout: 60000 }, as
   await send(bob, 'room message');
   await waitForChat(alice, 'Bob', 'room message');
   // It went to the room only: the "Everyone" view of Alice does not have it.
-  await alice.click('#room-list button:text-is("Everyone")');
+  await alice.click('#room-list button:has(> .room-name:text-is("Everyone"))');
   assert.equal(await alice.locator('#messages li.chat .text:text-is("room message")').count(), 0);
   await alice.click('#room-list button:has-text("lobby")');
 
@@ -324,8 +324,33 @@ browserTest('rooms: join with members, room chat, leave', { timeout: 60000 }, as
   await alice.waitForFunction(() => ![...document.querySelectorAll('#member-list li')]
     .some((li) => li.textContent === 'Bob'), null, { timeout: STEP_MS });
   await alice.screenshot({ path: path.join(shots, 'index-room.png') });
-  await alice.click('#room-list button:text-is("Everyone")');
+  await alice.click('#room-list button:has(> .room-name:text-is("Everyone"))');
 });
+
+browserTest('a long room name is cut short with its whole name on hover, its unread count in view',
+  { timeout: 60000 }, async () => {
+    const long = 'a-room-whose-name-goes-on-and-on-past-the-sidebar-' + 'x'.repeat(14); // 64, the field's most
+    for (const p of [alice, bob]) {
+      await p.fill('#join-room', long);
+      await p.click('#join-form button');
+      await p.waitForSelector(`#room-list button[title$="${long}"]`);
+    }
+    await alice.click('#room-list button:has(> .room-name:text-is("Everyone"))');
+    await send(bob, 'in the long room');
+    const button = alice.locator(`#room-list button[title$="${long}"]`);
+    await button.locator('.badge:text-is("1")').waitFor();
+    const fit = await button.evaluate((b) => {
+      const name = b.querySelector('.room-name'), badge = b.querySelector('.badge');
+      const box = b.getBoundingClientRect(), bb = badge.getBoundingClientRect();
+      return { cut: name.scrollWidth > name.clientWidth, badgeIn: bb.right <= box.right + 0.5 && bb.width > 0 };
+    });
+    assert.deepEqual(fit, { cut: true, badgeIn: true });
+    for (const p of [alice, bob]) {
+      await p.click(`#room-list button[title$="${long}"]`);
+      await p.click('#leave-btn');
+      await p.click('#room-list button:has(> .room-name:text-is("Everyone"))');
+    }
+  });
 
 browserTest('a later visitor sees the history once, below a divider, under the day of old messages',
   { timeout: 60000 }, async () => {
@@ -360,8 +385,8 @@ browserTest('a later visitor sees the history once, below a divider, under the d
 
 browserTest('the composer: Enter sends, Shift+Enter a new line; pending until acked; a refusal shows why',
   { timeout: 60000 }, async () => {
-    await alice.click('#room-list button:text-is("Everyone")');
-    await bob.click('#room-list button:text-is("Everyone")');
+    await alice.click('#room-list button:has(> .room-name:text-is("Everyone"))');
+    await bob.click('#room-list button:has(> .room-name:text-is("Everyone"))');
     await alice.click('#send-input');
     await alice.keyboard.type('first line');
     await alice.keyboard.press('Shift+Enter');
@@ -386,7 +411,7 @@ browserTest('the composer: Enter sends, Shift+Enter a new line; pending until ac
 
 browserTest('reading above: new messages do not move the view, and a button says they are below',
   { timeout: 60000 }, async () => {
-    await alice.click('#room-list button:text-is("Everyone")');
+    await alice.click('#room-list button:has(> .room-name:text-is("Everyone"))');
     for (let i = 0; i < 40; i++) await send(bob, `filler ${i}`);
     await waitForChat(alice, 'Bob', 'filler 39');
     assert.equal(await alice.isHidden('#new-below'), true, 'at the bottom: no button');
@@ -455,7 +480,7 @@ browserTest('the rooms are remembered for the next visit; bots are marked as bot
   assert.equal(await page.locator('#member-list li.bot button').count(), 0, 'no private conversation');
   await page.reload();
   await login(page, 'Remy');
-  await page.waitForSelector('#room-list button:text-is("# r1")');
+  await page.waitForSelector('#room-list button:has(> .room-name:text-is("# r1"))');
   await page.context().close();
 });
 
@@ -548,15 +573,15 @@ browserTest('private conversations: opened from the member list, answered, count
   await waitForChat(alice, 'Bob', 'hi Alice');
   // it went to Alice alone: the room and Everyone have it not
   for (const view of ['# pm', 'Everyone']) {
-    await alice.click(`#room-list button:text-is("${view}")`);
+    await alice.click(`#room-list button:has(> .room-name:text-is("${view}"))`);
     assert.equal(await alice.locator('#messages li.chat .text:text-is("hi Alice")').count(), 0);
   }
   for (const p of [alice, bob]) {
-    await p.click('#room-list button:text-is("# pm")');
+    await p.click('#room-list button:has(> .room-name:text-is("# pm"))');
     await p.click('#leave-btn');
   }
-  await alice.click('#room-list button:text-is("Everyone")');
-  await bob.click('#room-list button:text-is("Everyone")');
+  await alice.click('#room-list button:has(> .room-name:text-is("Everyone"))');
+  await bob.click('#room-list button:has(> .room-name:text-is("Everyone"))');
 });
 
 browserTest('native.html (plain WebSocket) chats with index.html', { timeout: 60000 }, async () => {
@@ -1039,7 +1064,7 @@ browserTest('pages reconnect when the server comes back on the same port', { tim
     .some((li) => li.textContent.startsWith('Alice')), null, { timeout: STEP_MS });
   // Recovered, not replayed: what the pages showed before the restart is shown once.
   for (const p of [alice, bob]) {
-    await p.click('#room-list button:text-is("Everyone")');
+    await p.click('#room-list button:has(> .room-name:text-is("Everyone"))');
     assert.equal(await p.locator('#messages li.chat .text:text-is("hi from a raw <i>WebSocket</i>")')
       .count(), 1, 'a message from before the restart, once');
   }
@@ -1062,7 +1087,7 @@ browserTest('a restart without recovery: rooms joined again, nothing shown twice
     await waitForChat(bob, 'Alice', 'typed while away');
     // the login and the rejoin asked for what came after the newest message shown: no repeats
     for (const p of [alice, bob]) {
-      await p.click('#room-list button:text-is("Everyone")');
+      await p.click('#room-list button:has(> .room-name:text-is("Everyone"))');
       assert.equal(await p.locator('#messages li.chat .text:text-is("hi from a raw <i>WebSocket</i>")')
         .count(), 1, 'a message from before the restart, once');
     }
