@@ -604,6 +604,13 @@
       }
       everConnected = true;
       socket.io.engine.once('upgrade', showConnected);
+      if (socket.recovered) {
+        // the session came back with its identity and rooms: a login would only announce the
+        // user to everyone again
+        signedIn = true;
+        pending.splice(0).forEach(sendChat);
+        return;
+      }
       // A page that shows messages asks only for those after its newest one (since).
       var global = views.get(GLOBAL);
       var login = global.lastId ? { name: me.name, userid: me.userid, since: global.lastId }

@@ -1034,6 +1034,8 @@ browserTest('a dropped transport: reconnecting, then recovered; nothing twice, n
       assert.equal(await count(dan, 'sent while Dan was away'), 1);
       assert.equal(await count(alice, 'typed during the drop'), 1, 'sent once');
       assert.equal(await count(dan, 'typed during the drop'), 1);
+      // a recovered session is not announced again
+      assert.equal(await alice.locator('#messages li.notice:text-is("Dan joined")').count(), 1);
       assert.deepEqual(pageErrors, []);
       await dan.context().close();
     } finally {
