@@ -728,6 +728,14 @@ int pl_transport_start(struct pl_server *srv)
 	info.vhost_name = "parley";
 	info.keepalive_timeout = 60;
 	info.timeout_secs = 20;
+	/* lws 4.1 arms a "validity" timer on every WebSocket (a ping after 300 s without a pong,
+	 * hang-up at 310 s) in its sorted timer list, and each insertion walks that list: with N
+	 * WebSockets held, every accept cost O(N). Engine.IO's heartbeat already finds dead
+	 * peers (eio.c, on Parley's deadline heap), so a policy without validity checks keeps
+	 * held WebSockets out of lws's list */
+	static const lws_retry_bo_t no_validity_checks = {.secs_since_valid_ping = 0,
+							  .secs_since_valid_hangup = 0};
+	info.retry_and_idle_policy = &no_validity_checks;
 	/* with a foreign loop, lws_create_context succeeds even when the port is taken: only the
 	 * explicit vhost creation tells */
 	tp.vhost = lws_create_vhost(tp.lws, &info);
