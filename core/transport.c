@@ -18,6 +18,7 @@
 
 #include "buf.h"
 #include "conn.h"
+#include "deadline.h"
 #include "eio.h"
 #include "http.h"
 #include "log.h"
@@ -28,20 +29,15 @@
 
 _Static_assert(PL_FRAME_HEADROOM >= LWS_PRE + 10, "frame headroom must fit LWS_PRE and a header");
 
-/* A WebSocket close scheduled outside its callbacks, with the status its close frame carries. */
-struct pending_close {
-	struct lws *wsi; /* the connection */
-	int status;	 /* RFC 6455 close status */
-};
+/* How long each step of a WebSocket close may take: our close frame to leave, then the peer's
+ * to come back (lws 4.1 allows 5 s for each of them too). */
+#define CLOSE_STEP_MS 5000
 
 /* The transport's own state: one listener per process. */
 static struct {
-	struct lws_context *lws;	      /* libwebsockets context on the server's loop */
-	struct lws_vhost *vhost;	      /* the listening vhost */
-	uv_timer_t closer;		      /* runs deferred WebSocket closes outside callbacks */
-	struct pending_close *pending_close; /* WebSockets to close at the next closer run */
-	size_t n_pending_close;		      /* entries in pending_close */
-	size_t cap_pending_close;	      /* capacity of pending_close */
+	struct lws_context *lws;     /* libwebsockets context on the server's loop */
+	struct lws_vhost *vhost;     /* the listening vhost */
+	struct pl_deadlines closing; /* WebSocket closes that take too long are cut here */
 } tp;
 
 /* Engine.IO's handle for a connection is the wsi itself: no allocation, no lookup. */
@@ -71,6 +67,10 @@ struct conn {
 	bool conn_close;	  /* the client sent "Connection: close" */
 	bool hang_up;		  /* close the connection once the response is written */
 	bool too_large;		  /* a WebSocket message passed maxPayload: closing, input ignored */
+	int close_status;	  /* WebSocket: status of the close frame we send, 0 while open */
+	bool close_sent;	  /* that close frame is written: the peer's close frame ends it */
+	struct lws *closing_wsi;  /* WebSocket closing: the connection, for close_due */
+	struct pl_deadline close_due; /* WebSocket closing: when it is cut short (tp.closing) */
 };
 
 /* lws has no per-connection area yet while an upgrade is confirmed: a refusal is built here */
@@ -212,47 +212,72 @@ static int ws_write_raw(struct lws *wsi, unsigned char *p, size_t len)
 	return n < 0 ? -1 : 0;
 }
 
-static void closer_run(uv_timer_t *t)
+/* A WebSocket close took too long (a peer that does not read or does not answer): cut it. */
+static void close_overdue(struct pl_deadline *d)
 {
-	(void)t;
-	/* Closing from inside a connection's own callback (returning -1 from WRITEABLE) makes
-	 * Debian's debug build of lws drop the close frame; closing here, outside, sends it. */
-	while (tp.n_pending_close) {
-		struct pending_close pc = tp.pending_close[--tp.n_pending_close];
-		lws_close_reason(pc.wsi, (enum lws_close_status)pc.status, NULL, 0);
-		lws_set_timeout(pc.wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
-	}
+	struct conn *c = (struct conn *)((char *)d - offsetof(struct conn, close_due));
+	/* on Parley's timer, outside the connection's callbacks; with no close reason set, lws
+	 * closes the socket without a close handshake (and arms no timeout of its own) */
+	lws_set_timeout(c->closing_wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
 }
 
-/* Closes a WebSocket with a close frame carrying an RFC 6455 status, outside of its
- * callbacks. The first close scheduled for a connection decides its status. */
+/* Arms (or re-arms) the deadline of the close step c is at. */
+static void close_step(struct lws *wsi, struct conn *c)
+{
+	if (pl_deadline_set(&tp.closing, &c->close_due, CLOSE_STEP_MS, close_overdue))
+		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, 1); /* lws's timer, then */
+}
+
+/*
+ * Closes a WebSocket with a close frame carrying an RFC 6455 status; the first close asked for
+ * a connection decides its status. The frame is written at the connection's next writable, the
+ * peer's close frame then ends the connection, and Parley's deadline heap cuts a close that
+ * takes longer than CLOSE_STEP_MS per step.
+ *
+ * lws's own close (lws_close_reason, then closing the wsi) arms a 5 s timeout for the close frame
+ * to leave and another for the peer's answer, each an insertion into lws's sorted timer list
+ * that walks every close already in progress: closing n WebSockets at once (a shutdown) cost
+ * O(n^2). lws also must not close from a connection's own callbacks (returning -1 from
+ * WRITEABLE makes Debian's debug build of lws drop the close frame), which here never happens:
+ * our frame is written by us, and the connection ends when the peer's has arrived.
+ */
 static void close_ws(struct lws *wsi, int status)
 {
-	for (size_t i = 0; i < tp.n_pending_close; i++)
-		if (tp.pending_close[i].wsi == wsi)
-			return;
-	if (tp.n_pending_close == tp.cap_pending_close) {
-		struct pending_close *a =
-			pl_array_grow(tp.pending_close, &tp.cap_pending_close, sizeof *a, 16);
-		if (!a) {
-			lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, 1);
-			return;
-		}
-		tp.pending_close = a;
+	struct conn *c = lws_wsi_user(wsi);
+	if (!c) {
+		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		return;
 	}
-	tp.pending_close[tp.n_pending_close++] = (struct pending_close){wsi, status};
-	uv_timer_start(&tp.closer, closer_run, 0, 0);
+	if (c->close_status)
+		return;
+	c->close_status = status;
+	c->closing_wsi = wsi;
+	pl_deadline_init(&c->close_due);
+	close_step(wsi, c);
+	lws_callback_on_writable(wsi);
 }
 
-/* Forgets a wsi that closed before its scheduled close ran. */
-static void forget_pending_close(struct lws *wsi)
+/* Writes the close frame of a closing WebSocket, from its writable callback. Returns 0, or -1
+ * when the connection failed. */
+static int write_close(struct lws *wsi, struct conn *c)
 {
-	for (size_t i = 0; i < tp.n_pending_close; i++) {
-		if (tp.pending_close[i].wsi == wsi) {
-			tp.pending_close[i] = tp.pending_close[--tp.n_pending_close];
-			return;
-		}
-	}
+	/* a whole frame, as a RAW write: after what lws may still hold of earlier frames */
+	unsigned char frame[LWS_PRE + 4];
+	unsigned char *p = frame + LWS_PRE;
+	p[0] = 0x88; /* FIN, close */
+	p[1] = 2;
+	p[2] = (unsigned char)(c->close_status >> 8);
+	p[3] = (unsigned char)c->close_status;
+	c->close_sent = true;
+	close_step(wsi, c);
+	return ws_write_raw(wsi, p, 4);
+}
+
+/* The connection is gone: a close in progress is over. */
+static void close_done(struct conn *c)
+{
+	if (c && c->close_status)
+		pl_deadline_cancel(&tp.closing, &c->close_due);
 }
 
 /* The Engine.IO parts of a request: query arguments and the headers that matter. */
@@ -641,8 +666,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		/* lws has no maximum message size of its own: enforce maxPayload here */
 		if (c->body.len + len > srv->cfg->max_payload) {
 			pl_warn("eio %s: message over maxPayload", c->session->sid);
-			/* closed from the closer, not by returning -1 here, so the client gets
-			 * 1009 rather than 1006; the rest of the message is ignored */
+			/* closed with a close frame, not by returning -1 here, so the client
+			 * gets 1009 rather than 1006; the rest of the message is ignored */
 			close_ws(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE);
 			pl_eio_close(c->session, "payload too large", false);
 			pl_sbuf_close(&c->body);
@@ -665,12 +690,19 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	}
 
 	case LWS_CALLBACK_SERVER_WRITEABLE:
+		if (c->close_status)
+			return c->close_sent ? 0 : write_close(wsi, c);
 		if (!c->session)
 			return 0;
 		return pl_eio_ws_writable(c->session, conn_of(wsi));
 
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+		/* the answer to our close frame: lws would send a close frame of its own, so end
+		 * the connection here; a close the peer began, lws answers */
+		return c && c->close_sent ? -1 : 0;
+
 	case LWS_CALLBACK_CLOSED:
-		forget_pending_close(wsi);
+		close_done(c);
 		conn_release_session(c, wsi, true);
 		pl_sbuf_close(&c->body);
 		return 0;
@@ -757,9 +789,8 @@ int pl_transport_start(struct pl_server *srv)
 	void *foreign_loops[1] = {srv->loop};
 
 	lws_set_log_level(pl_log_enabled(PL_LOG_DEBUG) ? LLL_ERR | LLL_WARN : LLL_ERR, lws_log_line);
-	uv_timer_init(srv->loop, &tp.closer);
-	if (pl_eio_set_conn_ops(srv, &lws_conn_ops)) {
-		pl_error("cannot allocate the write buffer");
+	if (pl_deadlines_init(&tp.closing, srv->loop) || pl_eio_set_conn_ops(srv, &lws_conn_ops)) {
+		pl_error("cannot allocate the write buffer or the close timer");
 		return -1;
 	}
 
@@ -793,6 +824,14 @@ int pl_transport_start(struct pl_server *srv)
 	info.vhost_name = "parley";
 	info.keepalive_timeout = 60;
 	info.timeout_secs = 20;
+	/* lws 4.1 arms a "validity" timer on every WebSocket (a ping after 300 s without a pong,
+	 * hang-up at 310 s) in its sorted timer list, and each insertion walks that list: with N
+	 * WebSockets held, every accept cost O(N). Engine.IO's heartbeat already finds dead
+	 * peers (eio.c, on Parley's deadline heap), so a policy without validity checks keeps
+	 * held WebSockets out of lws's list */
+	static const lws_retry_bo_t no_validity_checks = {.secs_since_valid_ping = 0,
+							  .secs_since_valid_hangup = 0};
+	info.retry_and_idle_policy = &no_validity_checks;
 	/* with a foreign loop, lws_create_context succeeds even when the port is taken: only the
 	 * explicit vhost creation tells */
 	tp.vhost = lws_create_vhost(tp.lws, &info);
@@ -808,11 +847,10 @@ int pl_transport_start(struct pl_server *srv)
 void pl_transport_stop(struct pl_server *srv)
 {
 	(void)srv;
-	uv_timer_stop(&tp.closer);
-	closer_run(&tp.closer);
 	if (tp.lws)
 		lws_context_destroy(tp.lws);
-	uv_close((uv_handle_t *)&tp.closer, NULL);
+	/* after the context: the connections it closed have cancelled their deadlines */
+	pl_deadlines_close(&tp.closing);
 }
 
 void pl_transport_free(struct pl_server *srv)
@@ -823,7 +861,4 @@ void pl_transport_free(struct pl_server *srv)
 		lws_context_destroy(tp.lws);
 	tp.lws = NULL;
 	tp.vhost = NULL;
-	free(tp.pending_close);
-	tp.pending_close = NULL;
-	tp.n_pending_close = tp.cap_pending_close = 0;
 }

@@ -110,6 +110,8 @@ struct bench_opts {
 	uint32_t room_size;   /* rooms: members per room */
 	uint32_t msg_size;    /* bytes of padding appended to each message text */
 	uint32_t concurrency; /* connection attempts in flight at most */
+	uint32_t ramp_step;   /* report the accept rate per this many connections (0: off) */
+	uint32_t sources;     /* loopback source addresses to spread connections over (0: one) */
 	int server_pid;	      /* 0, or the server to sample in /proc */
 	uint32_t rooms;	      /* replay: rooms r0..r<rooms-1> the database holds */
 	bool login;	      /* fanout/polling: log every client in first */

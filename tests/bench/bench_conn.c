@@ -7,6 +7,8 @@
  * here; Socket.IO packets of a connected client go to bench_on_packet() in bench_scenarios.c.
  */
 #define _GNU_SOURCE /* memmem() */
+#include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -641,6 +643,29 @@ static void connect_cb(uv_connect_t *req, int status)
 		client_fail(cl);
 }
 
+/*
+ * --sources: binds the socket to one of 127.0.0.2.. before it connects. The kernel picks an
+ * ephemeral port by searching the range for a free (source, destination) pair: from one source
+ * address, that search grows with the connections already open (past 10,000 it was most of the
+ * load generator's CPU), and the ramp would measure the client's kernel, not the server.
+ * IP_BIND_ADDRESS_NO_PORT leaves the port to connect(), which then only avoids that address's
+ * own connections.
+ */
+static int bind_source(struct bench_conn *c)
+{
+	struct sockaddr_in src = {.sin_family = AF_INET};
+	uv_os_fd_t fd;
+	int one = 1, rc;
+
+	rc = uv_fileno((uv_handle_t *)&c->tcp, &fd);
+	if (rc < 0)
+		return rc;
+	if (setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one)) != 0)
+		return -errno;
+	src.sin_addr.s_addr = htonl(0x7f000002u + c->cl->id % bench.o.sources);
+	return uv_tcp_bind(&c->tcp, (const struct sockaddr *)&src, 0);
+}
+
 static int conn_open(struct bench_conn *c)
 {
 	int rc;
@@ -653,12 +678,16 @@ static int conn_open(struct bench_conn *c)
 	c->busy = false;
 	c->connected = false;
 	c->headers_done = false;
-	rc = uv_tcp_init(bench.loop, &c->tcp);
+	rc = uv_tcp_init_ex(bench.loop, &c->tcp, AF_INET);
 	if (rc < 0)
 		return rc;
 	c->tcp.data = c;
 	c->open = true;
 	c->cl->handles++;
+	if (bench.o.sources && (rc = bind_source(c)) < 0) {
+		conn_close(c);
+		return rc;
+	}
 	rc = uv_tcp_connect(&c->connect_req, &c->tcp, (const struct sockaddr *)&bench.addr,
 			    connect_cb);
 	if (rc < 0) {

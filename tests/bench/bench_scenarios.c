@@ -17,6 +17,8 @@
 
 #include "bench.h"
 
+#define RAMP_BINS 100 /* --ramp-step bins kept for the JSON line */
+
 enum phase {
 	PH_RAMP,    /* opening connections */
 	PH_PREP,    /* logins or room joins */
@@ -33,6 +35,11 @@ static struct {
 	uint64_t t_progress;		/* last time something measured arrived */
 	uint64_t t0, t1;		/* measured interval */
 	uint64_t ramp_ns;		/* time the ramp took */
+	uint64_t t_step;		/* --ramp-step: when the current bin of connections began */
+	uint32_t step_mark;		/* --ramp-step: connections complete when it began */
+	uint32_t bins;			/* --ramp-step: bins measured */
+	uint32_t n_rates;		/* --ramp-step: bins kept in rates */
+	double rates[RAMP_BINS];	/* --ramp-step: connections per second in each bin */
 	struct bench_proc base, p0, p1; /* server samples: before ramp, interval start and end */
 	uint64_t self0, self1;		/* our own CPU time over the interval */
 	uint32_t connected;		/* clients ready when the ramp ended */
@@ -450,6 +457,18 @@ static int report(void)
 	bench_json_add(&j, "server_closed", "%u", bench.server_closed);
 	bench_json_add(&j, "duration_s", "%.3f", secs);
 	bench_json_add(&j, "ramp_s", "%.3f", (double)s.ramp_ns / 1e9);
+	if (o->ramp_step) {
+		char rates[RAMP_BINS * 10 + 3];
+		size_t n = 0;
+
+		rates[n++] = '[';
+		for (uint32_t k = 0; k < s.n_rates; k++)
+			n += (size_t)snprintf(rates + n, sizeof(rates) - n, "%s%.0f", k ? "," : "",
+					      s.rates[k]);
+		snprintf(rates + n, sizeof(rates) - n, "]");
+		bench_json_add(&j, "ramp_step", "%u", o->ramp_step);
+		bench_json_add(&j, "ramp_rates", "%s", rates);
+	}
 	fmt_ms(pct[0], sizeof(pct[0]), bench_hist_pct(&bench.hist, 50));
 	fmt_ms(pct[1], sizeof(pct[1]), bench_hist_pct(&bench.hist, 90));
 	fmt_ms(pct[2], sizeof(pct[2]), bench_hist_pct(&bench.hist, 99));
@@ -675,6 +694,30 @@ static bool drained(void)
 	return s.delivered >= s.expected;
 }
 
+/*
+ * --ramp-step: closes the current bin of connections once it holds ramp_step of them (or the
+ * ramp is over) and logs its rate, so that an accept rate falling with the number held shows.
+ */
+static void ramp_steps(uint64_t now, bool last)
+{
+	uint32_t got = bench.ever_ready - s.step_mark;
+	double rate;
+
+	if (!s.t_step)
+		s.t_step = s.t_phase;
+	/* bins end at multiples of ramp_step (give or take a tick's connections), so that the
+	 * last one is short only when --clients is not a multiple */
+	if (!got || (bench.ever_ready < (s.bins + 1) * bench.o.ramp_step && !last))
+		return;
+	s.bins++;
+	rate = (double)got / ((double)(now - s.t_step) / 1e9 + 1e-9);
+	if (s.n_rates < RAMP_BINS)
+		s.rates[s.n_rates++] = rate;
+	bench_log("ramp: %u connected, %.0f/s over the last %u", bench.ever_ready, rate, got);
+	s.step_mark = bench.ever_ready;
+	s.t_step = now;
+}
+
 static void tick_cb(uv_timer_t *t)
 {
 	const struct bench_opts *o = &bench.o;
@@ -690,8 +733,13 @@ static void tick_cb(uv_timer_t *t)
 			last_seen = bench.ever_ready + bench.failed;
 			s.t_progress = now;
 		}
+		if (o->ramp_step)
+			ramp_steps(now, bench.next_start >= o->clients && bench.opening == 0);
 		if (bench.next_start >= o->clients && bench.opening == 0) {
 			s.ramp_ns = in_phase;
+			if (o->ramp_step)
+				bench_log("ramp done: %u connected in %.3f s", bench.ever_ready,
+					  (double)in_phase / 1e9);
 			enter(PH_PREP);
 		} else if (now - s.t_progress > 10000000000ull) {
 			bench_log("ramp stalled with %u connections opening", bench.opening);

@@ -161,6 +161,8 @@ static void usage(FILE *f)
 	      "  --rooms N          replay: rooms r0..r<N-1> in the server's database (1000)\n"
 	      "  --msg-size N       bytes of padding in each message (0)\n"
 	      "  --concurrency N    connection handshakes in flight at most (200)\n"
+	      "  --ramp-step N      report the ramp's connections/s per N connections\n"
+	      "  --sources N        connect from N source addresses 127.0.0.2.. (at most 250)\n"
 	      "  --server-pid PID   sample the server's CPU and RSS in /proc\n"
 	      "  --no-login         fanout/polling: skip the login phase\n"
 	      "  --no-history       store: the server stores nothing (acks say stored:false)\n"
@@ -248,6 +250,8 @@ int main(int argc, char **argv)
 						 {"room-size", required_argument, NULL, 'R'},
 						 {"msg-size", required_argument, NULL, 'm'},
 						 {"concurrency", required_argument, NULL, 'C'},
+						 {"ramp-step", required_argument, NULL, 'S'},
+						 {"sources", required_argument, NULL, 'A'},
 						 {"server-pid", required_argument, NULL, 'P'},
 						 {"rooms", required_argument, NULL, 'O'},
 						 {"no-login", no_argument, NULL, 'L'},
@@ -277,6 +281,8 @@ int main(int argc, char **argv)
 		case 'R': o->room_size = (uint32_t)num_arg("room-size", optarg); break;
 		case 'm': o->msg_size = (uint32_t)num_arg("msg-size", optarg); break;
 		case 'C': o->concurrency = (uint32_t)num_arg("concurrency", optarg); break;
+		case 'S': o->ramp_step = (uint32_t)num_arg("ramp-step", optarg); break;
+		case 'A': o->sources = (uint32_t)num_arg("sources", optarg); break;
 		case 'P': o->server_pid = (int)num_arg("server-pid", optarg); break;
 		case 'O': o->rooms = (uint32_t)num_arg("rooms", optarg); break;
 		case 'L': o->login = false; break;
@@ -291,6 +297,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	set_defaults(o);
+	if (o->sources > 250) {
+		bench_log("--sources must be at most 250");
+		return 2;
+	}
 	if (o->msg_size > 60000 || o->port <= 0 || o->port > 65535) {
 		bench_log("--msg-size must be at most 60000 and --port 1..65535");
 		return 2;

@@ -4,6 +4,8 @@
 // headers, limits and CORS answers that clients depend on.
 
 const assert = require('node:assert/strict');
+const crypto = require('node:crypto');
+const net = require('node:net');
 const { describe, it, before, after } = require('node:test');
 const {
   startServer, request, rawWs, rawEngineWs, pollingHandshake, sleep, withTimeout,
@@ -413,6 +415,34 @@ describe('engine.io limits', () => {
     const info = await ws.waitClose();
     assert.equal(info.code, 1009, 'closed as "message too big", as the reference server does');
     assert.equal(ws.frames.length, 0, 'no echo of the oversized message');
+  });
+
+  it('a peer that never answers the close frame is cut after the close timeout', async (t) => {
+    // by hand over TCP: a WebSocket library would answer the close frame itself
+    const sock = net.connect(srv.port, srv.host);
+    t.after(() => sock.destroy());
+    let got = Buffer.alloc(0);
+    const ended = new Promise((resolve) => sock.on('close', resolve));
+    sock.on('data', (d) => { got = Buffer.concat([got, d]); });
+    sock.write(`GET ${EIO}?EIO=4&transport=websocket HTTP/1.1\r\nHost: ${srv.host}\r\n` +
+      'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n' +
+      `Sec-WebSocket-Key: ${crypto.randomBytes(16).toString('base64')}\r\n\r\n`);
+    const until = async (what, f) => {
+      for (let i = 0; i < 100 && !f(); i++) await sleep(20);
+      assert.ok(f(), `${what}: got ${JSON.stringify(got.toString('latin1'))}`);
+    };
+    await until('upgrade and open packet', () => got.includes('\r\n\r\n') && got.includes('"sid"'));
+    // one masked text frame over maxPayload (1000)
+    const payload = Buffer.from('4' + 'z'.repeat(1500));
+    const mask = crypto.randomBytes(4);
+    const head = Buffer.from([0x81, 0x80 | 126, payload.length >> 8, payload.length & 0xff]);
+    sock.write(Buffer.concat([head, mask, payload.map((b, i) => b ^ mask[i % 4])]));
+    const close1009 = Buffer.from([0x88, 0x02, 0x03, 0xf1]);
+    await until('close frame 1009', () => got.includes(close1009));
+    const t0 = Date.now();
+    await withTimeout(ended, 9000, 'the server closing the TCP connection');
+    const waited = Date.now() - t0;
+    assert.ok(waited > 4000 && waited < 8000, `cut ${waited} ms after its close frame (5 s)`);
   });
 });
 

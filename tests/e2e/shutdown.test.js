@@ -4,7 +4,9 @@
 
 const assert = require('node:assert/strict');
 const { describe, it } = require('node:test');
-const { startServer, connected, once, withTimeout, request, sleep } = require('./lib/server');
+const {
+  startServer, connected, once, withTimeout, request, sleep, rawEngineWs,
+} = require('./lib/server');
 
 const CLOSE_REASONS = ['transport close', 'transport error', 'io server disconnect'];
 
@@ -26,6 +28,17 @@ describe('shutdown', () => {
     for (const r of reasons) assert.ok(CLOSE_REASONS.includes(r), `disconnect reason ${r}`);
     assert.ok(Date.now() - t0 < 5000);
     await assert.rejects(request(srv, { path: '/healthz', timeoutMs: 1000 }), 'no longer listening');
+  });
+
+  it('SIGTERM: a WebSocket gets the close packet, then a close frame 1000 after its answer', async (t) => {
+    const srv = await startServer(t, {});
+    const { ws } = await rawEngineWs(t, srv);
+    const t0 = Date.now();
+    await srv.stop(3000);
+    assert.equal(await ws.nextText(), '1', 'the Engine.IO close packet');
+    const info = await ws.waitClose();
+    assert.equal(info.code, 1000, 'a close frame, not a dropped connection (1006)');
+    assert.ok(Date.now() - t0 < 3000);
   });
 
   it('SIGTERM with a pending long-poll still exits 0 promptly', async (t) => {
