@@ -131,7 +131,9 @@ static void test_steps_are_bounded(void)
 	struct pl_retention *r = pl_retention_new(&f.loop, f.h, &f.cfg); /* runs one step */
 	ASSERT_NOT_NULL(r);
 	long long left = count(&f, "1");
-	ASSERT(left < 2000 && left > 1000); /* a step is about half a millisecond */
+	/* a step is about half a millisecond: far from all of it (on a loaded machine, maybe
+	 * nothing yet) */
+	ASSERT(left > 1000);
 	ASSERT(catch_up(r) > 2);
 	ASSERT_EQ(count(&f, "1"), 10);
 	teardown(&f, r);
