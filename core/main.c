@@ -41,9 +41,15 @@ static struct pl_retention *retention; /* deletes what is kept no longer */
 
 #define RECOVERY_MAX_MISSED 1000 /* packets a recovered client gets again at most */
 
+static uint64_t shutdown_at; /* loop time of the signal */
+
+/* Stops the transport once every session's close packet has left and every WebSocket's
+ * closing handshake is done, or the grace is over. */
 static void finish_shutdown(uv_timer_t *t)
 {
-	(void)t;
+	if ((server.eio.sessions.count || pl_transport_closing()) &&
+	    uv_now(t->loop) - shutdown_at < SHUTDOWN_GRACE_MS)
+		return; /* the timer repeats */
 	pl_transport_stop(&server);
 	uv_close((uv_handle_t *)&shutdown_timer, NULL);
 }
@@ -65,8 +71,8 @@ static void on_signal(uv_signal_t *h, int signum)
 	pl_scripts_stop(); /* their timers would keep the loop running */
 	pl_eio_close_all(&server);
 	uv_timer_init(server.loop, &shutdown_timer);
-	uv_timer_start(&shutdown_timer, finish_shutdown,
-		       server.eio.sessions.count ? SHUTDOWN_GRACE_MS : 0, 0);
+	shutdown_at = uv_now(server.loop);
+	uv_timer_start(&shutdown_timer, finish_shutdown, 0, 10);
 }
 
 /*

@@ -844,6 +844,11 @@ int pl_transport_start(struct pl_server *srv)
 	return 0;
 }
 
+size_t pl_transport_closing(void)
+{
+	return tp.closing.n;
+}
+
 void pl_transport_stop(struct pl_server *srv)
 {
 	(void)srv;

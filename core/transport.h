@@ -7,6 +7,8 @@
 #ifndef PL_TRANSPORT_H
 #define PL_TRANSPORT_H
 
+#include <stddef.h>
+
 struct pl_server;
 
 /*
@@ -17,6 +19,8 @@ struct pl_server;
 int pl_transport_start(struct pl_server *srv);
 /* First half of shutdown: destroys the context while the loop still runs. */
 void pl_transport_stop(struct pl_server *srv);
+/* WebSockets whose closing handshake is still under way. */
+size_t pl_transport_closing(void);
 /* Second half, after uv_run returned (required with a foreign loop). */
 void pl_transport_free(struct pl_server *srv);
 
