@@ -8,7 +8,7 @@
 # without .c/.h (foo.c and foo.h are one module) or a header path as it is included.
 LAYERS='
 0  base       log buf map deadline json config error rand barrier peers parley/plugin.h parley/version.h
-1  codecs     eio_codec sio_codec token
+1  codecs     eio_codec sio_codec token msgpack_codec
 2  hooks      hooks
 3  conn       conn
 4  eio        eio eio_echo
