@@ -14,7 +14,7 @@ LAYERS='
 4  eio        eio eio_echo
 4  process    server
 5  nsp        nsp client
-6  socket     ack adapter socket bot
+6  socket     ack adapter socket bot redis_link redis_adapter
 7  sio        sio
 8  history    history history_schema recovery retention checkpoint history_cli
 9  api        api plugin lua_json lua_host token_cli
