@@ -301,7 +301,8 @@ static json_t *convert(struct dec *d, const msgpack_object *o)
 		/* JSON has no NaN or Infinity: JSON.stringify writes null */
 		return isfinite(o->via.f64) ? json_real(o->via.f64) : json_null();
 	case MSGPACK_OBJECT_STR:
-		return json_stringn(o->via.str.ptr, o->via.str.size);
+		/* msgpack-c may leave an empty string's pointer NULL */
+		return json_stringn(o->via.str.size ? o->via.str.ptr : "", o->via.str.size);
 	case MSGPACK_OBJECT_BIN:
 		return binary(d, o->via.bin.ptr, o->via.bin.size);
 	case MSGPACK_OBJECT_EXT:
@@ -321,15 +322,16 @@ static json_t *convert(struct dec *d, const msgpack_object *o)
 		json_t *m = json_object();
 		for (uint32_t i = 0; m && i < o->via.map.size; i++) {
 			const msgpack_object_kv *kv = &o->via.map.ptr[i];
-			if (kv->key.type != MSGPACK_OBJECT_STR || memchr(kv->key.via.str.ptr, 0,
-									 kv->key.via.str.size)) {
+			const char *key = kv->key.via.str.size ? kv->key.via.str.ptr : "";
+			if (kv->key.type != MSGPACK_OBJECT_STR ||
+			    memchr(key, 0, kv->key.via.str.size)) {
 				json_decref(m);
 				return NULL;
 			}
 			if (old_undefined(&kv->val))
 				continue; /* JSON leaves an undefined member out */
 			json_t *e = convert(d, &kv->val);
-			if (!e || json_object_setn_new(m, kv->key.via.str.ptr, kv->key.via.str.size, e)) {
+			if (!e || json_object_setn_new(m, key, kv->key.via.str.size, e)) {
 				json_decref(m);
 				return NULL;
 			}

@@ -89,6 +89,9 @@ static void test_numbers_as_notepack(void)
 	/* float32, and NaN (JSON has none: null, as JSON.stringify writes it) */
 	CHECK_DECODE("ca3fc00000", "1.5");
 	CHECK_DECODE("cb7ff8000000000000", "null");
+	/* empty strings and keys */
+	CHECK_DECODE("81a0a0", "{\"\":\"\"}");
+	CHECK_ENCODE("{\"\":\"\"}", "81a0a0");
 }
 
 static void test_undefined_and_dates(void)
