@@ -3,7 +3,8 @@
 // redis-server: clients of every node chat through rooms, private messages and the tutorial's
 // events; the Node node's fetchSockets(), socketsJoin(), serverSideEmit() with ack and
 // timeout().emitWithAck() see Parley's sockets; @socket.io/redis-emitter reaches Parley's
-// clients. Each check uses its own rooms and users, so they do not see each other's traffic.
+// clients; a broadcast is one publish, in the Node adapter's format. Each check uses its own
+// rooms and users, so they do not see each other's traffic.
 
 const assert = require('node:assert/strict');
 const { test } = require('node:test');
@@ -78,6 +79,48 @@ test('two Parley nodes and a Node.js node in one cluster', { timeout: 90000 }, a
     assert.deepEqual(ia.map((m) => m.msg), ['from Node']);
     assert.equal(ia[0].from.name, 'nod');
     for (const s of [ca, cb, cn]) s.close();
+  });
+
+  await test.test('a broadcast is one publish, in the Node adapter\'s format', async () => {
+    const msgpack = require('notepack.io');
+    const room = uniqueName('wire');
+    const tap = probe.duplicate();
+    tap.on('error', () => {});
+    await tap.connect();
+    t.after(() => tap.quit());
+    const seen = [];
+    await tap.pSubscribe('socket.io#/#*', (msg, channel) => seen.push({ channel, msg }), true);
+    const members = [];
+    for (const where of [a, b, b, b, node]) {
+      const s = await member(t, where, 'm');
+      await emitAck(s, 'join', { room });
+      members.push(s);
+    }
+    const got = members.slice(1).map((s) => inbox(s, 'chat'));
+    seen.length = 0;
+    await emitAck(members[0], 'chat', { room, msg: 'once' });
+    await until(() => got.every((g) => g.length === 1), 5000, 'the room chat everywhere');
+    await sleep(200);
+    // Parley A's publish, the only one: nobody else republishes what they deliver
+    assert.equal(seen.length, 1, JSON.stringify(seen.map((x) => String(x.channel))));
+    assert.equal(String(seen[0].channel), `socket.io#/#${room}#`);
+    const [uid, packet, opts] = msgpack.decode(seen[0].msg);
+    assert.match(uid, /^[A-Za-z0-9]{6}$/);
+    assert.deepEqual(packet, {
+      type: 2, nsp: '/',
+      data: ['chat', { from: { name: 'm', userid: packet.data[1].from.userid }, room, msg: 'once' }],
+    });
+    assert.deepEqual(opts, { rooms: [room], except: [members[0].id], flags: {} });
+    // the Node node's publish for the same kind of broadcast has the same shape
+    seen.length = 0;
+    await emitAck(members[4], 'chat', { room, msg: 'from node' });
+    await until(() => seen.length === 1, 5000, "the Node node's publish");
+    const [nuid, npacket, nopts] = msgpack.decode(seen[0].msg);
+    assert.notEqual(nuid, uid);
+    assert.deepEqual(Object.keys(npacket).sort(), Object.keys(packet).sort());
+    assert.deepEqual(Object.keys(nopts).sort(), Object.keys(opts).sort());
+    assert.deepEqual(nopts.except, [members[4].id]);
+    for (const s of members) s.close();
   });
 
   await test.test('rooms: only the members on every node get a room chat', async () => {
