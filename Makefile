@@ -5,7 +5,8 @@ JOBS  ?= 2
 # @clang-rt: the sanitizer runtime matching the installed clang (see install-deps.sh)
 APT_PACKAGES = build-essential cmake pkg-config libwebsockets-dev libwebsockets-evlib-uv \
                libuv1-dev libjansson-dev libsqlite3-dev liblua5.4-dev libssl-dev nodejs npm chromium \
-               clang @clang-rt valgrind sqlite3 python3-socketio python3-websocket python3-requests
+               clang @clang-rt valgrind sqlite3 python3-socketio python3-websocket python3-requests \
+               libhiredis-dev libmsgpack-dev redis-server
 NPM_DIRS = web tests tests/bench/node-server
 # Goals that install the dependencies first; build then waits for them, even under make -j.
 DEPS_GOALS = run test bench asan asan-build

@@ -271,6 +271,7 @@ static void local_free(struct pl_adapter *a)
 
 static const struct pl_adapter_ops local_ops = {
 	add, del, del_all, broadcast, room, fetch_sockets, socket_rooms, server_side_emit, local_free,
+	NULL, /* alone: nothing to publish */
 };
 
 struct pl_adapter *pl_adapter_local_new(struct pl_nsp *nsp)

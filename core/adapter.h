@@ -49,12 +49,21 @@ struct pl_adapter_ops {
 	size_t (*server_side_emit)(struct pl_adapter *a, const struct parley_message *m);
 	/* Frees the adapter and its rooms (after every socket left). */
 	void (*free)(struct pl_adapter *a);
+	/*
+	 * Tells the other servers of a cluster of a broadcast about to be delivered here: m is the
+	 * final packet (after the EMIT hooks, without this server's recovery offset). NULL alone.
+	 */
+	void (*publish)(struct pl_adapter *a, const struct parley_target *t,
+			const struct parley_message *m);
 };
 
 struct pl_adapter {
 	const struct pl_adapter_ops *ops; /* the implementation */
 	struct pl_nsp *nsp;		  /* the namespace it serves */
 };
+
+/* Makes the adapter of a new namespace (the cluster's, which wraps the local one). */
+typedef struct pl_adapter *(*pl_adapter_new_fn)(struct pl_nsp *nsp, void *ud);
 
 /* The in-memory adapter of nsp; NULL without memory. */
 struct pl_adapter *pl_adapter_local_new(struct pl_nsp *nsp);

@@ -404,6 +404,9 @@ static const char *config_string(const char *key)
 	for (size_t i = 0; i < sizeof names / sizeof *names; i++)
 		if (strcmp(key, names[i]) == 0)
 			return values[i] && *values[i] ? values[i] : NULL;
+	/* set only in a cluster (the URL, which may hold a password, is not for extensions) */
+	if (strcmp(key, "redis-prefix") == 0)
+		return c->redis ? c->redis_prefix : NULL;
 	return NULL;
 }
 

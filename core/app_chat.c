@@ -32,6 +32,7 @@ static long long replay_bytes;	     /* bytes a replay or history page carries at
 static long long max_message_bytes;  /* longest chat or private text */
 static long long max_name_bytes;     /* longest login name */
 static bool store_messages;	     /* "history": chat and private messages are stored */
+static bool clustered;		     /* a node of a cluster: private messages cross it */
 static char message_error[64];	     /* "message too long (max N bytes)" */
 static char name_error[64];	     /* "name too long (max N bytes)" */
 
@@ -693,6 +694,41 @@ static bool skipped(const struct parley_route *route, const parley_socket *s)
 	return false;
 }
 
+/*
+ * In a cluster, sends a private message on to the other nodes: a broadcast to the rooms of
+ * its users (PARLEY_USER_ROOM), which no socket joins here, so it is published and delivered
+ * elsewhere only. The route's skipped sockets are skipped there too. True if it was sent.
+ */
+static bool forward_private(parley_nsp *nsp, const json_t *to, const struct parley_route *route,
+			    const struct parley_message *m)
+{
+	const char *rooms[MAX_ROUTE + 1], *skip[MAX_ROUTE];
+	char *names[MAX_ROUTE + 1];
+	size_t n_rooms = 0, n_skip = add_names(skip, 0, MAX_ROUTE, route->skip);
+	for (size_t u = 0; u <= json_array_size(route->to_users) && n_rooms <= MAX_ROUTE; u++) {
+		const json_t *uid = u == 0 ? to : json_array_get(route->to_users, u - 1);
+		char *text = json_dumps(uid, JSON_COMPACT | JSON_ENCODE_ANY);
+		size_t len = text ? strlen(PARLEY_USER_ROOM) + strlen(text) + 1 : 0;
+		char *name = text ? malloc(len) : NULL;
+		if (name) {
+			snprintf(name, len, "%s%s", PARLEY_USER_ROOM, text);
+			names[n_rooms] = name;
+			rooms[n_rooms++] = name;
+		}
+		free(text);
+	}
+	struct parley_target t = {.size = sizeof t,
+				  .rooms = rooms,
+				  .n_rooms = n_rooms,
+				  .except_rooms = skip,
+				  .n_except = n_skip};
+	if (n_rooms)
+		api->broadcast(nsp, &t, m);
+	for (size_t i = 0; i < n_rooms; i++)
+		free(names[i]);
+	return n_rooms > 0;
+}
+
 static enum parley_verdict private_message(struct parley_evt_message *ev)
 {
 	parley_socket *s = ev->socket;
@@ -756,7 +792,17 @@ static enum parley_verdict private_message(struct parley_evt_message *ev)
 		}
 		api->socket_unref(targets[i]);
 	}
+	bool forwarded = clustered && forward_private(nsp, to, route, &m);
 	json_decref(payload);
+	if (n == 0 && forwarded) {
+		/* the recipient may be on another node: nobody here is no error */
+		if (r) {
+			api->socket_unref(r->sender);
+			free(r);
+		}
+		reply(ev, json_pack("{sbsI}", "ok", 1, "delivered", (json_int_t)0));
+		return PARLEY_HANDLED;
+	}
 	if (n == 0) {
 		if (r) {
 			api->socket_unref(r->sender);
@@ -945,6 +991,7 @@ int pl_app_chat_init(const struct parley_api *table, parley_owner *self)
 	max_message_bytes = api->config_number("max-message-bytes", MESSAGE_BYTES);
 	max_name_bytes = api->config_number("max-name-bytes", NAME_BYTES);
 	store_messages = api->config_number("history", 1) != 0;
+	clustered = api->config_string("redis-prefix") != NULL;
 	snprintf(message_error, sizeof message_error, "message too long (max %lld bytes)",
 		 max_message_bytes);
 	snprintf(name_error, sizeof name_error, "name too long (max %lld bytes)", max_name_bytes);

@@ -126,6 +126,10 @@ static const struct option_def options[] = {
 	{"script", OPT_SCRIPT, F(scripts), 0, 0, "load a Lua script (repeatable)"},
 	{"bundled", OPT_BOOL, F(bundled), 0, 0,
 	 "load the bundled plugins and scripts (default; --no-bundled turns them off)"},
+	{"redis", OPT_STR, F(redis), 0, 0,
+	 "join a cluster through Redis, redis://[:password@]host:port[/db] (default: alone)"},
+	{"redis-prefix", OPT_STR, F(redis_prefix), 0, 0,
+	 "the Redis adapter's channel prefix, as the Node.js adapter's key (default socket.io)"},
 };
 #undef F
 
@@ -252,6 +256,8 @@ void pl_config_close(struct pl_config *c)
 	free(c->path);
 	free(c->cors_origins);
 	free(c->trusted_proxies);
+	free(c->redis);
+	free(c->redis_prefix);
 	for (size_t i = 0; i < c->n_namespaces; i++)
 		free(c->namespaces[i]);
 	for (size_t i = 0; i < c->n_plugins; i++) {
@@ -829,9 +835,69 @@ int pl_config_parse_args(struct pl_config *c, int argc, char **argv)
 			bad);
 		return -1;
 	}
+	struct pl_redis_url redis;
+	if (c->redis && pl_config_redis_url(c->redis, &redis)) {
+		fprintf(stderr, "parley: redis: expected redis://[:password@]host:port[/db]\n");
+		return -1;
+	}
+	if (!c->redis_prefix && !(c->redis_prefix = strdup("socket.io")))
+		return -1;
+	if (!*c->redis_prefix) {
+		fprintf(stderr, "parley: redis-prefix: must not be empty\n");
+		return -1;
+	}
 	if (c->path[0] != '/' || c->path[strlen(c->path) - 1] != '/') {
 		fprintf(stderr, "parley: path: must start and end with '/', got '%s'\n", c->path);
 		return -1;
 	}
 	return resolve_extensions(c);
+}
+
+int pl_config_redis_url(const char *url, struct pl_redis_url *out)
+{
+	memset(out, 0, sizeof *out);
+	out->port = 6379;
+	if (strncmp(url, "redis://", 8) != 0)
+		return -1;
+	const char *p = url + 8;
+	const char *at = strrchr(p, '@');
+	if (at) {
+		/* [user]:password@ ; a user name (Redis 6 ACLs) is not supported */
+		if (*p != ':' || (size_t)(at - p - 1) >= sizeof out->password)
+			return -1;
+		memcpy(out->password, p + 1, (size_t)(at - p - 1));
+		p = at + 1;
+	}
+	const char *end;
+	if (*p == '[') {
+		end = strchr(p, ']');
+		if (!end)
+			return -1;
+		p++;
+	} else {
+		end = p + strcspn(p, ":/");
+	}
+	size_t n = (size_t)(end - p);
+	if (n == 0 || n >= sizeof out->host)
+		return -1;
+	memcpy(out->host, p, n);
+	p = *end == ']' ? end + 1 : end;
+	char *num_end;
+	if (*p == ':') {
+		long port = strtol(p + 1, &num_end, 10);
+		if (num_end == p + 1 || port < 1 || port > 65535)
+			return -1;
+		out->port = (int)port;
+		p = num_end;
+	}
+	if (*p == '/' && p[1]) {
+		long db = strtol(p + 1, &num_end, 10);
+		if (num_end == p + 1 || *num_end || db < 0 || db > 1000000)
+			return -1;
+		out->db = (int)db;
+		p = num_end;
+	} else if (*p == '/') {
+		p++;
+	}
+	return *p ? -1 : 0;
 }

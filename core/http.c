@@ -102,12 +102,26 @@ static void answer_file(struct pl_http_response *r, const char *root)
 	r->headers = "cache-control: no-cache\r\n";
 }
 
+static pl_http_health_fn health_fn; /* the degraded-state check, or NULL */
+static void *health_ud;		    /* its argument */
+static char health_body[256];	    /* the answer it wrote (bodies are static) */
+
+void pl_http_set_health(pl_http_health_fn fn, void *ud)
+{
+	health_fn = fn;
+	health_ud = ud;
+}
+
 void pl_http_route(const struct pl_config *cfg, const char *path, struct pl_http_response *r)
 {
 	memset(r, 0, sizeof *r);
 	char *file = r->file;
 	if (strcmp(path, "/healthz") == 0) {
-		answer(r, 200, "ok\n");
+		/* degraded is still 200: the node serves its own clients, a balancer keeps it */
+		if (health_fn && health_fn(health_ud, health_body, sizeof health_body))
+			answer(r, 200, health_body);
+		else
+			answer(r, 200, "ok\n");
 		return;
 	}
 	if (!pl_http_path_safe(path)) {

@@ -28,6 +28,14 @@ struct pl_http_response {
 	char file[4096];	/* the file's path (PL_HTTP_FILE) */
 };
 
+/*
+ * What /healthz answers beyond "ok": fn writes a one-line state to buf (at most n bytes) and
+ * returns true when the server is degraded (it still serves its own clients); NULL: always ok.
+ */
+typedef bool (*pl_http_health_fn)(void *ud, char *buf, size_t n);
+/* Installs the health check (main does, for the cluster's Redis link). */
+void pl_http_set_health(pl_http_health_fn fn, void *ud);
+
 /* Fills *r with the answer to a GET or HEAD for a URL path outside the Engine.IO path. */
 void pl_http_route(const struct pl_config *cfg, const char *path, struct pl_http_response *r);
 

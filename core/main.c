@@ -16,11 +16,13 @@
 #include "config.h"
 #include "eio.h"
 #include "eio_echo.h"
+#include "http.h"
 #include "history.h"
 #include "history_cli.h"
 #include "log.h"
 #include "lua_host.h"
 #include "plugin.h"
+#include "redis_adapter.h"
 #include "recovery.h"
 #include "retention.h"
 #include "server.h"
@@ -38,6 +40,7 @@ static char **saved_argv;
 static uv_timer_t shutdown_timer;
 static struct pl_recovery *recovery;	/* connection state recovery, NULL when off */
 static struct pl_retention *retention; /* deletes what is kept no longer */
+static struct pl_cluster *cluster;	/* the Redis cluster link, NULL alone */
 
 #define RECOVERY_MAX_MISSED 1000 /* packets a recovered client gets again at most */
 
@@ -70,6 +73,7 @@ static void on_signal(uv_signal_t *h, int signum)
 	signal(SIGUSR1, SIG_IGN);
 	pl_scripts_stop(); /* their timers would keep the loop running */
 	pl_eio_close_all(&server);
+	pl_cluster_stop(cluster); /* its connections too */
 	uv_timer_init(server.loop, &shutdown_timer);
 	shutdown_at = uv_now(server.loop);
 	uv_timer_start(&shutdown_timer, finish_shutdown, 0, 10);
@@ -151,6 +155,13 @@ static int init_app(struct pl_server *srv)
 		return pl_eio_echo_init(srv);
 	if (pl_sio_init(srv) || pl_api_init(srv))
 		return -1;
+	if (srv->cfg->redis) {
+		/* every namespace's adapter spans the cluster */
+		cluster = pl_cluster_new(srv, srv->cfg->redis, srv->cfg->redis_prefix);
+		if (!cluster || pl_sio_set_adapter(srv, pl_cluster_adapter_new, cluster))
+			return -1;
+		pl_http_set_health(pl_cluster_degraded, cluster);
+	}
 	for (size_t i = 0; i < srv->cfg->n_namespaces; i++)
 		if (!pl_sio_nsp(srv, srv->cfg->namespaces[i], true))
 			return -1;
@@ -242,6 +253,7 @@ out_transport:
 	}
 	pl_transport_free(&server);
 out_app:
+	pl_cluster_stop(cluster);
 	pl_scripts_stop();
 	pl_plugins_unload();
 	pl_owner_free(app_owner);
@@ -259,6 +271,9 @@ out_loop:
 	/* the loop must now be empty: anything left is a handle we forgot to close */
 	uv_run(&loop, UV_RUN_DEFAULT);
 	pl_sio_close(&server);
+	pl_http_set_health(NULL, NULL);
+	pl_cluster_free(cluster);
+	cluster = NULL;
 	pl_eio_server_close(&server);
 	pl_peers_close(&server.peers);
 	if (uv_loop_close(&loop) != 0) {

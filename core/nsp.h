@@ -62,6 +62,8 @@ struct pl_sio {
 	struct pl_hooks *hooks; /* the hook pipeline (owned) */
 	const struct pl_recovery_ops *recovery; /* NULL: recovery is off */
 	void *recovery_ud;			/* its argument */
+	struct pl_adapter *(*adapter_new)(struct pl_nsp *nsp, void *ud); /* NULL: the local one */
+	void *adapter_ud;	/* its argument */
 	uint64_t epoch;		/* broadcast stamp, see the local adapter */
 	size_t max_rooms;	/* rooms one socket may be in */
 	size_t max_room_name;	/* longest room name, bytes */

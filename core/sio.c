@@ -41,8 +41,13 @@ struct pl_nsp *pl_sio_nsp(struct pl_server *srv, const char *name, bool create)
 	if (nsp || !create)
 		return nsp;
 	nsp = calloc(1, sizeof *nsp);
-	if (!nsp || !(nsp->name = strdup(name)) || !(nsp->adapter = pl_adapter_local_new(nsp)) ||
-	    pl_map_put(&sio->nsps, nsp->name, nsp)) {
+	if (nsp) {
+		nsp->sio = sio; /* the adapter may look at it */
+		if ((nsp->name = strdup(name)))
+			nsp->adapter = sio->adapter_new ? sio->adapter_new(nsp, sio->adapter_ud)
+							: pl_adapter_local_new(nsp);
+	}
+	if (!nsp || !nsp->name || !nsp->adapter || pl_map_put(&sio->nsps, nsp->name, nsp)) {
 		if (nsp) {
 			if (nsp->adapter)
 				nsp->adapter->ops->free(nsp->adapter);
@@ -454,6 +459,22 @@ int pl_sio_init(struct pl_server *srv)
 		return -ENOMEM;
 	struct pl_eio_handler h = {eio_open, eio_message, eio_close};
 	return pl_eio_server_init(srv, &h);
+}
+
+int pl_sio_set_adapter(struct pl_server *srv, pl_adapter_new_fn fn, void *ud)
+{
+	struct pl_sio *sio = srv->sio;
+	sio->adapter_new = fn;
+	sio->adapter_ud = ud;
+	struct pl_nsp *nsp;
+	for (size_t pos = 0; pl_map_next(&sio->nsps, &pos, (void **)&nsp);) {
+		struct pl_adapter *a = fn(nsp, ud);
+		if (!a)
+			return -ENOMEM;
+		nsp->adapter->ops->free(nsp->adapter); /* empty still: nobody has connected */
+		nsp->adapter = a;
+	}
+	return 0;
 }
 
 void pl_sio_close(struct pl_server *srv)

@@ -10,6 +10,8 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "adapter.h"
+
 struct pl_server;
 struct pl_nsp;
 struct pl_socket;
@@ -19,6 +21,11 @@ struct pl_frame;
 int pl_sio_init(struct pl_server *srv);
 /* Frees namespaces, rooms and the pipeline (after every session closed). NULL sio: a no-op. */
 void pl_sio_close(struct pl_server *srv);
+/*
+ * Makes fn(nsp, ud) the adapter of every namespace (a cluster's): those created so far, still
+ * empty, get theirs now. Call before any client connects. Returns 0 or -ENOMEM.
+ */
+int pl_sio_set_adapter(struct pl_server *srv, pl_adapter_new_fn fn, void *ud);
 
 /* Returns the namespace, creating it when create is set; NULL if absent or out of memory. */
 struct pl_nsp *pl_sio_nsp(struct pl_server *srv, const char *name, bool create);

@@ -192,6 +192,9 @@ int pl_socket_join(struct pl_socket *s, const char *room)
 	size_t len = strlen(room);
 	if (len == 0 || len > sio->max_room_name)
 		return PL_EROOMNAME;
+	/* a user's room across a cluster is reached through the user index, never joined */
+	if (strncmp(room, PARLEY_USER_ROOM, strlen(PARLEY_USER_ROOM)) == 0)
+		return PL_EROOMNAME;
 	if (pl_socket_in(s, room))
 		return 0;
 	if (s->n_rooms >= sio->max_rooms)
@@ -363,14 +366,20 @@ size_t pl_nsp_broadcast(struct pl_nsp *nsp, const struct parley_target *t,
 {
 	struct pl_adapter *a = nsp->adapter;
 	struct pl_sio *sio = nsp->sio;
-	if (!pl_hooks_active(sio->hooks, PARLEY_HOOK_EMIT) && !sio->recovery)
+	if (!pl_hooks_active(sio->hooks, PARLEY_HOOK_EMIT) && !sio->recovery) {
+		if (a->ops->publish)
+			a->ops->publish(a, t, m);
 		return a->ops->broadcast(a, t, m);
+	}
 	json_t *payload = pl_hooks_active(sio->hooks, PARLEY_HOOK_EMIT)
 				  ? emit_hooks(nsp, NULL, t, m->payload)
 				  : json_incref(m->payload);
 	if (!payload)
 		return 0;
 	struct parley_message out = *m;
+	out.payload = payload;
+	if (a->ops->publish)
+		a->ops->publish(a, t, &out); /* the offset is this server's: it stays here */
 	/* one offset for every recipient: the frame is still encoded once */
 	json_t *marked = pl_socket_with_offset(sio, payload, pl_socket_offset(sio));
 	out.payload = marked ? marked : payload;

@@ -7,7 +7,7 @@ set -euo pipefail
 secs=${1:-30}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${PARLEY_FUZZ_BUILD:-$root/build-fuzz}
-fuzzers=(fuzz_sio_decode fuzz_eio_payload fuzz_json fuzz_token)
+fuzzers=(fuzz_sio_decode fuzz_eio_payload fuzz_json fuzz_token fuzz_msgpack_decode)
 
 cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER=clang -DPARLEY_FUZZ=ON >/dev/null
 cmake --build "$build" -j"${JOBS:-1}" --target "${fuzzers[@]}"

@@ -8,13 +8,13 @@
 # without .c/.h (foo.c and foo.h are one module) or a header path as it is included.
 LAYERS='
 0  base       log buf map deadline json config error rand barrier peers parley/plugin.h parley/version.h
-1  codecs     eio_codec sio_codec token
+1  codecs     eio_codec sio_codec token msgpack_codec
 2  hooks      hooks
 3  conn       conn
 4  eio        eio eio_echo
 4  process    server
 5  nsp        nsp client
-6  socket     ack adapter socket bot
+6  socket     ack adapter socket bot redis_link redis_adapter
 7  sio        sio
 8  history    history history_schema recovery retention checkpoint history_cli
 9  api        api plugin lua_json lua_host token_cli

@@ -27,7 +27,7 @@ for build in "$@"; do
   export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
   export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
   run_suite "$build/unit" ctest --test-dir "$build" --output-on-failure --timeout 120 -j 2
-  for suite in e2e interop browser; do
+  for suite in e2e interop browser cluster; do
     if [ -x "tests/$suite/run.sh" ]; then
       run_suite "$build/$suite" "tests/$suite/run.sh" "$build"
     fi

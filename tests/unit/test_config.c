@@ -658,6 +658,31 @@ static void test_extension_errors(void)
 	}
 }
 
+/* The --redis URL: redis://[:password@]host[:port][/db]. */
+static void test_redis_urls(void)
+{
+	struct pl_redis_url u;
+	ASSERT_EQ(pl_config_redis_url("redis://127.0.0.1:6380", &u), 0);
+	ASSERT_STR_EQ(u.host, "127.0.0.1");
+	ASSERT_EQ(u.port, 6380);
+	ASSERT_EQ(u.db, 0);
+	ASSERT_STR_EQ(u.password, "");
+	ASSERT_EQ(pl_config_redis_url("redis://:s3cret@redis.local/2", &u), 0);
+	ASSERT_STR_EQ(u.host, "redis.local");
+	ASSERT_EQ(u.port, 6379);
+	ASSERT_STR_EQ(u.password, "s3cret");
+	ASSERT_EQ(u.db, 2);
+	ASSERT_EQ(pl_config_redis_url("redis://[::1]:7000/", &u), 0);
+	ASSERT_STR_EQ(u.host, "::1");
+	ASSERT_EQ(u.port, 7000);
+	ASSERT_EQ(pl_config_redis_url("http://x:1", &u), -1);
+	ASSERT_EQ(pl_config_redis_url("redis://", &u), -1);
+	ASSERT_EQ(pl_config_redis_url("redis://h:0", &u), -1);
+	ASSERT_EQ(pl_config_redis_url("redis://h:99999", &u), -1);
+	ASSERT_EQ(pl_config_redis_url("redis://h:1/x", &u), -1);
+	ASSERT_EQ(pl_config_redis_url("redis://user:pw@h", &u), -1); /* ACL users: not supported */
+}
+
 TEST_MAIN(TEST(test_defaults), TEST(test_options), TEST(test_option_errors),
 	  TEST(test_help_version), TEST(test_config_file), TEST(test_config_file_errors),
-	  TEST(test_extensions), TEST(test_extension_errors))
+	  TEST(test_extensions), TEST(test_extension_errors), TEST(test_redis_urls))

@@ -158,6 +158,13 @@ struct parley_evt_room {
 	void *future[4];	/* reserved */
 };
 
+/*
+ * The room of a user across a cluster: this prefix, then the userid as JSON text
+ * ("parley:user:\"u1\""). A broadcast to it reaches every socket logged in with that userid on
+ * every node (a Node.js node joins its sockets to it); no socket can join it by name.
+ */
+#define PARLEY_USER_ROOM "parley:user:"
+
 /* Who receives a broadcast. Rooms named by a socket id reach that socket. */
 struct parley_target {
 	size_t size;			/* sizeof this struct as the caller built it */

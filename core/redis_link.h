@@ -1,0 +1,53 @@
+/*
+ * A node's link to Redis for the cluster adapter: two hiredis connections on the loop, one to
+ * publish and one subscribed (RESP2: a subscribed connection cannot publish). Each is made
+ * again with backoff when it fails or is lost; the subscriber's owner is told when it is up, to
+ * subscribe again. The outage is logged once, and its end once, with the messages lost
+ * meanwhile (pub/sub keeps nothing for a node that is away).
+ */
+#ifndef PL_REDIS_LINK_H
+#define PL_REDIS_LINK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+
+struct pl_redis;
+
+/* The link's callbacks, with the ud given to pl_redis_new. */
+struct pl_redis_handler {
+	/* The subscriber is (again) connected: subscribe to everything. */
+	void (*ready)(void *ud);
+	/* A published message: pattern is the subscription's pattern for a pmessage, NULL for a
+	 * message of a channel subscribed by name. Bytes are valid during the call. */
+	void (*message)(void *ud, const char *pattern, const char *channel, const char *p,
+			size_t n);
+};
+
+/*
+ * Connects to the Redis at url (a redis:// URL, checked by the configuration) on loop, now and
+ * again until it succeeds. h is copied, ud borrowed. NULL without memory or with a bad URL.
+ */
+struct pl_redis *pl_redis_new(uv_loop_t *loop, const char *url, const struct pl_redis_handler *h,
+			      void *ud);
+/* Closes the connections and timers; nothing is tried again. NULL is a no-op. */
+void pl_redis_stop(struct pl_redis *r);
+/* Frees the link, after pl_redis_stop once the loop closed its handles. NULL is a no-op. */
+void pl_redis_free(struct pl_redis *r);
+
+/* True when both connections are up. */
+bool pl_redis_up(const struct pl_redis *r);
+/* Publishes n bytes on channel. Returns 0, or -ENOTCONN while Redis is away (counted lost). */
+int pl_redis_publish(struct pl_redis *r, const char *channel, const void *p, size_t n);
+/* Counts a message that could not be published (it could not be encoded, say). */
+void pl_redis_lost(struct pl_redis *r);
+/* Subscribes to a pattern (PSUBSCRIBE) or a channel (SUBSCRIBE), when the subscriber is up. */
+void pl_redis_subscribe(struct pl_redis *r, const char *name, bool pattern);
+
+/*
+ * The health of the link for /healthz: false when both connections are up; true when degraded,
+ * with a line in buf (n bytes) such as "degraded: redis unreachable for 12 s, ...".
+ */
+bool pl_redis_degraded(void *r, char *buf, size_t n);
+
+#endif
