@@ -831,6 +831,11 @@ bool pl_cluster_degraded(void *ud, char *buf, size_t n)
 	return pl_redis_degraded(cl->redis, buf, n);
 }
 
+struct pl_redis *pl_cluster_link(struct pl_cluster *cl)
+{
+	return cl->redis;
+}
+
 const char *pl_cluster_uid(const struct pl_cluster *cl)
 {
 	return cl->uid;

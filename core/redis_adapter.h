@@ -18,6 +18,7 @@
 
 struct pl_server;
 struct pl_cluster;
+struct pl_redis;
 
 /*
  * Starts the cluster link of srv to the Redis at url (a redis:// URL checked by the
@@ -39,6 +40,9 @@ struct pl_adapter *pl_cluster_adapter_new(struct pl_nsp *nsp, void *ud);
  * one-line description in buf (n bytes) such as "degraded: redis unreachable for 12 s".
  */
 bool pl_cluster_degraded(void *c, char *buf, size_t n);
+
+/* The cluster's link to Redis, for the history stream (valid until pl_cluster_free). */
+struct pl_redis *pl_cluster_link(struct pl_cluster *c);
 
 /* This node's uid on the channels (6 characters). */
 const char *pl_cluster_uid(const struct pl_cluster *c);

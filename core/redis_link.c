@@ -28,7 +28,8 @@ struct link {
 	struct pl_redis *r;	  /* owner */
 	redisAsyncContext *ac;	  /* NULL while there is none */
 	bool up;		  /* connected: commands may be sent */
-	bool sub;		  /* the subscriber (else the publisher) */
+	bool sub;		  /* the subscriber (else the publisher or the reader) */
+	bool reader;		  /* the reader, for blocking commands */
 	uv_timer_t timer;	  /* the next attempt, or the watchdog of one under way */
 	unsigned backoff;	  /* ms before the next attempt after a failure */
 	uint64_t connect_started; /* loop time (ms) of the attempt under way */
@@ -40,6 +41,10 @@ struct pl_redis {
 	struct pl_redis_handler h;	/* the owner's callbacks */
 	void *ud;			/* their argument */
 	struct link pub, sub;		/* the two connections */
+	struct link rd;			/* the reader, when started (blocking reads) */
+	bool has_reader;		/* rd is in use */
+	void (*reader_ready)(void *ud);	/* rd is (again) connected */
+	void *reader_ud;		/* its argument */
 	bool stopped;			/* shutting down: nothing is tried again */
 	bool down;			/* an outage was logged and has not ended */
 	bool joined;			/* both were up once */
@@ -48,6 +53,13 @@ struct pl_redis {
 };
 
 static void link_connect(struct link *l);
+static void on_reply(redisAsyncContext *c, void *reply, void *privdata);
+
+/* A command waiting for its reply. */
+struct pl_redis_call {
+	pl_redis_reply_fn cb; /* told the reply */
+	void *ud;	      /* its argument */
+};
 
 static void on_retry(uv_timer_t *t)
 {
@@ -56,7 +68,13 @@ static void on_retry(uv_timer_t *t)
 
 bool pl_redis_up(const struct pl_redis *r)
 {
-	return r->pub.up && r->sub.up;
+	return r->pub.up && r->sub.up && (!r->has_reader || r->rd.up);
+}
+
+/* What a connection is, for the logs. */
+static const char *link_name(const struct link *l)
+{
+	return l->sub ? "subscriber" : l->reader ? "reader" : "publisher";
 }
 
 /* A connection failed or was lost: the outage is logged once, and the link tried again. */
@@ -73,8 +91,7 @@ static void link_failed(struct link *l, const char *why)
 			"retrying",
 			r->url.host, r->url.port, why ? why : "error");
 	} else {
-		pl_debug("cluster: redis %s connection: %s", l->sub ? "subscriber" : "publisher",
-			 why ? why : "error");
+		pl_debug("cluster: redis %s connection: %s", link_name(l), why ? why : "error");
 	}
 	uv_timer_start(&l->timer, on_retry, l->backoff, 0);
 	l->backoff = l->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : l->backoff * 2;
@@ -87,6 +104,8 @@ static void link_ready(struct link *l)
 	l->backoff = BACKOFF_MIN_MS;
 	if (l->sub)
 		r->h.ready(r->ud);
+	if (l->reader && r->reader_ready)
+		r->reader_ready(r->reader_ud);
 	if (!pl_redis_up(r))
 		return;
 	if (r->down && r->joined)
@@ -107,8 +126,8 @@ static void on_auth(redisAsyncContext *ac, void *reply_v, void *privdata)
 	if (reply && reply->type == REDIS_REPLY_ERROR) {
 		struct link *l = ac->data;
 		if (l)
-			pl_error("cluster: redis refused the %s's setup: %s",
-				 l->sub ? "subscriber" : "publisher", reply->str);
+			pl_error("cluster: redis refused the %s's setup: %s", link_name(l),
+				 reply->str);
 		redisAsyncDisconnect(ac); /* tried again, with backoff */
 	}
 }
@@ -129,7 +148,7 @@ static void on_connect(const redisAsyncContext *cac, int status)
 	/* commands are answered in order: AUTH and SELECT come before anything else */
 	if (r->url.password[0])
 		redisAsyncCommand(ac, on_auth, NULL, "AUTH %s", r->url.password);
-	if (!l->sub && r->url.db)
+	if (!l->sub && r->url.db) /* the reader's keys are in that db too */
 		redisAsyncCommand(ac, on_auth, NULL, "SELECT %d", r->url.db);
 	link_ready(l);
 }
@@ -209,9 +228,47 @@ int pl_redis_publish(struct pl_redis *r, const char *channel, const void *p, siz
 	return 0;
 }
 
+/* Sends a command on l, its reply to cb. Returns 0, or -ENOTCONN (cb is then not called). */
+static int command(struct link *l, pl_redis_reply_fn cb, void *ud, int argc, const char **argv,
+		   const size_t *lens)
+{
+	if (!l->up || !l->ac)
+		return -ENOTCONN;
+	struct pl_redis_call *call = malloc(sizeof *call);
+	if (!call)
+		return -ENOMEM;
+	*call = (struct pl_redis_call){cb, ud};
+	if (redisAsyncCommandArgv(l->ac, on_reply, call, argc, argv, lens) != REDIS_OK) {
+		free(call);
+		return -ENOTCONN;
+	}
+	return 0;
+}
+
+int pl_redis_command(struct pl_redis *r, pl_redis_reply_fn cb, void *ud, int argc,
+		     const char **argv, const size_t *lens)
+{
+	return command(&r->pub, cb, ud, argc, argv, lens);
+}
+
+int pl_redis_read(struct pl_redis *r, pl_redis_reply_fn cb, void *ud, int argc,
+		  const char **argv, const size_t *lens)
+{
+	return r->has_reader ? command(&r->rd, cb, ud, argc, argv, lens) : -ENOTCONN;
+}
+
 void pl_redis_lost(struct pl_redis *r)
 {
 	r->lost++;
+}
+
+/* A command's reply (NULL when the connection went first) to its caller, once. */
+static void on_reply(redisAsyncContext *c, void *reply, void *privdata)
+{
+	struct pl_redis_call *call = privdata;
+	(void)c;
+	call->cb(call->ud, reply);
+	free(call);
 }
 
 /* Every subscribed message: a pattern's (pmessage) or a channel's (message). */
@@ -271,13 +328,44 @@ struct pl_redis *pl_redis_new(uv_loop_t *loop, const char *url, const struct pl_
 	return r;
 }
 
+int pl_redis_reader_start(struct pl_redis *r, void (*ready)(void *ud), void *ud)
+{
+	if (r->has_reader || r->stopped)
+		return -EALREADY;
+	r->reader_ready = ready;
+	r->reader_ud = ud;
+	r->has_reader = true;
+	struct link *l = &r->rd;
+	l->r = r;
+	l->reader = true;
+	l->backoff = BACKOFF_MIN_MS;
+	uv_timer_init(r->loop, &l->timer);
+	l->timer.data = l;
+	link_connect(l);
+	return 0;
+}
+
+void pl_redis_reader_reset(struct pl_redis *r)
+{
+	struct link *l = &r->rd;
+	redisAsyncContext *ac = l->ac;
+	if (!r->has_reader || r->stopped || !ac || !l->up)
+		return;
+	/* as the connect watchdog does: the reads under way are told NULL, then it is made anew */
+	l->ac = NULL;
+	l->up = false;
+	ac->data = NULL;
+	redisAsyncFree(ac);
+	link_failed(l, "no answer to a blocking read");
+}
+
 void pl_redis_stop(struct pl_redis *r)
 {
 	if (!r || r->stopped)
 		return;
 	r->stopped = true;
-	struct link *links[] = {&r->pub, &r->sub};
-	for (int i = 0; i < 2; i++) {
+	struct link *links[] = {&r->pub, &r->sub, &r->rd};
+	for (int i = 0; i < (r->has_reader ? 3 : 2); i++) {
 		struct link *l = links[i];
 		uv_timer_stop(&l->timer);
 		uv_close((uv_handle_t *)&l->timer, NULL);
@@ -286,7 +374,9 @@ void pl_redis_stop(struct pl_redis *r)
 		if (!ac)
 			continue;
 		ac->data = NULL;
-		if (l->up)
+		/* a blocking read would hold the disconnect for its whole block: the reader goes
+		 * at once (its read is told NULL) */
+		if (l->up && !l->reader)
 			redisAsyncDisconnect(ac); /* the publisher's queued messages leave first */
 		else
 			redisAsyncFree(ac);

@@ -1,6 +1,7 @@
 /*
  * A node's link to Redis for the cluster adapter: two hiredis connections on the loop, one to
- * publish and one subscribed (RESP2: a subscribed connection cannot publish). Each is made
+ * publish and one subscribed (RESP2: a subscribed connection cannot publish), and a third for
+ * blocking reads when the history stream asks for it. Each is made
  * again with backoff when it fails or is lost; the subscriber's owner is told when it is up, to
  * subscribe again. The outage is logged once, and its end once, with the messages lost
  * meanwhile (pub/sub keeps nothing for a node that is away).
@@ -30,6 +31,32 @@ struct pl_redis_handler {
  */
 struct pl_redis *pl_redis_new(uv_loop_t *loop, const char *url, const struct pl_redis_handler *h,
 			      void *ud);
+/* A command's reply: hiredis's redisReply, NULL when the connection was lost first (the
+ * command may or may not have run). Valid during the call. */
+typedef void (*pl_redis_reply_fn)(void *ud, void *reply);
+
+/*
+ * Adds a third connection, the reader, for blocking commands (XREAD BLOCK) that would hold up
+ * the publisher; ready (with ud) is called each time it is (again) connected. It counts in
+ * pl_redis_up and the outage from then on. Returns 0, or -EALREADY.
+ */
+int pl_redis_reader_start(struct pl_redis *r, void (*ready)(void *ud), void *ud);
+/*
+ * Drops the reader's connection and makes it again (with backoff): a blocking read that is not
+ * answered when its block is over says the connection is dead, which hiredis's libuv adapter
+ * does not always notice (it drops poll errors). Reads under way are told NULL.
+ */
+void pl_redis_reader_reset(struct pl_redis *r);
+/*
+ * Sends a command (argc arguments, bytes borrowed: hiredis copies them) on the publisher, or on
+ * the reader for pl_redis_read; cb is called once with its reply. Returns 0, or -ENOTCONN while
+ * that connection is down, -ENOMEM (cb is then not called).
+ */
+int pl_redis_command(struct pl_redis *r, pl_redis_reply_fn cb, void *ud, int argc,
+		     const char **argv, const size_t *lens);
+int pl_redis_read(struct pl_redis *r, pl_redis_reply_fn cb, void *ud, int argc,
+		  const char **argv, const size_t *lens);
+
 /* Closes the connections and timers; nothing is tried again. NULL is a no-op. */
 void pl_redis_stop(struct pl_redis *r);
 /* Frees the link, after pl_redis_stop once the loop closed its handles. NULL is a no-op. */
