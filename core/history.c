@@ -57,6 +57,9 @@ struct pl_history {
 	bool file_lost;		 /* the file is gone and not yet reopened (logged once) */
 	uint64_t reopen_at;	 /* loop time of the last attempt to reopen it */
 	uv_timer_t *watch;	 /* checks the file every WATCH_INTERVAL_MS; freed by its close */
+	const struct pl_history_log *log; /* a cluster's log that gives the ids, or NULL */
+	void *log_ud;		 /* its argument */
+	sqlite3_stmt *put_row;	 /* INSERT OR IGNORE of a row whose id the log gave */
 };
 
 #define ERROR_LOG_INTERVAL_MS 10000
@@ -215,6 +218,8 @@ static void close_db(struct pl_history *h)
 {
 	sqlite3_finalize(h->add_totals);
 	h->add_totals = NULL;
+	sqlite3_finalize(h->put_row);
+	h->put_row = NULL;
 	sqlite3_finalize(h->insert);
 	sqlite3_finalize(h->newest);
 	sqlite3_finalize(h->oldest);
@@ -353,6 +358,8 @@ static void reopen(struct pl_history *h, bool gone)
 		sqlite3_finalize(od);
 		sqlite3_finalize(h->add_totals); /* prepared on the old connection */
 		h->add_totals = NULL;
+		sqlite3_finalize(h->put_row);
+		h->put_row = NULL;
 		sqlite3_close_v2(old); /* closed once the session store finalizes its statements */
 		h->file_lost = false;
 		pl_info("history: reopened %s", h->path);
@@ -576,6 +583,11 @@ out:
 int pl_history_store(struct pl_history *h, const struct pl_record *r,
 		     void (*done)(long long id, void *ud), void *ud)
 {
+	if (h->log) {
+		/* the log gives the id, and hands the row back through pl_history_put_row */
+		int rc = h->log->append(h->log_ud, r, done, ud);
+		return rc == 0 || rc == -ENOMEM ? rc : pl_history_tell(h, rc, done, ud);
+	}
 	if (queue(h, 0, NULL, NULL))
 		return -ENOMEM; /* room for it first: once inserted, it must be told */
 	h->n_batch--;
@@ -586,12 +598,78 @@ int pl_history_store(struct pl_history *h, const struct pl_record *r,
 
 long long pl_history_append(struct pl_history *h, const struct pl_record *r)
 {
+	if (h->log)
+		return -ENOTSUP; /* the id comes from the log, later */
 	long long id = insert(h, r);
 	/* committed now, with the batch so far: the id returned is one that is stored */
 	int rc = commit_once(h);
 	if (id > 0 && rc < 0)
 		return rc;
 	return id;
+}
+
+void pl_history_set_log(struct pl_history *h, const struct pl_history_log *log, void *ud)
+{
+	h->log = log;
+	h->log_ud = ud;
+}
+
+int pl_history_tell(struct pl_history *h, long long err, void (*done)(long long id, void *ud),
+		    void *ud)
+{
+	return done ? queue(h, err < 0 ? err : -EIO, done, ud) : 0;
+}
+
+int pl_history_put_row(struct pl_history *h, long long id, const struct pl_history_row *row,
+		       void (*done)(long long id, void *ud), void *ud)
+{
+	if (done && queue(h, 0, NULL, NULL))
+		return -ENOMEM; /* room for it first, as in pl_history_store */
+	if (done)
+		h->n_batch--;
+	long long rc = begin(h);
+	if (rc == 0 && (!h->put_row || sqlite3_db_handle(h->put_row) != h->db)) {
+		sqlite3_finalize(h->put_row);
+		h->put_row = NULL;
+		if (sqlite3_prepare_v3(h->db,
+				       "INSERT OR IGNORE INTO messages (id, nsp, room, recipient, skip, "
+				       "sender, event, args, ts, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, "
+				       "?, ?)",
+				       -1, SQLITE_PREPARE_PERSISTENT, &h->put_row, NULL) != SQLITE_OK) {
+			store_error(h, "cannot prepare");
+			rc = -EIO;
+		}
+	}
+	if (rc == 0) {
+		sqlite3_stmt *st = h->put_row;
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_text(st, 2, row->nsp, -1, SQLITE_STATIC);
+		if (!row->recipient)
+			sqlite3_bind_text(st, 3, row->room ? row->room : "", -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, row->recipient, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 5, row->skip, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 6, row->sender, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 7, row->event, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 8, row->args, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 9, row->ts);
+		sqlite3_bind_int(st, 10, (int)row->kind);
+		rc = step_write(h, st, "cannot store a message");
+		/* ignored: the row is there already (the origin's reply and the tail both bring it) */
+		bool added = rc == 0 && sqlite3_changes(h->db) > 0;
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		if (rc == 0 && id > h->last_id)
+			h->last_id = id;
+		if (added && row->kind == PL_RECORD_MESSAGE &&
+		    totals_add(h, row->nsp, row->recipient != NULL,
+			       row->recipient ? row->recipient : row->room ? row->room : "",
+			       strlen(row->args)))
+			pl_warn("history: out of memory: the totals of %s miss message %lld",
+				row->nsp, id);
+	}
+	if (done)
+		queue(h, rc == 0 ? id : rc, done, ud);
+	return rc < 0 ? (int)rc : 0;
 }
 
 long long pl_history_last(const struct pl_history *h)

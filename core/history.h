@@ -79,6 +79,47 @@ struct sqlite3 *pl_history_db(struct pl_history *h);
 int pl_history_write(struct pl_history *h, struct sqlite3_stmt *st);
 
 /*
+ * A log that gives stored packets their ids (a cluster's shared stream): with one set,
+ * pl_history_store hands each record to append, which later brings it back, with its id, to
+ * pl_history_put_row (done passed on), or tells done an error with pl_history_tell.
+ */
+struct pl_history_log {
+	/* Takes the record (borrowed: copy what is kept). Returns 0, -ENOMEM (done is then not
+	 * called), or another negative error that done is told at the next commit. */
+	int (*append)(void *ud, const struct pl_record *r, void (*done)(long long id, void *ud),
+		      void *done_ud);
+};
+
+/* Sets the log (NULL for none; log and ud borrowed, kept until it is set again). With a log,
+ * pl_history_append fails with -ENOTSUP: its id would come later than it returns. */
+void pl_history_set_log(struct pl_history *h, const struct pl_history_log *log, void *ud);
+
+/* A stored packet as text: JSON values already serialized; every field borrowed. */
+struct pl_history_row {
+	const char *nsp;       /* namespace */
+	const char *room;      /* target room, "" for everyone; ignored with a recipient */
+	const char *recipient; /* a private message's recipient userid as JSON, or NULL */
+	const char *skip;      /* the socket id it was not sent to, or NULL */
+	const char *sender;    /* JSON */
+	const char *event;     /* event name */
+	const char *args;      /* JSON array */
+	long long ts;	       /* ms since the epoch, when it entered the cluster */
+	enum pl_record_kind kind;
+};
+
+/*
+ * Stores a row under the id the log gave, in the open transaction (a row of that id already
+ * stored is left as it is). done (may be NULL) is told id at the next commit, or the error
+ * that kept the row out. Returns 0 or a negative error (done is told it too, unless -ENOMEM).
+ */
+int pl_history_put_row(struct pl_history *h, long long id, const struct pl_history_row *row,
+		       void (*done)(long long id, void *ud), void *ud);
+
+/* Tells done the error err (< 0) at the next commit. Returns 0 or -ENOMEM. */
+int pl_history_tell(struct pl_history *h, long long err, void (*done)(long long id, void *ud),
+		    void *ud);
+
+/*
  * Returns messages (not notices) of (nsp, room) as a new array of {"id","ts","from","payload"}
  * objects (payload: the first argument), oldest
  * first, or NULL on error. With since >= 0, the oldest limit messages with an id above since
