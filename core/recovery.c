@@ -40,6 +40,10 @@ struct pl_recovery {
 	struct pl_socket **dirty; /* sockets whose session is to be written (a reference each) */
 	size_t n_dirty, cap_dirty;
 	uv_timer_t *purge_timer; /* freed by its close */
+	const struct pl_recovery_log *log; /* a cluster's log the sessions also go to, or NULL */
+	void *log_ud;		 /* its argument */
+	uv_timer_t *refresh_timer; /* with a log: writes the connected sessions again; freed by its
+				    * close */
 };
 
 static const struct pl_recovery_ops ops;
@@ -94,6 +98,24 @@ static int prepared(struct pl_recovery *r)
 	return 0;
 }
 
+/* Writes a session row, stamped disconnected (0: NULL, connected). Returns 0 or an error. */
+static int write_row(struct pl_recovery *r, const struct pl_session_row *row,
+		     long long disconnected)
+{
+	sqlite3_stmt *st = r->put;
+	sqlite3_bind_text(st, 1, row->pid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, row->nsp, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, row->sid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, row->userid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, row->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, row->rooms, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 7, row->since);
+	sqlite3_bind_int64(st, 8, row->identity_at);
+	if (disconnected)
+		sqlite3_bind_int64(st, 9, disconnected);
+	return pl_history_write(r->h, st);
+}
+
 /* Writes s's session; disconnected is 0 while it is connected. */
 static void put(struct pl_recovery *r, struct pl_socket *s, long long disconnected)
 {
@@ -108,18 +130,12 @@ static void put(struct pl_recovery *r, struct pl_socket *s, long long disconnect
 		pl_warn("recovery: session of %s not saved: out of memory", s->id);
 		goto out;
 	}
-	sqlite3_stmt *st = r->put;
-	sqlite3_bind_text(st, 1, s->pid, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, s->nsp->name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, s->id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, uid, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, rj, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 7, s->since);
-	sqlite3_bind_int64(st, 8, s->identity_at);
-	if (disconnected)
-		sqlite3_bind_int64(st, 9, disconnected);
-	pl_history_write(r->h, st);
+	struct pl_session_row row = {.pid = s->pid, .nsp = s->nsp->name, .sid = s->id,
+				     .userid = uid, .name = name, .rooms = rj, .since = s->since,
+				     .identity_at = s->identity_at, .disconnected = disconnected};
+	write_row(r, &row, disconnected);
+	if (r->log)
+		r->log->put(r->log_ud, &row);
 out:
 	free(uid);
 	free(name);
@@ -176,6 +192,8 @@ static void end(void *ud, struct pl_socket *s, bool keep)
 		return;
 	sqlite3_bind_text(r->drop, 1, s->pid, -1, SQLITE_STATIC);
 	pl_history_write(r->h, r->drop);
+	if (r->log)
+		r->log->drop(r->log_ud, s->pid);
 }
 
 /* A stored packet a restore sends again. */
@@ -404,11 +422,75 @@ fail:
 	return NULL;
 }
 
+/* With a log, every REFRESH_PARTS of the window: the connected sessions are written again, so
+ * that the other nodes keep them a window after this node was last heard of (it may die). */
+#define REFRESH_PARTS	   4
+#define REFRESH_MIN_MS	   500
+
+static unsigned refresh_ms(const struct pl_recovery *r)
+{
+	unsigned ms = r->window / REFRESH_PARTS;
+	return ms < REFRESH_MIN_MS ? REFRESH_MIN_MS : ms;
+}
+
+static void refresh_cb(uv_timer_t *t)
+{
+	struct pl_recovery *r = t->data;
+	struct pl_nsp *nsp;
+	for (size_t pos = 0; pl_map_next(&r->sio->nsps, &pos, (void **)&nsp);)
+		for (size_t i = 0; i < nsp->n; i++)
+			save(r, nsp->list[i]);
+}
+
+int pl_recovery_set_log(struct pl_recovery *r, const struct pl_recovery_log *log, void *ud)
+{
+	r->log = log;
+	r->log_ud = ud;
+	if (!log || r->refresh_timer)
+		return 0;
+	r->refresh_timer = malloc(sizeof *r->refresh_timer);
+	if (!r->refresh_timer)
+		return -ENOMEM;
+	uv_timer_init(r->loop, r->refresh_timer);
+	r->refresh_timer->data = r;
+	uv_timer_start(r->refresh_timer, refresh_cb, refresh_ms(r), refresh_ms(r));
+	uv_unref((uv_handle_t *)r->refresh_timer);
+	return 0;
+}
+
+int pl_recovery_put_remote(struct pl_recovery *r, const struct pl_session_row *row, long long ts)
+{
+	if (prepared(r))
+		return -EIO;
+	struct pl_nsp *nsp = pl_nsp_find(r->sio, row->nsp);
+	struct pl_socket *old = nsp ? pl_nsp_socket(nsp, row->sid) : NULL;
+	if (old && strcmp(old->pid, row->pid) == 0) {
+		/* the client recovered its session on another node: this connection of it is
+		 * gone, not yet noticed here; it goes quietly, its session is the other's now */
+		old->pid[0] = '\0';
+		pl_socket_disconnect(old, false);
+	}
+	/* connected on its node, which writes it again every refresh: if that node is heard of
+	 * no more, the session counts as disconnected one refresh after it was last written */
+	return write_row(r, row,
+			 row->disconnected ? row->disconnected : ts + (long long)refresh_ms(r));
+}
+
+int pl_recovery_drop_remote(struct pl_recovery *r, const char *pid)
+{
+	if (prepared(r))
+		return -EIO;
+	sqlite3_bind_text(r->drop, 1, pid, -1, SQLITE_STATIC);
+	return pl_history_write(r->h, r->drop);
+}
+
 void pl_recovery_free(struct pl_recovery *r)
 {
 	if (!r)
 		return;
 	pl_recovery_flush(r);
+	if (r->refresh_timer)
+		uv_close((uv_handle_t *)r->refresh_timer, timer_freed);
 	if (r->sio->recovery_ud == r) {
 		r->sio->recovery = NULL;
 		r->sio->recovery_ud = NULL;

@@ -26,6 +26,38 @@ struct pl_recovery *pl_recovery_new(struct pl_sio *sio, struct pl_history *h, uv
 /* Turns recovery off and frees it, before the history is freed. NULL is a no-op. */
 void pl_recovery_free(struct pl_recovery *r);
 
+/* A session as text (JSON values serialized), every field borrowed. */
+struct pl_session_row {
+	const char *pid, *nsp, *sid; /* private session id, namespace, socket id */
+	const char *userid, *name;   /* identity as JSON, or NULL */
+	const char *rooms;	     /* {"room": offset when it joined, ...} */
+	long long since;	     /* offset when it connected */
+	long long identity_at;	     /* offset when its identity was set */
+	long long disconnected;	     /* ms since the epoch, 0 while connected */
+};
+
+/* Where a cluster's sessions also go, so that another node can recover them. */
+struct pl_recovery_log {
+	void (*put)(void *ud, const struct pl_session_row *row); /* written or stamped */
+	void (*drop)(void *ud, const char *pid);		  /* ended, not recoverable */
+};
+
+/*
+ * Sends every session written from now on to log too (borrowed, with ud), and writes the
+ * connected ones again every quarter of the window, so that other nodes keep them for a
+ * window after this node was last heard of. Returns 0 or -ENOMEM.
+ */
+int pl_recovery_set_log(struct pl_recovery *r, const struct pl_recovery_log *log, void *ud);
+
+/*
+ * Stores a session another node wrote, at ts (ms since the epoch): one still connected there
+ * counts as disconnected a refresh after ts, unless written again. A socket here holding it
+ * (the client has moved) goes quietly. Returns 0 or a negative error.
+ */
+int pl_recovery_put_remote(struct pl_recovery *r, const struct pl_session_row *row, long long ts);
+/* Forgets a session another node ended. Returns 0 or a negative error. */
+int pl_recovery_drop_remote(struct pl_recovery *r, const char *pid);
+
 /* The before-write barrier step (ud is the recovery): writes the sessions saved since the last. */
 int pl_recovery_flush(void *ud);
 
