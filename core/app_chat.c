@@ -458,6 +458,8 @@ static const char *store_error(long long err)
 	switch (err) {
 	case -ENOSPC: return "storage full";
 	case -EBUSY: return "storage busy";
+	case -ENOTCONN:
+	case -ESHUTDOWN: return "storage unavailable";
 	default: return "storage error";
 	}
 }

@@ -19,6 +19,7 @@
 #include "http.h"
 #include "history.h"
 #include "history_cli.h"
+#include "history_stream.h"
 #include "log.h"
 #include "lua_host.h"
 #include "plugin.h"
@@ -41,6 +42,7 @@ static uv_timer_t shutdown_timer;
 static struct pl_recovery *recovery;	/* connection state recovery, NULL when off */
 static struct pl_retention *retention; /* deletes what is kept no longer */
 static struct pl_cluster *cluster;	/* the Redis cluster link, NULL alone */
+static struct pl_history_stream *stream; /* the cluster's history, NULL alone */
 
 #define RECOVERY_MAX_MISSED 1000 /* packets a recovered client gets again at most */
 
@@ -73,6 +75,7 @@ static void on_signal(uv_signal_t *h, int signum)
 	signal(SIGUSR1, SIG_IGN);
 	pl_scripts_stop(); /* their timers would keep the loop running */
 	pl_eio_close_all(&server);
+	pl_history_stream_stop(stream);
 	pl_cluster_stop(cluster); /* its connections too */
 	uv_timer_init(server.loop, &shutdown_timer);
 	shutdown_at = uv_now(server.loop);
@@ -220,6 +223,13 @@ int main(int argc, char **argv)
 		if (!recovery || pl_barrier_add(&server.before_write, pl_recovery_flush, recovery))
 			goto out_app;
 	}
+	if (cluster) {
+		/* ids, history and sessions shared by the Parley nodes of the cluster */
+		stream = pl_history_stream_new(&loop, pl_cluster_link(cluster), server.history, recovery,
+					       cfg.redis_prefix, pl_cluster_uid(cluster));
+		if (!stream)
+			goto out_app;
+	}
 	if (pl_barrier_add(&server.before_write, commit_history, server.history))
 		goto out_app;
 	if (cfg.app != PL_APP_ENGINE_ECHO &&
@@ -253,6 +263,7 @@ out_transport:
 	}
 	pl_transport_free(&server);
 out_app:
+	pl_history_stream_stop(stream);
 	pl_cluster_stop(cluster);
 	pl_scripts_stop();
 	pl_plugins_unload();
@@ -274,6 +285,8 @@ out_loop:
 	pl_http_set_health(NULL, NULL);
 	pl_cluster_free(cluster);
 	cluster = NULL;
+	pl_history_stream_free(stream);
+	stream = NULL;
 	pl_eio_server_close(&server);
 	pl_peers_close(&server.peers);
 	if (uv_loop_close(&loop) != 0) {

@@ -1,0 +1,523 @@
+/*
+ * The cluster's history stream (see history_stream.h). Appends go on the link's publisher as
+ * one EVAL of APPEND_SCRIPT, which picks the entry's id; the answer brings the row into the
+ * local store under that id, and only then is the append's done told (at the next commit).
+ * The tail is an XREAD BLOCK on the link's reader, from the newest id this node has, and
+ * stores every entry it reads; the two meet on the id (a row stored twice is kept once).
+ */
+#include "history_stream.h"
+
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "history.h"
+#include "json.h"
+#include "log.h"
+#include "recovery.h"
+#include "redis_link.h"
+
+#define STREAM_MAXLEN "100000" /* entries the stream keeps, about (MAXLEN ~) */
+#define READ_COUNT    "256"    /* entries one XREAD brings at most */
+#define READ_BLOCK_MS "2000"   /* how long one XREAD waits for an entry ... */
+#define READ_LATE_MS  3000     /* ... and how long before its connection is taken for dead */
+#define SEQ_PER_MS    1000     /* an id is ms * SEQ_PER_MS + seq */
+#define MAX_FIELDS    24       /* field-value pairs of one entry, and then some */
+
+/*
+ * XADD with an id of the server's clock whose seq stays below SEQ_PER_MS: an entry that would
+ * get seq 1000 takes the next millisecond instead. ids stay increasing when the clock steps
+ * back (they go on from the newest entry), and after a restart that emptied the stream (the
+ * clock is past every id given). ARGV[1] is MAXLEN, then the entry's fields and values.
+ */
+static const char APPEND_SCRIPT[] =
+    "local t = redis.call('TIME')\n"
+    "local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "local seq = 0\n"
+    "local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)\n"
+    "if #last > 0 then\n"
+    "  local id = last[1][1]\n"
+    "  local dash = string.find(id, '-', 1, true)\n"
+    "  local lms = tonumber(string.sub(id, 1, dash - 1))\n"
+    "  local lseq = tonumber(string.sub(id, dash + 1))\n"
+    "  if ms <= lms then\n"
+    "    ms = lms\n"
+    "    seq = lseq + 1\n"
+    "    if seq >= 1000 then ms = lms + 1; seq = 0 end\n"
+    "  end\n"
+    "end\n"
+    "return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], "
+    "string.format('%.0f-%d', ms, seq), unpack(ARGV, 2))\n";
+
+/* An append waiting for Redis's answer: the row it stores then, and who is told. */
+struct append {
+	struct pl_history_stream *s;	      /* owner */
+	struct append *prev, *next;	      /* the owner's appends under way */
+	void (*done)(long long id, void *ud); /* told the id or an error, or NULL */
+	void *ud;
+	bool orphan; /* told at the stop: the answer only frees it */
+	char *nsp, *room, *to, *skip, *from, *event, *args; /* the row, JSON as text */
+	int kind;
+};
+
+struct pl_history_stream {
+	struct pl_redis *redis;	 /* the cluster's link */
+	struct pl_history *h;	 /* the local store */
+	struct pl_recovery *rec; /* sessions, or NULL */
+	char *key;		 /* "<prefix>-history" */
+	char node[16];		 /* this node's uid */
+	char cursor[48];	 /* the newest entry read: the next XREAD starts after it */
+	long long committed;	 /* the newest id read whose commit succeeded */
+	bool rewind;		 /* a commit failed: read again from committed */
+	bool reading;		 /* an XREAD is under way */
+	uint64_t read_at;	 /* loop time (ms) it was sent */
+	uv_loop_t *loop;
+	uv_timer_t *watch;	/* checks that XREADs are answered; freed by its close */
+	bool stopped;		/* shut down: replies are dropped */
+	unsigned long skipped;	/* malformed entries ignored */
+	struct append *appends; /* under way */
+};
+
+static void set_cursor(struct pl_history_stream *s, long long id)
+{
+	snprintf(s->cursor, sizeof s->cursor, "%lld-%lld", id / SEQ_PER_MS, id % SEQ_PER_MS);
+}
+
+/* The integer id of a stream id "ms-seq", or -1 when it has none (seq too large). */
+static long long parse_id(const char *text)
+{
+	char *end;
+	errno = 0;
+	long long ms = strtoll(text, &end, 10);
+	if (errno || end == text || *end != '-' || ms < 0)
+		return -1;
+	const char *q = end + 1;
+	long long seq = strtoll(q, &end, 10);
+	if (errno || end == q || *end || seq < 0 || seq >= SEQ_PER_MS ||
+	    ms > (9007199254740991LL - SEQ_PER_MS) / SEQ_PER_MS) /* 2^53: a JavaScript number */
+		return -1;
+	return ms * SEQ_PER_MS + seq;
+}
+
+/* ---- appending ---- */
+
+static void append_free(struct append *a)
+{
+	free(a->nsp);
+	free(a->room);
+	free(a->to);
+	free(a->skip);
+	free(a->from);
+	free(a->event);
+	free(a->args);
+	free(a);
+}
+
+static void unlink_append(struct append *a)
+{
+	if (a->prev)
+		a->prev->next = a->next;
+	else if (a->s->appends == a)
+		a->s->appends = a->next;
+	if (a->next)
+		a->next->prev = a->prev;
+	a->prev = a->next = NULL;
+}
+
+/* Redis's answer to an append: the entry's id, and the row stored under it here. */
+static void on_appended(void *ud, void *reply_v)
+{
+	struct append *a = ud;
+	struct pl_history_stream *s = a->s;
+	redisReply *reply = reply_v;
+	if (a->orphan) {
+		append_free(a); /* told already, at the stop */
+		return;
+	}
+	unlink_append(a);
+	long long id = reply && reply->type == REDIS_REPLY_STRING ? parse_id(reply->str) : -1;
+	if (id < 0) {
+		/* a lost connection: the entry may still be in the stream, and then comes back
+		 * through the tail, though the sender was told it was not stored */
+		if (reply && reply->type == REDIS_REPLY_ERROR)
+			pl_warn("cluster: the history stream refused an append: %s", reply->str);
+		pl_history_tell(s->h, reply ? -EIO : -ENOTCONN, a->done, a->ud);
+	} else {
+		struct pl_history_row row = {.nsp = a->nsp,
+					     .room = a->room,
+					     .recipient = a->to,
+					     .skip = a->skip,
+					     .sender = a->from,
+					     .event = a->event,
+					     .args = a->args,
+					     .ts = id / SEQ_PER_MS,
+					     .kind = (enum pl_record_kind)a->kind};
+		pl_history_put_row(s->h, id, &row, a->done, a->ud);
+	}
+	append_free(a);
+}
+
+/* Field-value pairs of an entry being built. */
+struct fields {
+	const char *argv[6 + 2 * MAX_FIELDS];
+	size_t lens[6 + 2 * MAX_FIELDS];
+	int n;
+};
+
+static void field(struct fields *f, const char *name, const char *value)
+{
+	if (!value || f->n + 2 > (int)(sizeof f->argv / sizeof *f->argv))
+		return;
+	f->argv[f->n] = name;
+	f->lens[f->n++] = strlen(name);
+	f->argv[f->n] = value;
+	f->lens[f->n++] = strlen(value);
+}
+
+/* Starts an EVAL of the append script with the entry's type and node; fields follow. */
+static void fields_init(struct pl_history_stream *s, struct fields *f, const char *type)
+{
+	f->n = 0;
+	static const char *const head[] = {"EVAL", APPEND_SCRIPT, "1"};
+	for (int i = 0; i < 3; i++) {
+		f->argv[f->n] = head[i];
+		f->lens[f->n++] = strlen(head[i]);
+	}
+	f->argv[f->n] = s->key;
+	f->lens[f->n++] = strlen(s->key);
+	f->argv[f->n] = STREAM_MAXLEN;
+	f->lens[f->n++] = strlen(STREAM_MAXLEN);
+	field(f, "t", type);
+	field(f, "node", s->node);
+}
+
+static char *dup_or_null(const char *v)
+{
+	return v ? strdup(v) : NULL;
+}
+
+static int log_append(void *ud, const struct pl_record *r, void (*done)(long long, void *),
+		      void *done_ud)
+{
+	struct pl_history_stream *s = ud;
+	if (s->stopped)
+		return -ESHUTDOWN;
+	struct append *a = calloc(1, sizeof *a);
+	if (!a)
+		return -ENOMEM;
+	*a = (struct append){.s = s, .done = done, .ud = done_ud, .kind = (int)r->kind};
+	a->nsp = strdup(r->nsp);
+	a->room = r->recipient ? NULL : strdup(r->room ? r->room : "");
+	a->to = r->recipient ? pl_json_text(r->recipient) : NULL;
+	a->skip = dup_or_null(r->skip);
+	a->from = pl_json_text(r->sender);
+	a->event = strdup(r->event);
+	a->args = pl_json_text(r->args);
+	if (!a->nsp || (!a->room && !a->to) || (r->skip && !a->skip) || !a->from || !a->event ||
+	    !a->args) {
+		append_free(a);
+		return -ENOMEM;
+	}
+	struct fields f;
+	fields_init(s, &f, "m");
+	char kind[8];
+	snprintf(kind, sizeof kind, "%d", a->kind);
+	field(&f, "nsp", a->nsp);
+	field(&f, "room", a->room);
+	field(&f, "to", a->to);
+	field(&f, "skip", a->skip);
+	field(&f, "from", a->from);
+	field(&f, "event", a->event);
+	field(&f, "args", a->args);
+	field(&f, "kind", kind);
+	int rc = pl_redis_command(s->redis, on_appended, a, f.n, f.argv, f.lens);
+	if (rc) {
+		append_free(a);
+		return rc == -ENOMEM ? -ENOMEM : -ENOTCONN; /* Redis is away: not stored */
+	}
+	a->next = s->appends;
+	if (a->next)
+		a->next->prev = a;
+	s->appends = a;
+	return 0;
+}
+
+/* The answer to a session's entry: nothing waits for it. */
+static void on_session_sent(void *ud, void *reply)
+{
+	(void)ud;
+	redisReply *r = reply;
+	if (r && r->type == REDIS_REPLY_ERROR)
+		pl_warn("cluster: the history stream refused a session: %s", r->str);
+}
+
+static void log_session(void *ud, const struct pl_session_row *row)
+{
+	struct pl_history_stream *s = ud;
+	if (s->stopped)
+		return;
+	struct fields f;
+	char since[24], iat[24], disc[24];
+	snprintf(since, sizeof since, "%lld", row->since);
+	snprintf(iat, sizeof iat, "%lld", row->identity_at);
+	snprintf(disc, sizeof disc, "%lld", row->disconnected);
+	fields_init(s, &f, "s");
+	field(&f, "pid", row->pid);
+	field(&f, "nsp", row->nsp);
+	field(&f, "sid", row->sid);
+	field(&f, "userid", row->userid);
+	field(&f, "name", row->name);
+	field(&f, "rooms", row->rooms);
+	field(&f, "since", since);
+	field(&f, "iat", iat);
+	field(&f, "disc", disc);
+	/* while Redis is away, other nodes do not hear of it: it stays recoverable here */
+	pl_redis_command(s->redis, on_session_sent, NULL, f.n, f.argv, f.lens);
+}
+
+static void log_drop(void *ud, const char *pid)
+{
+	struct pl_history_stream *s = ud;
+	if (s->stopped)
+		return;
+	struct fields f;
+	fields_init(s, &f, "d");
+	field(&f, "pid", pid);
+	pl_redis_command(s->redis, on_session_sent, NULL, f.n, f.argv, f.lens);
+}
+
+static const struct pl_history_log history_log = {log_append};
+static const struct pl_recovery_log recovery_log = {log_session, log_drop};
+
+/* ---- the tail ---- */
+
+/* The value of a field of an entry's [f1, v1, f2, v2, ...], or NULL. */
+static const char *get(const redisReply *kv, const char *name)
+{
+	for (size_t i = 0; i + 1 < kv->elements; i += 2) {
+		const redisReply *k = kv->element[i], *v = kv->element[i + 1];
+		if (k->type == REDIS_REPLY_STRING && v->type == REDIS_REPLY_STRING &&
+		    strcmp(k->str, name) == 0)
+			return v->str;
+	}
+	return NULL;
+}
+
+static long long number(const redisReply *kv, const char *name)
+{
+	const char *v = get(kv, name);
+	return v ? strtoll(v, NULL, 10) : 0;
+}
+
+/* A row read back has been committed here, or not: a failure reads it again. */
+static void on_row_stored(long long id, void *ud)
+{
+	struct pl_history_stream *s = ud;
+	if (id > 0 && id > s->committed)
+		s->committed = id;
+	else if (id < 0)
+		s->rewind = true;
+}
+
+/* Stores one entry of the stream here. Returns false when it is malformed. */
+static bool ingest(struct pl_history_stream *s, long long id, const redisReply *kv)
+{
+	const char *type = get(kv, "t"), *node = get(kv, "node");
+	if (!type || !node)
+		return false;
+	if (strcmp(type, "m") == 0) {
+		struct pl_history_row row = {.nsp = get(kv, "nsp"),
+					     .room = get(kv, "room"),
+					     .recipient = get(kv, "to"),
+					     .skip = get(kv, "skip"),
+					     .sender = get(kv, "from"),
+					     .event = get(kv, "event"),
+					     .args = get(kv, "args"),
+					     .ts = id / SEQ_PER_MS,
+					     .kind = number(kv, "kind") == 1 ? PL_RECORD_NOTICE
+									     : PL_RECORD_MESSAGE};
+		if (!row.nsp || !row.sender || !row.event || !row.args ||
+		    (!row.room && !row.recipient))
+			return false;
+		pl_history_put_row(s->h, id, &row, on_row_stored, s);
+		return true;
+	}
+	if (!s->rec || strcmp(node, s->node) == 0)
+		return true; /* this node's own sessions are written here already */
+	const char *pid = get(kv, "pid");
+	if (!pid)
+		return false;
+	if (strcmp(type, "d") == 0) {
+		pl_recovery_drop_remote(s->rec, pid);
+		return true;
+	}
+	struct pl_session_row row = {.pid = pid,
+				     .nsp = get(kv, "nsp"),
+				     .sid = get(kv, "sid"),
+				     .userid = get(kv, "userid"),
+				     .name = get(kv, "name"),
+				     .rooms = get(kv, "rooms"),
+				     .since = number(kv, "since"),
+				     .identity_at = number(kv, "iat"),
+				     .disconnected = number(kv, "disc")};
+	if (strcmp(type, "s") != 0 || !row.nsp || !row.sid || !row.rooms)
+		return false;
+	pl_recovery_put_remote(s->rec, &row, id / SEQ_PER_MS);
+	return true;
+}
+
+static void read_more(struct pl_history_stream *s);
+
+/* XREAD's answer: nil after the block, or [[key, [[id, [f, v, ...]], ...]]]. */
+static void on_read(void *ud, void *reply_v)
+{
+	struct pl_history_stream *s = ud;
+	redisReply *reply = reply_v;
+	if (s->stopped)
+		return;
+	s->reading = false;
+	if (!reply)
+		return; /* the reader is gone: its ready starts the tail again */
+	if (reply->type == REDIS_REPLY_ERROR) {
+		pl_warn("cluster: cannot read the history stream: %s", reply->str);
+		return; /* read again at the next check */
+	}
+	if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 1 &&
+	    reply->element[0]->type == REDIS_REPLY_ARRAY && reply->element[0]->elements == 2) {
+		redisReply *entries = reply->element[0]->element[1];
+		for (size_t i = 0; entries->type == REDIS_REPLY_ARRAY && i < entries->elements;
+		     i++) {
+			redisReply *e = entries->element[i];
+			if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+			    e->element[0]->type != REDIS_REPLY_STRING)
+				continue;
+			snprintf(s->cursor, sizeof s->cursor, "%s", e->element[0]->str);
+			long long id = parse_id(e->element[0]->str);
+			if (id < 0 || e->element[1]->type != REDIS_REPLY_ARRAY ||
+			    !ingest(s, id, e->element[1])) {
+				if (!s->skipped++)
+					pl_warn("cluster: ignoring a malformed history entry %s",
+						e->element[0]->str);
+			}
+		}
+	}
+	read_more(s);
+}
+
+static void read_more(struct pl_history_stream *s)
+{
+	if (s->stopped || s->reading)
+		return;
+	if (s->rewind) {
+		s->rewind = false;
+		set_cursor(s, s->committed);
+		pl_warn("cluster: a commit failed: reading the history stream again after %s",
+			s->cursor);
+	}
+	const char *argv[] = {"XREAD",	     "COUNT",	READ_COUNT, "BLOCK",
+			      READ_BLOCK_MS, "STREAMS", s->key,	    s->cursor};
+	size_t lens[8];
+	for (int i = 0; i < 8; i++)
+		lens[i] = strlen(argv[i]);
+	if (pl_redis_read(s->redis, on_read, s, 8, argv, lens) == 0) {
+		s->reading = true;
+		s->read_at = uv_now(s->loop);
+	}
+}
+
+/* An XREAD not answered well after its block: the reader's connection is dead. */
+static void watch_cb(uv_timer_t *t)
+{
+	struct pl_history_stream *s = t->data;
+	if (s->reading && uv_now(s->loop) - s->read_at > READ_LATE_MS) {
+		pl_debug("cluster: the history stream's read is not answered: reconnecting");
+		pl_redis_reader_reset(s->redis); /* on_read is told NULL */
+	} else if (!s->reading) {
+		read_more(s); /* after an error answer, or a read that could not be sent */
+	}
+}
+
+static void watch_freed(uv_handle_t *h)
+{
+	free(h);
+}
+
+/* The reader is (again) connected: the tail goes on from the newest entry read. */
+static void on_reader_ready(void *ud)
+{
+	struct pl_history_stream *s = ud;
+	s->reading = false; /* a read under way was lost with the old connection */
+	read_more(s);
+}
+
+struct pl_history_stream *pl_history_stream_new(uv_loop_t *loop, struct pl_redis *redis,
+						struct pl_history *h, struct pl_recovery *rec,
+						const char *prefix, const char *node)
+{
+	struct pl_history_stream *s = calloc(1, sizeof *s);
+	if (!s)
+		return NULL;
+	s->loop = loop;
+	if (!(s->watch = malloc(sizeof *s->watch))) {
+		free(s);
+		return NULL;
+	}
+	uv_timer_init(loop, s->watch);
+	s->watch->data = s;
+	uv_timer_start(s->watch, watch_cb, 1000, 1000);
+	uv_unref((uv_handle_t *)s->watch);
+	size_t n = strlen(prefix) + sizeof "-history";
+	if (!(s->key = malloc(n))) {
+		pl_history_stream_stop(s);
+		pl_history_stream_free(s);
+		return NULL;
+	}
+	snprintf(s->key, n, "%s-history", prefix);
+	s->redis = redis;
+	s->h = h;
+	s->rec = rec;
+	snprintf(s->node, sizeof s->node, "%s", node);
+	/* what this node has is where it goes on: the rest of the stream, after a restart too */
+	s->committed = pl_history_last(h);
+	set_cursor(s, s->committed);
+	if (rec && pl_recovery_set_log(rec, &recovery_log, s)) {
+		pl_history_stream_stop(s);
+		pl_history_stream_free(s);
+		return NULL;
+	}
+	pl_history_set_log(h, &history_log, s);
+	pl_redis_reader_start(redis, on_reader_ready, s);
+	pl_info("cluster: history stream %s, read from %s", s->key, s->cursor);
+	return s;
+}
+
+void pl_history_stream_stop(struct pl_history_stream *s)
+{
+	if (!s || s->stopped)
+		return;
+	s->stopped = true; /* the logs stay set, refusing: an id made here could be taken */
+	if (s->watch) {
+		uv_close((uv_handle_t *)s->watch, watch_freed);
+		s->watch = NULL;
+	}
+	/* the answers may come still: they find done told and only free */
+	for (struct append *a = s->appends; a; a = a->next) {
+		pl_history_tell(s->h, -ESHUTDOWN, a->done, a->ud);
+		a->orphan = true;
+	}
+	while (s->appends)
+		unlink_append(s->appends);
+}
+
+void pl_history_stream_free(struct pl_history_stream *s)
+{
+	if (!s)
+		return;
+	free(s->key);
+	free(s);
+}

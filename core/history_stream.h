@@ -1,0 +1,39 @@
+/*
+ * The cluster's history: one Redis stream ("<prefix>-history") that every Parley node appends
+ * its stored packets and recovery sessions to, and tails into its own SQLite store. A stream
+ * entry's id "ms-seq" is the packet's id everywhere, as the integer ms * 1000 + seq (the append
+ * script keeps seq below 1000), so history pages, acks and recovery offsets are the same on
+ * every node, and a session written on one node can be recovered on another, after that node
+ * died too. See the README's "Clustering" section for the failure cases.
+ */
+#ifndef PL_HISTORY_STREAM_H
+#define PL_HISTORY_STREAM_H
+
+#include <uv.h>
+
+struct pl_history;
+struct pl_recovery;
+struct pl_redis;
+struct pl_history_stream;
+
+/*
+ * Makes h's ids come from the stream at key "<prefix>-history" on redis (a cluster link, whose
+ * third connection it starts for the tail), and rec's sessions (rec may be NULL) go to it too.
+ * node is this node's uid (copied): the node's own sessions are not read back. Returns NULL
+ * without memory.
+ */
+struct pl_history_stream *pl_history_stream_new(uv_loop_t *loop, struct pl_redis *redis,
+						struct pl_history *h, struct pl_recovery *rec,
+						const char *prefix, const char *node);
+
+/*
+ * Stops using the stream before the link stops: appends still waiting for Redis, and those
+ * made from now on, are told -ESHUTDOWN (at the history's next commit); no id is made locally.
+ */
+void pl_history_stream_stop(struct pl_history_stream *s);
+
+/* Frees it, after pl_history_stream_stop, once the history and recovery are freed and the
+ * link's connections are closed (their last replies come to it). NULL is a no-op. */
+void pl_history_stream_free(struct pl_history_stream *s);
+
+#endif
