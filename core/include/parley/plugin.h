@@ -349,8 +349,9 @@ struct parley_api {
 	 * Stores a message and commits it at once, with whatever else is pending: a commit per
 	 * call, so history_store is the one to use per message. room NULL or "" is the
 	 * namespace-wide chat. Returns its id (> 0) once committed, or an error (-ENOSPC when the
-	 * database is full, -EBUSY when another process holds its lock, -EIO); an id is never
-	 * returned for a message that is not stored.
+	 * database is full, -EBUSY when another process holds its lock, -EIO, -ENOTSUP in a
+	 * cluster, where the id comes from Redis later); an id is never returned for a message
+	 * that is not stored.
 	 */
 	long long (*history_append)(parley_nsp *nsp, const char *room, const json_t *sender,
 				    const char *event, const json_t *payload);
