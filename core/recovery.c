@@ -465,8 +465,12 @@ int pl_recovery_put_remote(struct pl_recovery *r, const struct pl_session_row *r
 	struct pl_nsp *nsp = pl_nsp_find(r->sio, row->nsp);
 	struct pl_socket *old = nsp ? pl_nsp_socket(nsp, row->sid) : NULL;
 	if (old && strcmp(old->pid, row->pid) == 0) {
-		/* the client recovered its session on another node: this connection of it is
-		 * gone, not yet noticed here; it goes quietly, its session is the other's now */
+		/* a socket here holds the session: an entry of a socket connected later (a
+		 * recovery sets since to the offset of its resume) takes it over, and this
+		 * connection of it, gone but not yet noticed, goes quietly; an older one (the
+		 * other node wrote it before it heard of this one) is stale */
+		if (row->since <= old->since)
+			return 0;
 		old->pid[0] = '\0';
 		pl_socket_disconnect(old, false);
 	}

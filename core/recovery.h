@@ -52,7 +52,8 @@ int pl_recovery_set_log(struct pl_recovery *r, const struct pl_recovery_log *log
 /*
  * Stores a session another node wrote, at ts (ms since the epoch): one still connected there
  * counts as disconnected a refresh after ts, unless written again. A socket here holding it
- * (the client has moved) goes quietly. Returns 0 or a negative error.
+ * goes quietly when the entry's since is above its own (the client has moved); otherwise the
+ * entry is stale and ignored. Returns 0 or a negative error.
  */
 int pl_recovery_put_remote(struct pl_recovery *r, const struct pl_session_row *row, long long ts);
 /* Forgets a session another node ended. Returns 0 or a negative error. */
