@@ -26,6 +26,7 @@
 #define READ_COUNT    "256"    /* entries one XREAD brings at most */
 #define READ_BLOCK_MS "2000"   /* how long one XREAD waits for an entry ... */
 #define READ_LATE_MS  3000     /* ... and how long before its connection is taken for dead */
+#define APPEND_LATE_MS 1000 /* an append unanswered this long is told it was not stored */
 #define SEQ_PER_MS    1000     /* an id is ms * SEQ_PER_MS + seq */
 #define MAX_FIELDS    24       /* field-value pairs of one entry, and then some */
 
@@ -61,6 +62,8 @@ struct append {
 	void (*done)(long long id, void *ud); /* told the id or an error, or NULL */
 	void *ud;
 	bool orphan; /* told at the stop: the answer only frees it */
+	bool late;   /* told, unanswered in time: an answer still stores the row */
+	uint64_t sent_at; /* loop time (ms) it was sent */
 	char *nsp, *room, *to, *skip, *from, *event, *args; /* the row, JSON as text */
 	int kind;
 };
@@ -141,22 +144,20 @@ static void on_appended(void *ud, void *reply_v)
 	}
 	unlink_append(a);
 	long long id = reply && reply->type == REDIS_REPLY_STRING ? parse_id(reply->str) : -1;
-	if (id < 0) {
+	struct pl_history_row row = {.nsp = a->nsp, .room = a->room, .recipient = a->to,
+				     .skip = a->skip, .sender = a->from, .event = a->event,
+				     .args = a->args, .ts = id / SEQ_PER_MS,
+				     .kind = (enum pl_record_kind)a->kind};
+	if (a->late) {
+		if (id > 0) /* told it was not stored; it is, so here too */
+			pl_history_put_row(s->h, id, &row, NULL, NULL);
+	} else if (id < 0) {
 		/* a lost connection: the entry may still be in the stream, and then comes back
 		 * through the tail, though the sender was told it was not stored */
 		if (reply && reply->type == REDIS_REPLY_ERROR)
 			pl_warn("cluster: the history stream refused an append: %s", reply->str);
 		pl_history_tell(s->h, reply ? -EIO : -ENOTCONN, a->done, a->ud);
 	} else {
-		struct pl_history_row row = {.nsp = a->nsp,
-					     .room = a->room,
-					     .recipient = a->to,
-					     .skip = a->skip,
-					     .sender = a->from,
-					     .event = a->event,
-					     .args = a->args,
-					     .ts = id / SEQ_PER_MS,
-					     .kind = (enum pl_record_kind)a->kind};
 		pl_history_put_row(s->h, id, &row, a->done, a->ud);
 	}
 	append_free(a);
@@ -240,6 +241,7 @@ static int log_append(void *ud, const struct pl_record *r, void (*done)(long lon
 		append_free(a);
 		return rc == -ENOMEM ? -ENOMEM : -ENOTCONN; /* Redis is away: not stored */
 	}
+	a->sent_at = uv_now(s->loop);
 	a->next = s->appends;
 	if (a->next)
 		a->next->prev = a;
@@ -430,13 +432,28 @@ static void read_more(struct pl_history_stream *s)
 	}
 }
 
-/* An XREAD not answered well after its block: the reader's connection is dead. */
+/*
+ * Once a second: an append not answered within APPEND_LATE_MS is told it was not stored (its
+ * connection may be dead unnoticed: hiredis's libuv adapter drops poll errors), and an XREAD
+ * not answered well after its block says the reader's connection is dead.
+ */
 static void watch_cb(uv_timer_t *t)
 {
 	struct pl_history_stream *s = t->data;
+	uint64_t now = uv_now(s->loop);
+	bool late = false;
+	for (struct append *a = s->appends; a; a = a->next)
+		if (!a->late && now - a->sent_at > APPEND_LATE_MS) {
+			pl_history_tell(s->h, -ENOTCONN, a->done, a->ud);
+			a->late = late = true;
+		}
+	if (late) {
+		pl_debug("cluster: history appends are not answered: reconnecting the publisher");
+		pl_redis_reset(s->redis, false); /* their answers are told NULL */
+	}
 	if (s->reading && uv_now(s->loop) - s->read_at > READ_LATE_MS) {
 		pl_debug("cluster: the history stream's read is not answered: reconnecting");
-		pl_redis_reader_reset(s->redis); /* on_read is told NULL */
+		pl_redis_reset(s->redis, true); /* on_read is told NULL */
 	} else if (!s->reading) {
 		read_more(s); /* after an error answer, or a read that could not be sent */
 	}
@@ -507,7 +524,8 @@ void pl_history_stream_stop(struct pl_history_stream *s)
 	}
 	/* the answers may come still: they find done told and only free */
 	for (struct append *a = s->appends; a; a = a->next) {
-		pl_history_tell(s->h, -ESHUTDOWN, a->done, a->ud);
+		if (!a->late)
+			pl_history_tell(s->h, -ESHUTDOWN, a->done, a->ud);
 		a->orphan = true;
 	}
 	while (s->appends)

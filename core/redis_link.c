@@ -345,18 +345,19 @@ int pl_redis_reader_start(struct pl_redis *r, void (*ready)(void *ud), void *ud)
 	return 0;
 }
 
-void pl_redis_reader_reset(struct pl_redis *r)
+void pl_redis_reset(struct pl_redis *r, bool reader)
 {
-	struct link *l = &r->rd;
+	struct link *l = reader ? &r->rd : &r->pub;
 	redisAsyncContext *ac = l->ac;
-	if (!r->has_reader || r->stopped || !ac || !l->up)
+	if ((reader && !r->has_reader) || r->stopped || !ac || !l->up)
 		return;
-	/* as the connect watchdog does: the reads under way are told NULL, then it is made anew */
+	/* as the connect watchdog does: the commands under way are told NULL, then it is made
+	 * anew */
 	l->ac = NULL;
 	l->up = false;
 	ac->data = NULL;
 	redisAsyncFree(ac);
-	link_failed(l, "no answer to a blocking read");
+	link_failed(l, "no answer in time");
 }
 
 void pl_redis_stop(struct pl_redis *r)

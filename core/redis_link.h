@@ -42,11 +42,11 @@ typedef void (*pl_redis_reply_fn)(void *ud, void *reply);
  */
 int pl_redis_reader_start(struct pl_redis *r, void (*ready)(void *ud), void *ud);
 /*
- * Drops the reader's connection and makes it again (with backoff): a blocking read that is not
- * answered when its block is over says the connection is dead, which hiredis's libuv adapter
- * does not always notice (it drops poll errors). Reads under way are told NULL.
+ * Drops the reader's connection (or the publisher's) and makes it again, with backoff: a
+ * command not answered in time says the connection is dead, which hiredis's libuv adapter does
+ * not always notice (it drops poll errors). Commands under way are told NULL.
  */
-void pl_redis_reader_reset(struct pl_redis *r);
+void pl_redis_reset(struct pl_redis *r, bool reader);
 /*
  * Sends a command (argc arguments, bytes borrowed: hiredis copies them) on the publisher, or on
  * the reader for pl_redis_read; cb is called once with its reply. Returns 0, or -ENOTCONN while
