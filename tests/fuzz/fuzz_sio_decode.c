@@ -19,7 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int rc = pl_sio_decode(in, size, &p);
 	free(in);
 	if (rc != 0) {
-		CHECK(rc >= PL_SIO_EBADPAYLOAD && rc <= PL_SIO_EBADTYPE);
+		CHECK(rc >= PL_SIO_EAUTHSIZE && rc <= PL_SIO_EBADTYPE);
 		CHECK(strcmp(pl_sio_strerror(rc), "unknown error") != 0);
 		return 0;
 	}
