@@ -527,27 +527,94 @@ static int read_plugin_options(struct pl_config *c, lua_State *L, const char *pa
 }
 
 /*
- * Runs the config file as Lua in an empty environment (no libraries: it is data, not a
- * program) and applies every global it sets. Unknown keys and wrong types are errors.
+ * What running a config file may cost. It is data: an endless loop or a string doubled until
+ * memory runs out is a mistake to report at start, not one to hang or swap on.
  */
-static int load_file(struct pl_config *c, const char *path)
+#define CONFIG_MAX_INSTRUCTIONS 1000000
+#define CONFIG_MAX_MEMORY	(64u << 20)
+
+/* The memory a config file's Lua state holds, and how much it may. */
+struct budget {
+	size_t used;  /* bytes allocated */
+	size_t limit; /* bytes allowed, SIZE_MAX once the file has run */
+};
+
+/* A lua_Alloc that refuses to grow past the budget (Lua then raises "not enough memory"). */
+static void *bounded_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
-	int rc = -1;
-	lua_State *L = luaL_newstate();
+	struct budget *b = ud;
+	if (!ptr)
+		osize = 0; /* (then osize is the type of the new object) */
+	if (nsize == 0) {
+		free(ptr);
+		b->used -= osize;
+		return NULL;
+	}
+	if (nsize > osize && nsize - osize > b->limit - b->used)
+		return NULL;
+	void *p = realloc(ptr, nsize);
+	if (p)
+		b->used = b->used - osize + nsize;
+	return p;
+}
+
+/* The count hook: called once the file has run CONFIG_MAX_INSTRUCTIONS instructions. */
+static void ran_too_long(lua_State *L, lua_Debug *ar)
+{
+	/* (luaL_error would name the caller's line: here that is the pcall, not the file) */
+	lua_getinfo(L, "Sl", ar);
+	luaL_error(L, "%s:%d: ran for more than %d Lua instructions (a loop that does not end?)",
+		   ar->short_src, ar->currentline, CONFIG_MAX_INSTRUCTIONS);
+}
+
+/* Prints the error of a failed load or run (status) at the top of L's stack. */
+static void lua_failed(lua_State *L, const char *name, int status)
+{
+	const char *msg = lua_tostring(L, -1);
+	if (status == LUA_ERRMEM)
+		fprintf(stderr, "parley: config: %s: uses more than %u MB of memory\n", name,
+			CONFIG_MAX_MEMORY >> 20);
+	else
+		fprintf(stderr, "parley: config: %s\n", msg ? msg : "error object is not a string");
+}
+
+/*
+ * Runs a config file as Lua in an empty environment (no libraries: it is data, not a
+ * program), bounded in instructions and memory, and applies every global it sets. The file is
+ * read from path, or is the len bytes at text when text is not NULL (path then names it).
+ * Unknown keys and wrong types are errors.
+ */
+static int load(struct pl_config *c, const char *path, const char *text, size_t len)
+{
+	int rc = -1, status;
+	struct budget budget = {0, CONFIG_MAX_MEMORY};
+	lua_State *L = lua_newstate(bounded_alloc, &budget);
 	if (!L) {
 		fprintf(stderr, "parley: %s: out of memory\n", path);
 		return -1;
 	}
-	if (luaL_loadfilex(L, path, "t") != LUA_OK) {
-		fprintf(stderr, "parley: config: %s\n", lua_tostring(L, -1));
+	if (text) {
+		char chunkname[256];
+		snprintf(chunkname, sizeof chunkname, "@%s", path);
+		status = luaL_loadbufferx(L, text, len, chunkname, "t");
+	} else {
+		status = luaL_loadfilex(L, path, "t");
+	}
+	if (status != LUA_OK) {
+		lua_failed(L, path, status);
 		goto out;
 	}
 	lua_newtable(L); /* the file's _ENV: its globals land here */
 	lua_pushvalue(L, -1);
 	lua_setupvalue(L, -3, 1);
 	lua_insert(L, -2);
-	if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
-		fprintf(stderr, "parley: config: %s\n", lua_tostring(L, -1));
+	lua_sethook(L, ran_too_long, LUA_MASKCOUNT, CONFIG_MAX_INSTRUCTIONS);
+	status = lua_pcall(L, 0, 0, 0);
+	lua_sethook(L, NULL, 0, 0);
+	/* reading the globals below allocates outside any pcall: it must not fail for the budget */
+	budget.limit = SIZE_MAX;
+	if (status != LUA_OK) {
+		lua_failed(L, path, status);
 		goto out;
 	}
 	lua_pushnil(L);
@@ -592,6 +659,17 @@ static int load_file(struct pl_config *c, const char *path)
 out:
 	lua_close(L);
 	return rc;
+}
+
+/* Applies the config file at path to c. */
+static int load_file(struct pl_config *c, const char *path)
+{
+	return load(c, path, NULL, 0);
+}
+
+int pl_config_load_buffer(struct pl_config *c, const char *text, size_t len, const char *name)
+{
+	return load(c, name, text, len);
 }
 
 /* Whether path names an existing file. */

@@ -100,6 +100,13 @@ int pl_config_init(struct pl_config *c);
 int pl_config_parse_args(struct pl_config *c, int argc, char **argv);
 
 /*
+ * Applies a config file's text (len bytes, Lua; name is what errors call it) to c, as --config
+ * applies the file it names: bounded in instructions and memory, so a loop that does not end
+ * is an error. Returns 0, or -1 after printing an error. Used by the fuzzer.
+ */
+int pl_config_load_buffer(struct pl_config *c, const char *text, size_t len, const char *name);
+
+/*
  * The bundled plugins' directory and scripts' directory (compiled in; tests point them
  * elsewhere).
  */

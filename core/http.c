@@ -194,6 +194,16 @@ bool pl_http_origin_allowed(const struct pl_config *cfg, const char *origin, con
 	return rest && *host && strcasecmp(rest, host) == 0;
 }
 
+const char *pl_http_query_value(const char *arg, const char *name, const char *kept, char *buf,
+				size_t size)
+{
+	size_t n = strlen(name);
+	if (kept || strncmp(arg, name, n) != 0 || arg[n] != '=')
+		return kept;
+	snprintf(buf, size, "%s", arg + n + 1);
+	return buf;
+}
+
 size_t pl_http_cors(const struct pl_config *cfg, const char *origin, bool preflight,
 		    const char *request_headers, struct pl_http_header out[PL_HTTP_CORS_MAX])
 {

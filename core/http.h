@@ -70,4 +70,13 @@ size_t pl_http_cors(const struct pl_config *cfg, const char *origin, bool prefli
  */
 bool pl_http_origin_allowed(const struct pl_config *cfg, const char *origin, const char *host);
 
+/*
+ * Reads one query argument, arg ("name=value", already split at '&' and percent-decoded), for
+ * the argument name: when kept is NULL and arg is name's, copies its value to buf (cut to size
+ * bytes with the NUL: a value that long is no valid transport, version or sid, and stays one)
+ * and returns buf. Otherwise returns kept, so the first value of an argument wins.
+ */
+const char *pl_http_query_value(const char *arg, const char *name, const char *kept, char *buf,
+				size_t size);
+
 #endif

@@ -286,18 +286,6 @@ struct request_info {
 	char transport[32], eio[8], sid[64], remote[48], ctype[128];
 };
 
-/* Keeps the first value of argument name in buf (truncated to fit: a value that long is no
- * valid transport, version or sid, and stays one). Returns buf, or the value kept before. */
-static const char *query_value(const char *arg, const char *name, const char *kept, char *buf,
-			       size_t size)
-{
-	size_t n = strlen(name);
-	if (kept || strncmp(arg, name, n) != 0 || arg[n] != '=')
-		return kept;
-	snprintf(buf, size, "%s", arg + n + 1);
-	return buf;
-}
-
 /*
  * Reads the query arguments Engine.IO uses, in any order and of any length up to the header
  * limit; lws has split them at '&' and percent-decoded them. (lws_get_urlarg_by_name gives up
@@ -314,10 +302,10 @@ static void read_query(struct lws *wsi, struct request_info *ri)
 			break; /* the end, or more than lws can hold (it would refuse the request) */
 		if (lws_hdr_copy_fragment(wsi, arg, sizeof arg, WSI_TOKEN_HTTP_URI_ARGS, i) < 0)
 			break;
-		ri->r.transport = query_value(arg, "transport", ri->r.transport, ri->transport,
-					      sizeof ri->transport);
-		ri->r.eio = query_value(arg, "EIO", ri->r.eio, ri->eio, sizeof ri->eio);
-		ri->r.sid = query_value(arg, "sid", ri->r.sid, ri->sid, sizeof ri->sid);
+		ri->r.transport = pl_http_query_value(arg, "transport", ri->r.transport,
+						      ri->transport, sizeof ri->transport);
+		ri->r.eio = pl_http_query_value(arg, "EIO", ri->r.eio, ri->eio, sizeof ri->eio);
+		ri->r.sid = pl_http_query_value(arg, "sid", ri->r.sid, ri->sid, sizeof ri->sid);
 	}
 }
 

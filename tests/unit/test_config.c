@@ -128,6 +128,17 @@ static void write_file(const char *text)
 	close(fd);
 }
 
+/* Parses a config file of text alone (removed after); returns the result, errors in err_text. */
+static int parse_file(const char *text)
+{
+	struct pl_config c;
+	write_file(text);
+	int rc = parse(&c, "--config", file_path, NULL);
+	pl_config_close(&c);
+	unlink(file_path);
+	return rc;
+}
+
 static void test_defaults(void)
 {
 	struct pl_config c;
@@ -511,6 +522,45 @@ static void test_config_file_errors(void)
 	ASSERT_ERR_HAS("config");
 }
 
+/* A config file is bounded in instructions and memory: a mistake fails at start, at once. */
+static void test_config_file_bounds(void)
+{
+	struct pl_config c;
+	static const struct {
+		const char *text, *want;
+	} bad[] = {
+	    {"while true do end\n", "more than 1000000 Lua instructions"},
+	    {"local function f() return f() end\nport = f()\n", "Lua instructions"},
+	    {"local t = {}\nfor i = 1, 1e9 do t[i] = i end\n", "Lua instructions"},
+	    {"local s = 'x'\nfor i = 1, 40 do s = s .. s end\n", "more than 64 MB of memory"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		ASSERT_EQ(parse_file(bad[i].text), -1);
+		ASSERT_ERR_HAS(bad[i].want, file_path);
+	}
+
+	/* loops that end are fine, and the bound does not outlive the file */
+	write_file("local n = {}\nfor i = 1, 16 do n[i] = '/n' .. i end\nnamespace = n\n"
+		   "local s = 'x'\nfor i = 1, 20 do s = s .. s end\n"
+		   "cors_origin = 'http://a' .. #s\n");
+	int rc = parse(&c, "--config", file_path, NULL);
+	unlink(file_path);
+	ASSERT_EQ(rc, 0);
+	ASSERT_STR_EQ(err_text, "");
+	ASSERT_EQ(c.n_namespaces, 16);
+	ASSERT_STR_EQ(c.namespaces[15], "/n16");
+	ASSERT_STR_EQ(c.cors_origins, "http://a1048576");
+	pl_config_close(&c);
+
+	/* the text of a file, as the fuzzer gives it */
+	pl_config_init(&c);
+	static const char text[] = "port = 99\nhost = 'h'";
+	ASSERT_EQ(pl_config_load_buffer(&c, text, sizeof text - 1, "t.lua"), 0);
+	ASSERT_EQ(c.port, 99);
+	ASSERT_STR_EQ(c.host, "h");
+	pl_config_close(&c);
+}
+
 /* The value of key in a plugin's options, or NULL. */
 static const char *opt(const struct pl_plugin_conf *p, const char *key)
 {
@@ -649,11 +699,7 @@ static void test_extension_errors(void)
 		{"bundled = 1\n", "'bundled'"},
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-		write_file(bad[i].text);
-		int rc = parse(&c, "--config", file_path, NULL);
-		pl_config_close(&c);
-		unlink(file_path);
-		ASSERT_EQ(rc, -1);
+		ASSERT_EQ(parse_file(bad[i].text), -1);
 		ASSERT_ERR_HAS(bad[i].want);
 	}
 }
@@ -685,4 +731,5 @@ static void test_redis_urls(void)
 
 TEST_MAIN(TEST(test_defaults), TEST(test_options), TEST(test_option_errors),
 	  TEST(test_help_version), TEST(test_config_file), TEST(test_config_file_errors),
-	  TEST(test_extensions), TEST(test_extension_errors), TEST(test_redis_urls))
+	  TEST(test_config_file_bounds), TEST(test_extensions), TEST(test_extension_errors),
+	  TEST(test_redis_urls))

@@ -1,7 +1,7 @@
 /*
  * Tests for core/http.c: which URL paths are safe, which Content-Type a file gets, how paths
  * route (health check, client bundles, private files, index.html for directories) over a real
- * temporary web root, and which CORS headers an origin gets.
+ * temporary web root, which CORS headers an origin gets, and how a query argument is read.
  */
 #include "http.h"
 
@@ -283,5 +283,28 @@ static void test_websocket_origin(void)
 	pl_config_close(&cfg);
 }
 
+static void test_query_value(void)
+{
+	char buf[8];
+	const char *v = NULL;
+	/* another argument, a name that only starts the same, no '=': nothing kept */
+	ASSERT_NULL(pl_http_query_value("EIO=4", "sid", v, buf, sizeof buf));
+	ASSERT_NULL(pl_http_query_value("sidx=1", "sid", v, buf, sizeof buf));
+	ASSERT_NULL(pl_http_query_value("sid", "sid", v, buf, sizeof buf));
+	ASSERT_NULL(pl_http_query_value("", "sid", v, buf, sizeof buf));
+	ASSERT_NULL(pl_http_query_value("SID=1", "sid", v, buf, sizeof buf));
+	/* an empty value is a value; the first one wins */
+	v = pl_http_query_value("sid=", "sid", NULL, buf, sizeof buf);
+	ASSERT(v == buf);
+	ASSERT_STR_EQ(v, "");
+	ASSERT(pl_http_query_value("sid=b", "sid", v, buf, sizeof buf) == buf);
+	ASSERT_STR_EQ(buf, "");
+	/* a value too long is cut to the buffer; '=' in a value is kept */
+	v = pl_http_query_value("sid=0123456789", "sid", NULL, buf, sizeof buf);
+	ASSERT_STR_EQ(v, "0123456");
+	v = pl_http_query_value("sid=a=b", "sid", NULL, buf, sizeof buf);
+	ASSERT_STR_EQ(v, "a=b");
+}
+
 TEST_MAIN(TEST(test_path_safe), TEST(test_mime), TEST(test_routes), TEST(test_cors),
-	  TEST(test_websocket_origin))
+	  TEST(test_websocket_origin), TEST(test_query_value))
