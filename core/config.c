@@ -386,7 +386,8 @@ static const struct option_def *find_option(const char *name, bool config_key)
 	return NULL;
 }
 
-/* Converts one Lua value to the option's text form; returns -1 for a wrong type. */
+/* Converts one Lua value to the option's text form; returns -1 for a wrong type, -2 for a
+ * string too long for buf. */
 static int lua_value_text(lua_State *L, int idx, const struct option_def *o, char *buf, size_t n)
 {
 	int t = lua_type(L, idx);
@@ -403,7 +404,7 @@ static int lua_value_text(lua_State *L, int idx, const struct option_def *o, cha
 		size_t len;
 		const char *v = lua_tolstring(L, idx, &len);
 		if (len >= n)
-			return -1;
+			return -2;
 		memcpy(buf, v, len + 1);
 		return 0;
 	}
@@ -647,11 +648,16 @@ static int load(struct pl_config *c, const char *path, const char *text, size_t 
 					goto out;
 				lua_pop(L, 1);
 			}
-		} else if (lua_value_text(L, -1, o, buf, sizeof buf) || apply(c, o, key, buf)) {
-			if (lua_value_text(L, -1, o, buf, sizeof buf))
-				fprintf(stderr, "parley: %s: config key '%s' has the wrong type (%s)\n", path,
-					key, luaL_typename(L, -1));
-			goto out;
+		} else {
+			int got = lua_value_text(L, -1, o, buf, sizeof buf);
+			if (got == -2)
+				fprintf(stderr, "parley: %s: config key '%s' is longer than %zu bytes\n",
+					path, key, sizeof buf - 1);
+			else if (got)
+				fprintf(stderr, "parley: %s: config key '%s' has the wrong type (%s)\n",
+					path, key, luaL_typename(L, -1));
+			if (got || apply(c, o, key, buf))
+				goto out;
 		}
 		lua_pop(L, 1);
 	}

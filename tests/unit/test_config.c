@@ -533,6 +533,8 @@ static void test_config_file_bounds(void)
 	    {"local function f() return f() end\nport = f()\n", "Lua instructions"},
 	    {"local t = {}\nfor i = 1, 1e9 do t[i] = i end\n", "Lua instructions"},
 	    {"local s = 'x'\nfor i = 1, 40 do s = s .. s end\n", "more than 64 MB of memory"},
+	    {"local s = 'a'\nfor i = 1, 13 do s = s .. s end\nweb_root = s\n",
+	     "config key 'web_root' is longer than 4095 bytes"},
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
 		ASSERT_EQ(parse_file(bad[i].text), -1);
