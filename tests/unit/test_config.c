@@ -149,6 +149,8 @@ static void test_defaults(void)
 	ASSERT_EQ(c.max_room_name, 128);
 	ASSERT_NULL(c.cors_origins);
 	ASSERT(!c.cors_credentials);
+	ASSERT_NULL(c.cookie);
+	ASSERT_STR_EQ(c.cookie_path, "/");
 	ASSERT_EQ(c.history_replay, 50);
 	ASSERT_EQ(c.log_level, PL_LOG_INFO);
 	ASSERT_EQ(c.app, PL_APP_CHAT);
@@ -260,6 +262,13 @@ static void test_option_errors(void)
 	    {{"--host", ""}, "--host"},
 	    {{"--host"}, "--host"},
 	    {{"--cors-credentials=maybe"}, "--cors-credentials"},
+	    {{"--cookie", ""}, "--cookie"},
+	    {{"--cookie", "a;b"}, "cookie"},
+	    {{"--cookie", "a=b"}, "cookie"},
+	    {{"--cookie", "a b"}, "cookie"},
+	    {{"--cookie-path", "x"}, "cookie-path"},
+	    {{"--cookie-path", "/a;b"}, "cookie-path"},
+	    {{"--cookie-path", "/a\r\nb"}, "cookie-path"},
 	    {{"--log-level", "loud"}, "--log-level"},
 	    {{"--app", "nope"}, "--app"},
 	    {{"--namespace", "chat"}, "--namespace"},
@@ -398,7 +407,9 @@ static void test_config_file(void)
 		   "web_root = [[/srv]]\n"
 		   "history_replay = 1000\n"
 		   "max_rooms_per_socket = 50\n"
-		   "max_room_name = '64'\n");
+		   "max_room_name = '64'\n"
+		   "cookie = 'io'\n"
+		   "cookie_path = '/chat'\n");
 	rc = parse(&c, "--config", file_path, "--namespace", "/c", NULL);
 	unlink(file_path);
 	ASSERT_EQ(rc, 0);
@@ -419,6 +430,8 @@ static void test_config_file(void)
 	ASSERT_EQ(c.history_replay, 1000);
 	ASSERT_EQ(c.max_rooms, 50);
 	ASSERT_EQ(c.max_room_name, 64);
+	ASSERT_STR_EQ(c.cookie, "io");
+	ASSERT_STR_EQ(c.cookie_path, "/chat");
 	pl_config_close(&c);
 
 	/* an empty file changes nothing */
