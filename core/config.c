@@ -191,10 +191,11 @@ static bool printable(const char *s)
 	return true;
 }
 
-/* True if s is a cookie name: an HTTP token (RFC 6265 section 4.1.1, RFC 2616 section 2.2). */
+/* True if s is a cookie name: an HTTP token (RFC 6265 section 4.1.1, RFC 2616 section 2.2)
+ * of at most 64 bytes. */
 static bool cookie_name_valid(const char *s)
 {
-	return *s && printable(s) && !strpbrk(s, " ()<>@,;:\\\"/[]?={}");
+	return *s && strlen(s) <= 64 && printable(s) && !strpbrk(s, " ()<>@,;:\\\"/[]?={}");
 }
 
 /* A plugin's name: its file name without directory and ".so" (caller frees). */
@@ -869,14 +870,18 @@ int pl_config_parse_args(struct pl_config *c, int argc, char **argv)
 		return -1;
 	}
 	if (c->cookie && !cookie_name_valid(c->cookie)) {
-		fprintf(stderr, "parley: cookie: '%s' is not a cookie name (RFC 6265 token)\n",
+		fprintf(stderr,
+			"parley: cookie: '%s' is not a cookie name (an RFC 6265 token of at "
+			"most 64 bytes)\n",
 			c->cookie);
 		return -1;
 	}
-	if (c->cookie_path[0] != '/' || strpbrk(c->cookie_path, ";") ||
-	    !printable(c->cookie_path)) {
+	/* with these bounds the Set-Cookie header fits transport.c's buffer */
+	if (c->cookie_path[0] != '/' || strlen(c->cookie_path) > 256 ||
+	    strpbrk(c->cookie_path, ";") || !printable(c->cookie_path)) {
 		fprintf(stderr,
-			"parley: cookie-path: must start with '/', without ';' or controls\n");
+			"parley: cookie-path: must start with '/', without ';' or controls, "
+			"at most 256 bytes\n");
 		return -1;
 	}
 	if (c->path[0] != '/' || c->path[strlen(c->path) - 1] != '/') {

@@ -296,6 +296,25 @@ static void test_option_errors(void)
 		}
 	}
 
+	/* the longest cookie name (64 bytes) and path (256) pass, one byte more is refused */
+	static const struct {
+		const char *option; /* the option */
+		size_t max;	    /* its longest value */
+		char first;	    /* the value's first character */
+	} longest[] = {{"--cookie", 64, 'c'}, {"--cookie-path", 256, '/'}};
+	for (size_t i = 0; i < sizeof longest / sizeof *longest; i++) {
+		static char arg[300];
+		memset(arg, 'x', sizeof arg);
+		arg[0] = longest[i].first;
+		arg[longest[i].max + 1] = '\0';
+		ASSERT_EQ(parse(&c, longest[i].option, arg, NULL), -1);
+		pl_config_close(&c);
+		ASSERT_ERR_HAS(longest[i].option + 2);
+		arg[longest[i].max] = '\0';
+		ASSERT_EQ(parse(&c, longest[i].option, arg, NULL), 0);
+		pl_config_close(&c);
+	}
+
 	/* a namespace over 256 bytes, and more than PL_CONFIG_MAX_NSP namespaces */
 	static char nsp[300];
 	nsp[0] = '/';
