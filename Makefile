@@ -7,7 +7,7 @@ FUZZ_SECONDS ?= 60
 APT_PACKAGES = build-essential cmake pkg-config libwebsockets-dev libwebsockets-evlib-uv \
                libuv1-dev libjansson-dev libsqlite3-dev liblua5.4-dev libssl-dev nodejs npm chromium \
                clang @clang-rt valgrind sqlite3 python3-socketio python3-websocket python3-requests \
-               libhiredis-dev libmsgpack-dev redis-server
+               libhiredis-dev libmsgpack-dev redis-server nginx haproxy
 NPM_DIRS = web tests tests/bench/node-server
 # Goals that install the dependencies first; build then waits for them, even under make -j.
 DEPS_GOALS = run test bench asan asan-build fuzz

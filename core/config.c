@@ -93,6 +93,10 @@ static const struct option_def options[] = {
 	 "allowed CORS origins, comma-separated, or * (default: none)"},
 	{"cors-credentials", OPT_BOOL, F(cors_credentials), 0, 0,
 	 "allow credentials in CORS requests (echoes the origin)"},
+	{"cookie", OPT_STR, F(cookie), 0, 0,
+	 "on the polling handshake, set the cookie of this name (io, as Engine.IO's cookie option) "
+	 "to the session id, for a balancer's stickiness (default: none)"},
+	{"cookie-path", OPT_STR, F(cookie_path), 0, 0, "the cookie's Path attribute (default /)"},
 	{"history-replay", OPT_UINT, F(history_replay), 0, 1000,
 	 "messages replayed to a client on login and on joining a room (default 50)"},
 	{"history-keep", OPT_UINT, F(history_keep), 0, 100000000,
@@ -178,6 +182,22 @@ static const char *strv_get(char **kv, const char *key)
 	return NULL;
 }
 
+/* True if s has only printable ASCII characters (the space included). */
+static bool printable(const char *s)
+{
+	for (; *s; s++)
+		if (*s < 0x20 || *s > 0x7e)
+			return false;
+	return true;
+}
+
+/* True if s is a cookie name: an HTTP token (RFC 6265 section 4.1.1, RFC 2616 section 2.2)
+ * of at most 64 bytes. */
+static bool cookie_name_valid(const char *s)
+{
+	return *s && strlen(s) <= 64 && printable(s) && !strpbrk(s, " ()<>@,;:\\\"/[]?={}");
+}
+
 /* A plugin's name: its file name without directory and ".so" (caller frees). */
 static char *plugin_name(const char *path)
 {
@@ -220,6 +240,7 @@ int pl_config_init(struct pl_config *c)
 	c->web_root = dup_or_die("web");
 	c->db_path = dup_or_die("parley.db");
 	c->path = dup_or_die("/socket.io/");
+	c->cookie_path = dup_or_die("/");
 	c->ping_interval = 25000;
 	c->ping_timeout = 20000;
 	c->max_payload = 1000000;
@@ -256,6 +277,8 @@ void pl_config_close(struct pl_config *c)
 	free(c->path);
 	free(c->cors_origins);
 	free(c->trusted_proxies);
+	free(c->cookie);
+	free(c->cookie_path);
 	free(c->redis);
 	free(c->redis_prefix);
 	for (size_t i = 0; i < c->n_namespaces; i++)
@@ -928,6 +951,21 @@ int pl_config_parse_args(struct pl_config *c, int argc, char **argv)
 		return -1;
 	if (!*c->redis_prefix) {
 		fprintf(stderr, "parley: redis-prefix: must not be empty\n");
+		return -1;
+	}
+	if (c->cookie && !cookie_name_valid(c->cookie)) {
+		fprintf(stderr,
+			"parley: cookie: '%s' is not a cookie name (an RFC 6265 token of at "
+			"most 64 bytes)\n",
+			c->cookie);
+		return -1;
+	}
+	/* with these bounds the Set-Cookie header fits transport.c's buffer */
+	if (c->cookie_path[0] != '/' || strlen(c->cookie_path) > 256 ||
+	    strpbrk(c->cookie_path, ";") || !printable(c->cookie_path)) {
+		fprintf(stderr,
+			"parley: cookie-path: must start with '/', without ';' or controls, "
+			"at most 256 bytes\n");
 		return -1;
 	}
 	if (c->path[0] != '/' || c->path[strlen(c->path) - 1] != '/') {

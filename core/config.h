@@ -50,6 +50,8 @@ struct pl_config {
 	size_t max_room_name;	/* longest room name, bytes */
 	char *cors_origins;	/* comma-separated allowed origins, "*" for any, NULL for none */
 	bool cors_credentials;	/* send Access-Control-Allow-Credentials */
+	char *cookie;		/* name of the session id cookie of the handshake, NULL: none */
+	char *cookie_path;	/* its Path attribute ("/") */
 	unsigned history_replay; /* messages replayed on login and join, 0 for none */
 	unsigned history_keep;	/* messages kept per room, 0 for all */
 	size_t history_max_bytes; /* cap on the history file's size, 0 for none */

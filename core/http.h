@@ -64,6 +64,13 @@ size_t pl_http_cors(const struct pl_config *cfg, const char *origin, bool prefli
 		    const char *request_headers, struct pl_http_header out[PL_HTTP_CORS_MAX]);
 
 /*
+ * Writes the value of the Set-Cookie header that names the session sid to a load balancer, as
+ * the reference server's `cookie` option does (name=sid; Path=path; HttpOnly; SameSite=Lax), to
+ * buf of n bytes. Returns its length, or 0 when no cookie is configured or buf is too small.
+ */
+size_t pl_http_cookie(const struct pl_config *cfg, const char *sid, char *buf, size_t n);
+
+/*
  * True if a page of origin may open a WebSocket here: a request without an Origin (not a
  * browser), an origin of the CORS list (or "*"), or the same origin as host (the Host header).
  * Browsers do not apply CORS to WebSockets; without this any site could chat as its visitors.

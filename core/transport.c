@@ -60,6 +60,7 @@ struct conn {
 	bool answered;		  /* a response was produced for the current request */
 	bool responding;	  /* resp holds a response waiting for writable */
 	bool preflight;		  /* the response answers a CORS preflight */
+	bool handshake;		  /* a polling handshake: its response may set the session cookie */
 	int status;		  /* response status */
 	const char *ctype;	  /* response Content-Type (static string), or NULL */
 	struct pl_sbuf resp;	  /* LWS_PRE bytes, then the response body */
@@ -183,6 +184,14 @@ static int write_response(struct pl_server *srv, struct lws *wsi, struct conn *c
 						(const unsigned char *)cors[i].value,
 						(int)strlen(cors[i].value), &p, end))
 			return -1;
+	char cookie[512];
+	size_t n_cookie = c->handshake && c->session
+			      ? pl_http_cookie(srv->cfg, c->session->sid, cookie, sizeof cookie)
+			      : 0;
+	if (n_cookie &&
+	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_SET_COOKIE,
+					 (const unsigned char *)cookie, (int)n_cookie, &p, end))
+		return -1;
 	if ((c->conn_close && lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
 							   (const unsigned char *)"close", 5, &p, end)) ||
 	    lws_finalize_write_http_header(wsi, start, &p, end))
@@ -377,6 +386,9 @@ static int engine_request(struct pl_server *srv, struct lws *wsi, struct conn *c
 	c->session = s;
 	if (is_get) {
 		c->kind = CONN_POLL_GET;
+		/* only the polling handshake carries the cookie: the reference sets it on no
+		 * later request and on no WebSocket (its websocket transport emits no headers) */
+		c->handshake = !ri.r.sid;
 		/* lws arms a 5 s content timeout before LWS_CALLBACK_HTTP: a held GET would die at
 		 * 5 s, so clear it; the heartbeat bounds how long a GET is held */
 		lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);

@@ -160,6 +160,8 @@ static void test_defaults(void)
 	ASSERT_EQ(c.max_room_name, 128);
 	ASSERT_NULL(c.cors_origins);
 	ASSERT(!c.cors_credentials);
+	ASSERT_NULL(c.cookie);
+	ASSERT_STR_EQ(c.cookie_path, "/");
 	ASSERT_EQ(c.history_replay, 50);
 	ASSERT_EQ(c.log_level, PL_LOG_INFO);
 	ASSERT_EQ(c.app, PL_APP_CHAT);
@@ -271,6 +273,13 @@ static void test_option_errors(void)
 	    {{"--host", ""}, "--host"},
 	    {{"--host"}, "--host"},
 	    {{"--cors-credentials=maybe"}, "--cors-credentials"},
+	    {{"--cookie", ""}, "--cookie"},
+	    {{"--cookie", "a;b"}, "cookie"},
+	    {{"--cookie", "a=b"}, "cookie"},
+	    {{"--cookie", "a b"}, "cookie"},
+	    {{"--cookie-path", "x"}, "cookie-path"},
+	    {{"--cookie-path", "/a;b"}, "cookie-path"},
+	    {{"--cookie-path", "/a\r\nb"}, "cookie-path"},
 	    {{"--log-level", "loud"}, "--log-level"},
 	    {{"--app", "nope"}, "--app"},
 	    {{"--namespace", "chat"}, "--namespace"},
@@ -296,6 +305,25 @@ static void test_option_errors(void)
 			fprintf(stderr, "  (case %zu)\n", i);
 			return;
 		}
+	}
+
+	/* the longest cookie name (64 bytes) and path (256) pass, one byte more is refused */
+	static const struct {
+		const char *option; /* the option */
+		size_t max;	    /* its longest value */
+		char first;	    /* the value's first character */
+	} longest[] = {{"--cookie", 64, 'c'}, {"--cookie-path", 256, '/'}};
+	for (size_t i = 0; i < sizeof longest / sizeof *longest; i++) {
+		static char arg[300];
+		memset(arg, 'x', sizeof arg);
+		arg[0] = longest[i].first;
+		arg[longest[i].max + 1] = '\0';
+		ASSERT_EQ(parse(&c, longest[i].option, arg, NULL), -1);
+		pl_config_close(&c);
+		ASSERT_ERR_HAS(longest[i].option + 2);
+		arg[longest[i].max] = '\0';
+		ASSERT_EQ(parse(&c, longest[i].option, arg, NULL), 0);
+		pl_config_close(&c);
 	}
 
 	/* a namespace over 256 bytes, and more than PL_CONFIG_MAX_NSP namespaces */
@@ -409,7 +437,9 @@ static void test_config_file(void)
 		   "web_root = [[/srv]]\n"
 		   "history_replay = 1000\n"
 		   "max_rooms_per_socket = 50\n"
-		   "max_room_name = '64'\n");
+		   "max_room_name = '64'\n"
+		   "cookie = 'io'\n"
+		   "cookie_path = '/chat'\n");
 	rc = parse(&c, "--config", file_path, "--namespace", "/c", NULL);
 	unlink(file_path);
 	ASSERT_EQ(rc, 0);
@@ -430,6 +460,8 @@ static void test_config_file(void)
 	ASSERT_EQ(c.history_replay, 1000);
 	ASSERT_EQ(c.max_rooms, 50);
 	ASSERT_EQ(c.max_room_name, 64);
+	ASSERT_STR_EQ(c.cookie, "io");
+	ASSERT_STR_EQ(c.cookie_path, "/chat");
 	pl_config_close(&c);
 
 	/* an empty file changes nothing */
