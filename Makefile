@@ -2,16 +2,17 @@
 # `make build` only build.
 BUILD ?= build
 JOBS  ?= 2
+FUZZ_SECONDS ?= 60
 # @clang-rt: the sanitizer runtime matching the installed clang (see install-deps.sh)
 APT_PACKAGES = build-essential cmake pkg-config libwebsockets-dev libwebsockets-evlib-uv \
                libuv1-dev libjansson-dev libsqlite3-dev liblua5.4-dev libssl-dev nodejs npm chromium \
                clang @clang-rt valgrind sqlite3 python3-socketio python3-websocket python3-requests \
-               libhiredis-dev libmsgpack-dev redis-server
+               libhiredis-dev libmsgpack-dev redis-server nginx haproxy
 NPM_DIRS = web tests tests/bench/node-server
 # Goals that install the dependencies first; build then waits for them, even under make -j.
-DEPS_GOALS = run test bench asan asan-build
+DEPS_GOALS = run test bench asan asan-build fuzz
 
-.PHONY: all deps build run test asan asan-build bench clean
+.PHONY: all deps build run test asan asan-build fuzz bench clean
 
 all: build
 
@@ -35,6 +36,11 @@ asan-build: deps
 
 asan: asan-build
 	tests/tools/run-all.sh build-asan
+
+# Every libFuzzer target for FUZZ_SECONDS each, one after the other, on corpora kept in
+# build-fuzz/corpus/ (make test runs each for a few seconds only).
+fuzz: deps
+	JOBS=$(JOBS) tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 # Benchmarks (not part of make test): every scenario against Parley and the Node.js server,
 # what the extensions cost (none, the default configuration, one Lua hook),

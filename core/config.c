@@ -93,6 +93,10 @@ static const struct option_def options[] = {
 	 "allowed CORS origins, comma-separated, or * (default: none)"},
 	{"cors-credentials", OPT_BOOL, F(cors_credentials), 0, 0,
 	 "allow credentials in CORS requests (echoes the origin)"},
+	{"cookie", OPT_STR, F(cookie), 0, 0,
+	 "on the polling handshake, set the cookie of this name (io, as Engine.IO's cookie option) "
+	 "to the session id, for a balancer's stickiness (default: none)"},
+	{"cookie-path", OPT_STR, F(cookie_path), 0, 0, "the cookie's Path attribute (default /)"},
 	{"history-replay", OPT_UINT, F(history_replay), 0, 1000,
 	 "messages replayed to a client on login and on joining a room (default 50)"},
 	{"history-keep", OPT_UINT, F(history_keep), 0, 100000000,
@@ -178,6 +182,22 @@ static const char *strv_get(char **kv, const char *key)
 	return NULL;
 }
 
+/* True if s has only printable ASCII characters (the space included). */
+static bool printable(const char *s)
+{
+	for (; *s; s++)
+		if (*s < 0x20 || *s > 0x7e)
+			return false;
+	return true;
+}
+
+/* True if s is a cookie name: an HTTP token (RFC 6265 section 4.1.1, RFC 2616 section 2.2)
+ * of at most 64 bytes. */
+static bool cookie_name_valid(const char *s)
+{
+	return *s && strlen(s) <= 64 && printable(s) && !strpbrk(s, " ()<>@,;:\\\"/[]?={}");
+}
+
 /* A plugin's name: its file name without directory and ".so" (caller frees). */
 static char *plugin_name(const char *path)
 {
@@ -220,6 +240,7 @@ int pl_config_init(struct pl_config *c)
 	c->web_root = dup_or_die("web");
 	c->db_path = dup_or_die("parley.db");
 	c->path = dup_or_die("/socket.io/");
+	c->cookie_path = dup_or_die("/");
 	c->ping_interval = 25000;
 	c->ping_timeout = 20000;
 	c->max_payload = 1000000;
@@ -256,6 +277,8 @@ void pl_config_close(struct pl_config *c)
 	free(c->path);
 	free(c->cors_origins);
 	free(c->trusted_proxies);
+	free(c->cookie);
+	free(c->cookie_path);
 	free(c->redis);
 	free(c->redis_prefix);
 	for (size_t i = 0; i < c->n_namespaces; i++)
@@ -386,7 +409,8 @@ static const struct option_def *find_option(const char *name, bool config_key)
 	return NULL;
 }
 
-/* Converts one Lua value to the option's text form; returns -1 for a wrong type. */
+/* Converts one Lua value to the option's text form; returns -1 for a wrong type, -2 for a
+ * string too long for buf. */
 static int lua_value_text(lua_State *L, int idx, const struct option_def *o, char *buf, size_t n)
 {
 	int t = lua_type(L, idx);
@@ -403,7 +427,7 @@ static int lua_value_text(lua_State *L, int idx, const struct option_def *o, cha
 		size_t len;
 		const char *v = lua_tolstring(L, idx, &len);
 		if (len >= n)
-			return -1;
+			return -2;
 		memcpy(buf, v, len + 1);
 		return 0;
 	}
@@ -527,27 +551,94 @@ static int read_plugin_options(struct pl_config *c, lua_State *L, const char *pa
 }
 
 /*
- * Runs the config file as Lua in an empty environment (no libraries: it is data, not a
- * program) and applies every global it sets. Unknown keys and wrong types are errors.
+ * What running a config file may cost. It is data: an endless loop or a string doubled until
+ * memory runs out is a mistake to report at start, not one to hang or swap on.
  */
-static int load_file(struct pl_config *c, const char *path)
+#define CONFIG_MAX_INSTRUCTIONS 1000000
+#define CONFIG_MAX_MEMORY	(64u << 20)
+
+/* The memory a config file's Lua state holds, and how much it may. */
+struct budget {
+	size_t used;  /* bytes allocated */
+	size_t limit; /* bytes allowed, SIZE_MAX once the file has run */
+};
+
+/* A lua_Alloc that refuses to grow past the budget (Lua then raises "not enough memory"). */
+static void *bounded_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
-	int rc = -1;
-	lua_State *L = luaL_newstate();
+	struct budget *b = ud;
+	if (!ptr)
+		osize = 0; /* (then osize is the type of the new object) */
+	if (nsize == 0) {
+		free(ptr);
+		b->used -= osize;
+		return NULL;
+	}
+	if (nsize > osize && nsize - osize > b->limit - b->used)
+		return NULL;
+	void *p = realloc(ptr, nsize);
+	if (p)
+		b->used = b->used - osize + nsize;
+	return p;
+}
+
+/* The count hook: called once the file has run CONFIG_MAX_INSTRUCTIONS instructions. */
+static void ran_too_long(lua_State *L, lua_Debug *ar)
+{
+	/* (luaL_error would name the caller's line: here that is the pcall, not the file) */
+	lua_getinfo(L, "Sl", ar);
+	luaL_error(L, "%s:%d: ran for more than %d Lua instructions (a loop that does not end?)",
+		   ar->short_src, ar->currentline, CONFIG_MAX_INSTRUCTIONS);
+}
+
+/* Prints the error of a failed load or run (status) at the top of L's stack. */
+static void lua_failed(lua_State *L, const char *name, int status)
+{
+	const char *msg = lua_tostring(L, -1);
+	if (status == LUA_ERRMEM)
+		fprintf(stderr, "parley: config: %s: uses more than %u MB of memory\n", name,
+			CONFIG_MAX_MEMORY >> 20);
+	else
+		fprintf(stderr, "parley: config: %s\n", msg ? msg : "error object is not a string");
+}
+
+/*
+ * Runs a config file as Lua in an empty environment (no libraries: it is data, not a
+ * program), bounded in instructions and memory, and applies every global it sets. The file is
+ * read from path, or is the len bytes at text when text is not NULL (path then names it).
+ * Unknown keys and wrong types are errors.
+ */
+static int load(struct pl_config *c, const char *path, const char *text, size_t len)
+{
+	int rc = -1, status;
+	struct budget budget = {0, CONFIG_MAX_MEMORY};
+	lua_State *L = lua_newstate(bounded_alloc, &budget);
 	if (!L) {
 		fprintf(stderr, "parley: %s: out of memory\n", path);
 		return -1;
 	}
-	if (luaL_loadfilex(L, path, "t") != LUA_OK) {
-		fprintf(stderr, "parley: config: %s\n", lua_tostring(L, -1));
+	if (text) {
+		char chunkname[256];
+		snprintf(chunkname, sizeof chunkname, "@%s", path);
+		status = luaL_loadbufferx(L, text, len, chunkname, "t");
+	} else {
+		status = luaL_loadfilex(L, path, "t");
+	}
+	if (status != LUA_OK) {
+		lua_failed(L, path, status);
 		goto out;
 	}
 	lua_newtable(L); /* the file's _ENV: its globals land here */
 	lua_pushvalue(L, -1);
 	lua_setupvalue(L, -3, 1);
 	lua_insert(L, -2);
-	if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
-		fprintf(stderr, "parley: config: %s\n", lua_tostring(L, -1));
+	lua_sethook(L, ran_too_long, LUA_MASKCOUNT, CONFIG_MAX_INSTRUCTIONS);
+	status = lua_pcall(L, 0, 0, 0);
+	lua_sethook(L, NULL, 0, 0);
+	/* reading the globals below allocates outside any pcall: it must not fail for the budget */
+	budget.limit = SIZE_MAX;
+	if (status != LUA_OK) {
+		lua_failed(L, path, status);
 		goto out;
 	}
 	lua_pushnil(L);
@@ -580,11 +671,16 @@ static int load_file(struct pl_config *c, const char *path)
 					goto out;
 				lua_pop(L, 1);
 			}
-		} else if (lua_value_text(L, -1, o, buf, sizeof buf) || apply(c, o, key, buf)) {
-			if (lua_value_text(L, -1, o, buf, sizeof buf))
-				fprintf(stderr, "parley: %s: config key '%s' has the wrong type (%s)\n", path,
-					key, luaL_typename(L, -1));
-			goto out;
+		} else {
+			int got = lua_value_text(L, -1, o, buf, sizeof buf);
+			if (got == -2)
+				fprintf(stderr, "parley: %s: config key '%s' is longer than %zu bytes\n",
+					path, key, sizeof buf - 1);
+			else if (got)
+				fprintf(stderr, "parley: %s: config key '%s' has the wrong type (%s)\n",
+					path, key, luaL_typename(L, -1));
+			if (got || apply(c, o, key, buf))
+				goto out;
 		}
 		lua_pop(L, 1);
 	}
@@ -592,6 +688,17 @@ static int load_file(struct pl_config *c, const char *path)
 out:
 	lua_close(L);
 	return rc;
+}
+
+/* Applies the config file at path to c. */
+static int load_file(struct pl_config *c, const char *path)
+{
+	return load(c, path, NULL, 0);
+}
+
+int pl_config_load_buffer(struct pl_config *c, const char *text, size_t len, const char *name)
+{
+	return load(c, name, text, len);
 }
 
 /* Whether path names an existing file. */
@@ -844,6 +951,21 @@ int pl_config_parse_args(struct pl_config *c, int argc, char **argv)
 		return -1;
 	if (!*c->redis_prefix) {
 		fprintf(stderr, "parley: redis-prefix: must not be empty\n");
+		return -1;
+	}
+	if (c->cookie && !cookie_name_valid(c->cookie)) {
+		fprintf(stderr,
+			"parley: cookie: '%s' is not a cookie name (an RFC 6265 token of at "
+			"most 64 bytes)\n",
+			c->cookie);
+		return -1;
+	}
+	/* with these bounds the Set-Cookie header fits transport.c's buffer */
+	if (c->cookie_path[0] != '/' || strlen(c->cookie_path) > 256 ||
+	    strpbrk(c->cookie_path, ";") || !printable(c->cookie_path)) {
+		fprintf(stderr,
+			"parley: cookie-path: must start with '/', without ';' or controls, "
+			"at most 256 bytes\n");
 		return -1;
 	}
 	if (c->path[0] != '/' || c->path[strlen(c->path) - 1] != '/') {

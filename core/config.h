@@ -50,6 +50,8 @@ struct pl_config {
 	size_t max_room_name;	/* longest room name, bytes */
 	char *cors_origins;	/* comma-separated allowed origins, "*" for any, NULL for none */
 	bool cors_credentials;	/* send Access-Control-Allow-Credentials */
+	char *cookie;		/* name of the session id cookie of the handshake, NULL: none */
+	char *cookie_path;	/* its Path attribute ("/") */
 	unsigned history_replay; /* messages replayed on login and join, 0 for none */
 	unsigned history_keep;	/* messages kept per room, 0 for all */
 	size_t history_max_bytes; /* cap on the history file's size, 0 for none */
@@ -98,6 +100,13 @@ int pl_config_init(struct pl_config *c);
  * program should exit successfully (--help, --version), or -1 after printing an error.
  */
 int pl_config_parse_args(struct pl_config *c, int argc, char **argv);
+
+/*
+ * Applies a config file's text (len bytes, Lua; name is what errors call it) to c, as --config
+ * applies the file it names: bounded in instructions and memory, so a loop that does not end
+ * is an error. Returns 0, or -1 after printing an error. Used by the fuzzer.
+ */
+int pl_config_load_buffer(struct pl_config *c, const char *text, size_t len, const char *name);
 
 /*
  * The bundled plugins' directory and scripts' directory (compiled in; tests point them

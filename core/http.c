@@ -194,6 +194,27 @@ bool pl_http_origin_allowed(const struct pl_config *cfg, const char *origin, con
 	return rest && *host && strcasecmp(rest, host) == 0;
 }
 
+const char *pl_http_query_value(const char *arg, const char *name, const char *kept, char *buf,
+				size_t size)
+{
+	size_t n = strlen(name);
+	if (kept || strncmp(arg, name, n) != 0 || arg[n] != '=')
+		return kept;
+	snprintf(buf, size, "%s", arg + n + 1);
+	return buf;
+}
+
+size_t pl_http_cookie(const struct pl_config *cfg, const char *sid, char *buf, size_t n)
+{
+	if (!cfg->cookie)
+		return 0;
+	/* the attributes and their order are those of the reference's defaults, serialized by the
+	 * npm cookie package */
+	int len = snprintf(buf, n, "%s=%s; Path=%s; HttpOnly; SameSite=Lax", cfg->cookie, sid,
+			   cfg->cookie_path);
+	return len > 0 && (size_t)len < n ? (size_t)len : 0;
+}
+
 size_t pl_http_cors(const struct pl_config *cfg, const char *origin, bool preflight,
 		    const char *request_headers, struct pl_http_header out[PL_HTTP_CORS_MAX])
 {

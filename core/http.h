@@ -64,10 +64,26 @@ size_t pl_http_cors(const struct pl_config *cfg, const char *origin, bool prefli
 		    const char *request_headers, struct pl_http_header out[PL_HTTP_CORS_MAX]);
 
 /*
+ * Writes the value of the Set-Cookie header that names the session sid to a load balancer, as
+ * the reference server's `cookie` option does (name=sid; Path=path; HttpOnly; SameSite=Lax), to
+ * buf of n bytes. Returns its length, or 0 when no cookie is configured or buf is too small.
+ */
+size_t pl_http_cookie(const struct pl_config *cfg, const char *sid, char *buf, size_t n);
+
+/*
  * True if a page of origin may open a WebSocket here: a request without an Origin (not a
  * browser), an origin of the CORS list (or "*"), or the same origin as host (the Host header).
  * Browsers do not apply CORS to WebSockets; without this any site could chat as its visitors.
  */
 bool pl_http_origin_allowed(const struct pl_config *cfg, const char *origin, const char *host);
+
+/*
+ * Reads one query argument, arg ("name=value", already split at '&' and percent-decoded), for
+ * the argument name: when kept is NULL and arg is name's, copies its value to buf (cut to size
+ * bytes with the NUL: a value that long is no valid transport, version or sid, and stays one)
+ * and returns buf. Otherwise returns kept, so the first value of an argument wins.
+ */
+const char *pl_http_query_value(const char *arg, const char *name, const char *kept, char *buf,
+				size_t size);
 
 #endif

@@ -18,8 +18,10 @@ struct address {
 /* Reads a textual address; an IPv4-mapped IPv6 address reads as its IPv4 address. */
 static bool parse_address(const char *text, struct address *a)
 {
-	if (strncasecmp(text, "::ffff:", 7) == 0 && strchr(text + 7, '.'))
-		text += 7;
+	if (strncasecmp(text, "::ffff:", 7) == 0 && inet_pton(AF_INET, text + 7, a->bytes) == 1) {
+		a->family = AF_INET;
+		return true;
+	}
 	if (inet_pton(AF_INET, text, a->bytes) == 1) {
 		a->family = AF_INET;
 		return true;

@@ -60,6 +60,7 @@ struct conn {
 	bool answered;		  /* a response was produced for the current request */
 	bool responding;	  /* resp holds a response waiting for writable */
 	bool preflight;		  /* the response answers a CORS preflight */
+	bool handshake;		  /* a polling handshake: its response may set the session cookie */
 	int status;		  /* response status */
 	const char *ctype;	  /* response Content-Type (static string), or NULL */
 	struct pl_sbuf resp;	  /* LWS_PRE bytes, then the response body */
@@ -183,6 +184,14 @@ static int write_response(struct pl_server *srv, struct lws *wsi, struct conn *c
 						(const unsigned char *)cors[i].value,
 						(int)strlen(cors[i].value), &p, end))
 			return -1;
+	char cookie[512];
+	size_t n_cookie = c->handshake && c->session
+			      ? pl_http_cookie(srv->cfg, c->session->sid, cookie, sizeof cookie)
+			      : 0;
+	if (n_cookie &&
+	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_SET_COOKIE,
+					 (const unsigned char *)cookie, (int)n_cookie, &p, end))
+		return -1;
 	if ((c->conn_close && lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
 							   (const unsigned char *)"close", 5, &p, end)) ||
 	    lws_finalize_write_http_header(wsi, start, &p, end))
@@ -286,18 +295,6 @@ struct request_info {
 	char transport[32], eio[8], sid[64], remote[48], ctype[128];
 };
 
-/* Keeps the first value of argument name in buf (truncated to fit: a value that long is no
- * valid transport, version or sid, and stays one). Returns buf, or the value kept before. */
-static const char *query_value(const char *arg, const char *name, const char *kept, char *buf,
-			       size_t size)
-{
-	size_t n = strlen(name);
-	if (kept || strncmp(arg, name, n) != 0 || arg[n] != '=')
-		return kept;
-	snprintf(buf, size, "%s", arg + n + 1);
-	return buf;
-}
-
 /*
  * Reads the query arguments Engine.IO uses, in any order and of any length up to the header
  * limit; lws has split them at '&' and percent-decoded them. (lws_get_urlarg_by_name gives up
@@ -314,10 +311,10 @@ static void read_query(struct lws *wsi, struct request_info *ri)
 			break; /* the end, or more than lws can hold (it would refuse the request) */
 		if (lws_hdr_copy_fragment(wsi, arg, sizeof arg, WSI_TOKEN_HTTP_URI_ARGS, i) < 0)
 			break;
-		ri->r.transport = query_value(arg, "transport", ri->r.transport, ri->transport,
-					      sizeof ri->transport);
-		ri->r.eio = query_value(arg, "EIO", ri->r.eio, ri->eio, sizeof ri->eio);
-		ri->r.sid = query_value(arg, "sid", ri->r.sid, ri->sid, sizeof ri->sid);
+		ri->r.transport = pl_http_query_value(arg, "transport", ri->r.transport,
+						      ri->transport, sizeof ri->transport);
+		ri->r.eio = pl_http_query_value(arg, "EIO", ri->r.eio, ri->eio, sizeof ri->eio);
+		ri->r.sid = pl_http_query_value(arg, "sid", ri->r.sid, ri->sid, sizeof ri->sid);
 	}
 }
 
@@ -389,6 +386,9 @@ static int engine_request(struct pl_server *srv, struct lws *wsi, struct conn *c
 	c->session = s;
 	if (is_get) {
 		c->kind = CONN_POLL_GET;
+		/* only the polling handshake carries the cookie: the reference sets it on no
+		 * later request and on no WebSocket (its websocket transport emits no headers) */
+		c->handshake = !ri.r.sid;
 		/* lws arms a 5 s content timeout before LWS_CALLBACK_HTTP: a held GET would die at
 		 * 5 s, so clear it; the heartbeat bounds how long a GET is held */
 		lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);

@@ -81,10 +81,12 @@ history_setup() {
 # benchmark whose thousands of clients all come from 127.0.0.1 (none for a build without them).
 unlimited() {
   UNLIMITED=()
-  if "$1" --help 2>&1 | grep -q -- --max-handshakes-per-address; then
-    UNLIMITED=(--max-sessions-per-address 0 --max-handshakes-per-address 0
-               --max-connections-per-address 0)
-  fi
+  # (not through grep -q: under pipefail, its early exit can fail the pipeline)
+  case "$("$1" --help 2>&1)" in
+    *--max-handshakes-per-address*)
+      UNLIMITED=(--max-sessions-per-address 0 --max-handshakes-per-address 0
+                 --max-connections-per-address 0) ;;
+  esac
 }
 
 # start_parley ARGS...: starts Parley on a free loopback port, pinned, with --no-bundled and

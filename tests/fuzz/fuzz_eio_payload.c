@@ -28,10 +28,7 @@ static int visit(const struct pl_eio_packet *p, void *ud)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char *body = malloc(size ? size : 1);
-	CHECK(body);
-	if (size)
-		memcpy(body, data, size);
+	char *body = fuzz_copy(data, size);
 
 	struct pl_eio_packet p;
 	if (pl_eio_decode_text(body, size, &p) == 0)

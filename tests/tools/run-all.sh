@@ -2,8 +2,9 @@
 # Runs every test suite against one or more build directories: unit tests (ctest), end-to-end
 # tests on the real binary with the npm socket.io-client, interoperability tests with a second
 # client implementation (python-socketio), browser tests in Chromium, a shutdown
-# under valgrind, and a short smoke run of the benchmark tool; once, whatever the builds, the
-# layering check of core/. Prints one closing line "suites: N passed, N failed" and exits
+# under valgrind, a short smoke run of the benchmark tool, and in a build with the libFuzzer
+# targets (build-asan) a few seconds of each fuzzer; once, whatever the builds, the layering
+# check of core/. Prints one closing line "suites: N passed, N failed" and exits
 # non-zero if any suite failed.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -35,6 +36,10 @@ for build in "$@"; do
   run_suite "$build/valgrind-shutdown" tests/tools/valgrind-shutdown.sh "$build"
   # the default configuration: the bundled plugins and scripts are unloaded cleanly too
   run_suite "$build/valgrind-shutdown-bundled" tests/tools/valgrind-shutdown.sh "$build" --bundled
+  # each fuzzer for 3 s on a copy of its seeds (their one-pass replay is in the unit suite)
+  if [ -x "$build/tests/fuzz/fuzz_json" ]; then
+    run_suite "$build/fuzz-smoke" tests/fuzz/run.sh --smoke "$build" 3
+  fi
   if [ -x tests/bench/smoke.sh ]; then
     run_suite "$build/bench-smoke" tests/bench/smoke.sh "$build"
   fi

@@ -128,6 +128,17 @@ static void write_file(const char *text)
 	close(fd);
 }
 
+/* Parses a config file of text alone (removed after); returns the result, errors in err_text. */
+static int parse_file(const char *text)
+{
+	struct pl_config c;
+	write_file(text);
+	int rc = parse(&c, "--config", file_path, NULL);
+	pl_config_close(&c);
+	unlink(file_path);
+	return rc;
+}
+
 static void test_defaults(void)
 {
 	struct pl_config c;
@@ -149,6 +160,8 @@ static void test_defaults(void)
 	ASSERT_EQ(c.max_room_name, 128);
 	ASSERT_NULL(c.cors_origins);
 	ASSERT(!c.cors_credentials);
+	ASSERT_NULL(c.cookie);
+	ASSERT_STR_EQ(c.cookie_path, "/");
 	ASSERT_EQ(c.history_replay, 50);
 	ASSERT_EQ(c.log_level, PL_LOG_INFO);
 	ASSERT_EQ(c.app, PL_APP_CHAT);
@@ -260,6 +273,13 @@ static void test_option_errors(void)
 	    {{"--host", ""}, "--host"},
 	    {{"--host"}, "--host"},
 	    {{"--cors-credentials=maybe"}, "--cors-credentials"},
+	    {{"--cookie", ""}, "--cookie"},
+	    {{"--cookie", "a;b"}, "cookie"},
+	    {{"--cookie", "a=b"}, "cookie"},
+	    {{"--cookie", "a b"}, "cookie"},
+	    {{"--cookie-path", "x"}, "cookie-path"},
+	    {{"--cookie-path", "/a;b"}, "cookie-path"},
+	    {{"--cookie-path", "/a\r\nb"}, "cookie-path"},
 	    {{"--log-level", "loud"}, "--log-level"},
 	    {{"--app", "nope"}, "--app"},
 	    {{"--namespace", "chat"}, "--namespace"},
@@ -285,6 +305,25 @@ static void test_option_errors(void)
 			fprintf(stderr, "  (case %zu)\n", i);
 			return;
 		}
+	}
+
+	/* the longest cookie name (64 bytes) and path (256) pass, one byte more is refused */
+	static const struct {
+		const char *option; /* the option */
+		size_t max;	    /* its longest value */
+		char first;	    /* the value's first character */
+	} longest[] = {{"--cookie", 64, 'c'}, {"--cookie-path", 256, '/'}};
+	for (size_t i = 0; i < sizeof longest / sizeof *longest; i++) {
+		static char arg[300];
+		memset(arg, 'x', sizeof arg);
+		arg[0] = longest[i].first;
+		arg[longest[i].max + 1] = '\0';
+		ASSERT_EQ(parse(&c, longest[i].option, arg, NULL), -1);
+		pl_config_close(&c);
+		ASSERT_ERR_HAS(longest[i].option + 2);
+		arg[longest[i].max] = '\0';
+		ASSERT_EQ(parse(&c, longest[i].option, arg, NULL), 0);
+		pl_config_close(&c);
 	}
 
 	/* a namespace over 256 bytes, and more than PL_CONFIG_MAX_NSP namespaces */
@@ -398,7 +437,9 @@ static void test_config_file(void)
 		   "web_root = [[/srv]]\n"
 		   "history_replay = 1000\n"
 		   "max_rooms_per_socket = 50\n"
-		   "max_room_name = '64'\n");
+		   "max_room_name = '64'\n"
+		   "cookie = 'io'\n"
+		   "cookie_path = '/chat'\n");
 	rc = parse(&c, "--config", file_path, "--namespace", "/c", NULL);
 	unlink(file_path);
 	ASSERT_EQ(rc, 0);
@@ -419,6 +460,8 @@ static void test_config_file(void)
 	ASSERT_EQ(c.history_replay, 1000);
 	ASSERT_EQ(c.max_rooms, 50);
 	ASSERT_EQ(c.max_room_name, 64);
+	ASSERT_STR_EQ(c.cookie, "io");
+	ASSERT_STR_EQ(c.cookie_path, "/chat");
 	pl_config_close(&c);
 
 	/* an empty file changes nothing */
@@ -509,6 +552,47 @@ static void test_config_file_errors(void)
 	unlink(file_path);
 	ASSERT_EQ(rc, -1);
 	ASSERT_ERR_HAS("config");
+}
+
+/* A config file is bounded in instructions and memory: a mistake fails at start, at once. */
+static void test_config_file_bounds(void)
+{
+	struct pl_config c;
+	static const struct {
+		const char *text, *want;
+	} bad[] = {
+	    {"while true do end\n", "more than 1000000 Lua instructions"},
+	    {"local function f() return f() end\nport = f()\n", "Lua instructions"},
+	    {"local t = {}\nfor i = 1, 1e9 do t[i] = i end\n", "Lua instructions"},
+	    {"local s = 'x'\nfor i = 1, 40 do s = s .. s end\n", "more than 64 MB of memory"},
+	    {"local s = 'a'\nfor i = 1, 13 do s = s .. s end\nweb_root = s\n",
+	     "config key 'web_root' is longer than 4095 bytes"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		ASSERT_EQ(parse_file(bad[i].text), -1);
+		ASSERT_ERR_HAS(bad[i].want, file_path);
+	}
+
+	/* loops that end are fine, and the bound does not outlive the file */
+	write_file("local n = {}\nfor i = 1, 16 do n[i] = '/n' .. i end\nnamespace = n\n"
+		   "local s = 'x'\nfor i = 1, 20 do s = s .. s end\n"
+		   "cors_origin = 'http://a' .. #s\n");
+	int rc = parse(&c, "--config", file_path, NULL);
+	unlink(file_path);
+	ASSERT_EQ(rc, 0);
+	ASSERT_STR_EQ(err_text, "");
+	ASSERT_EQ(c.n_namespaces, 16);
+	ASSERT_STR_EQ(c.namespaces[15], "/n16");
+	ASSERT_STR_EQ(c.cors_origins, "http://a1048576");
+	pl_config_close(&c);
+
+	/* the text of a file, as the fuzzer gives it */
+	pl_config_init(&c);
+	static const char text[] = "port = 99\nhost = 'h'";
+	ASSERT_EQ(pl_config_load_buffer(&c, text, sizeof text - 1, "t.lua"), 0);
+	ASSERT_EQ(c.port, 99);
+	ASSERT_STR_EQ(c.host, "h");
+	pl_config_close(&c);
 }
 
 /* The value of key in a plugin's options, or NULL. */
@@ -649,11 +733,7 @@ static void test_extension_errors(void)
 		{"bundled = 1\n", "'bundled'"},
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-		write_file(bad[i].text);
-		int rc = parse(&c, "--config", file_path, NULL);
-		pl_config_close(&c);
-		unlink(file_path);
-		ASSERT_EQ(rc, -1);
+		ASSERT_EQ(parse_file(bad[i].text), -1);
 		ASSERT_ERR_HAS(bad[i].want);
 	}
 }
@@ -685,4 +765,5 @@ static void test_redis_urls(void)
 
 TEST_MAIN(TEST(test_defaults), TEST(test_options), TEST(test_option_errors),
 	  TEST(test_help_version), TEST(test_config_file), TEST(test_config_file_errors),
-	  TEST(test_extensions), TEST(test_extension_errors), TEST(test_redis_urls))
+	  TEST(test_config_file_bounds), TEST(test_extensions), TEST(test_extension_errors),
+	  TEST(test_redis_urls))

@@ -1,7 +1,8 @@
 /*
  * Tests for core/http.c: which URL paths are safe, which Content-Type a file gets, how paths
  * route (health check, client bundles, private files, index.html for directories) over a real
- * temporary web root, and which CORS headers an origin gets.
+ * temporary web root, which CORS headers an origin gets, how a query argument is read, and the
+ * session cookie.
  */
 #include "http.h"
 
@@ -283,5 +284,48 @@ static void test_websocket_origin(void)
 	pl_config_close(&cfg);
 }
 
+static void test_query_value(void)
+{
+	char buf[8];
+	const char *v = NULL;
+	/* another argument, a name that only starts the same, no '=': nothing kept */
+	ASSERT_NULL(pl_http_query_value("EIO=4", "sid", v, buf, sizeof buf));
+	ASSERT_NULL(pl_http_query_value("sidx=1", "sid", v, buf, sizeof buf));
+	ASSERT_NULL(pl_http_query_value("sid", "sid", v, buf, sizeof buf));
+	ASSERT_NULL(pl_http_query_value("", "sid", v, buf, sizeof buf));
+	ASSERT_NULL(pl_http_query_value("SID=1", "sid", v, buf, sizeof buf));
+	/* an empty value is a value; the first one wins */
+	v = pl_http_query_value("sid=", "sid", NULL, buf, sizeof buf);
+	ASSERT(v == buf);
+	ASSERT_STR_EQ(v, "");
+	ASSERT(pl_http_query_value("sid=b", "sid", v, buf, sizeof buf) == buf);
+	ASSERT_STR_EQ(buf, "");
+	/* a value too long is cut to the buffer; '=' in a value is kept */
+	v = pl_http_query_value("sid=0123456789", "sid", NULL, buf, sizeof buf);
+	ASSERT_STR_EQ(v, "0123456");
+	v = pl_http_query_value("sid=a=b", "sid", NULL, buf, sizeof buf);
+	ASSERT_STR_EQ(v, "a=b");
+}
+
+/* The session cookie: off by default, else the reference's attributes in its order. */
+static void test_cookie(void)
+{
+	struct pl_config cfg;
+	pl_config_init(&cfg);
+	char buf[128];
+	ASSERT_EQ(pl_http_cookie(&cfg, "Abc_-12", buf, sizeof buf), 0);
+	cfg.cookie = strdup("io");
+	size_t n = pl_http_cookie(&cfg, "Abc_-12", buf, sizeof buf);
+	ASSERT_STR_EQ(buf, "io=Abc_-12; Path=/; HttpOnly; SameSite=Lax");
+	ASSERT_EQ(n, strlen(buf));
+	free(cfg.cookie_path);
+	cfg.cookie_path = strdup("/chat");
+	pl_http_cookie(&cfg, "s", buf, sizeof buf);
+	ASSERT_STR_EQ(buf, "io=s; Path=/chat; HttpOnly; SameSite=Lax");
+	/* too small a buffer: no cookie rather than a truncated one */
+	ASSERT_EQ(pl_http_cookie(&cfg, "s", buf, 10), 0);
+	pl_config_close(&cfg);
+}
+
 TEST_MAIN(TEST(test_path_safe), TEST(test_mime), TEST(test_routes), TEST(test_cors),
-	  TEST(test_websocket_origin))
+	  TEST(test_websocket_origin), TEST(test_query_value), TEST(test_cookie))

@@ -23,6 +23,7 @@ static void test_keys(void)
 	ASSERT_STR_EQ(key("2001:db8:1:2:3:4:5:6"), "2001:db8:1:2::/64");
 	ASSERT_STR_EQ(key("2001:db8:1:2:ffff::1"), "2001:db8:1:2::/64");
 	ASSERT_STR_EQ(key("::1"), "::/64");
+	ASSERT_STR_EQ(key("::ffff:1:2.3.4.5"), "::/64"); /* IPv6 with a dotted tail, not mapped */
 	char k[PL_PEER_KEY_MAX];
 	ASSERT(!pl_peer_key("not an address", k));
 	ASSERT_STR_EQ(k, "not an address");

@@ -153,4 +153,4 @@ async function until(pred, timeoutMs, what) {
   }
 }
 
-module.exports = { userRoom, freePort, startRedis, startNodeNode, until, lifo };
+module.exports = { userRoom, freePort, waitPort, startRedis, startNodeNode, until, lifo };
