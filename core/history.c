@@ -538,6 +538,46 @@ int pl_history_write(struct pl_history *h, sqlite3_stmt *st)
 	return (int)rc;
 }
 
+/*
+ * Binds row to st (an INSERT of the messages columns, after the id when id is given), steps it
+ * in the open transaction and counts what it added. Returns the row's id (the new one when id
+ * is 0), 0 when a row of that id was there already (INSERT OR IGNORE), or a negative error.
+ */
+static long long put(struct pl_history *h, sqlite3_stmt *st, long long id,
+		     const struct pl_history_row *row)
+{
+	int c = 1;
+	if (id)
+		sqlite3_bind_int64(st, c++, id);
+	sqlite3_bind_text(st, c++, row->nsp, -1, SQLITE_STATIC);
+	if (!row->recipient)
+		sqlite3_bind_text(st, c, row->room ? row->room : "", -1, SQLITE_STATIC);
+	c++;
+	sqlite3_bind_text(st, c++, row->recipient, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, c++, row->skip, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, c++, row->sender, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, c++, row->event, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, c++, row->args, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, c++, row->ts);
+	sqlite3_bind_int(st, c, (int)row->kind);
+	long long rc = step_write(h, st, "cannot store a message");
+	bool added = rc == 0 && sqlite3_changes(h->db) > 0;
+	if (rc == 0 && !id)
+		id = sqlite3_last_insert_rowid(h->db);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc)
+		return rc;
+	if (id > h->last_id)
+		h->last_id = id;
+	if (added && row->kind == PL_RECORD_MESSAGE &&
+	    totals_add(h, row->nsp, row->recipient != NULL,
+		       row->recipient ? row->recipient : row->room ? row->room : "",
+		       strlen(row->args)))
+		pl_warn("history: out of memory: the totals of %s miss message %lld", row->nsp, id);
+	return added ? id : 0;
+}
+
 static long long insert(struct pl_history *h, const struct pl_record *r)
 {
 	long long rc = begin(h);
@@ -546,34 +586,15 @@ static long long insert(struct pl_history *h, const struct pl_record *r)
 	char *s = pl_json_text(r->sender), *a = pl_json_text(r->args);
 	char *to = r->recipient ? pl_json_text(r->recipient) : NULL;
 	long long id = -ENOMEM;
-	if (!s || !a || (r->recipient && !to))
-		goto out;
-	uv_timeval64_t tv;
-	uv_gettimeofday(&tv);
-	sqlite3_int64 ts = (sqlite3_int64)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-	sqlite3_bind_text(h->insert, 1, r->nsp, -1, SQLITE_STATIC);
-	if (!to)
-		sqlite3_bind_text(h->insert, 2, r->room ? r->room : "", -1, SQLITE_STATIC);
-	sqlite3_bind_text(h->insert, 3, to, -1, SQLITE_STATIC);
-	sqlite3_bind_text(h->insert, 4, r->skip, -1, SQLITE_STATIC);
-	sqlite3_bind_text(h->insert, 5, s, -1, SQLITE_STATIC);
-	sqlite3_bind_text(h->insert, 6, r->event, -1, SQLITE_STATIC);
-	sqlite3_bind_text(h->insert, 7, a, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(h->insert, 8, ts);
-	sqlite3_bind_int(h->insert, 9, (int)r->kind);
-	id = step_write(h, h->insert, "cannot store a message");
-	if (id == 0) {
-		id = sqlite3_last_insert_rowid(h->db);
-		if (id > h->last_id)
-			h->last_id = id;
-		if (r->kind == PL_RECORD_MESSAGE &&
-		    totals_add(h, r->nsp, to != NULL, to ? to : r->room ? r->room : "", strlen(a)))
-			pl_warn("history: out of memory: the totals of %s miss message %lld", r->nsp,
-				id);
+	if (s && a && (!r->recipient || to)) {
+		uv_timeval64_t tv;
+		uv_gettimeofday(&tv);
+		struct pl_history_row row = {.nsp = r->nsp, .room = r->room, .recipient = to,
+					     .skip = r->skip, .sender = s, .event = r->event,
+					     .args = a, .ts = tv.tv_sec * 1000 + tv.tv_usec / 1000,
+					     .kind = r->kind};
+		id = put(h, h->insert, 0, &row);
 	}
-	sqlite3_reset(h->insert);
-	sqlite3_clear_bindings(h->insert);
-out:
 	free(s);
 	free(a);
 	free(to);
@@ -640,33 +661,9 @@ int pl_history_put_row(struct pl_history *h, long long id, const struct pl_histo
 			rc = -EIO;
 		}
 	}
-	if (rc == 0) {
-		sqlite3_stmt *st = h->put_row;
-		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_text(st, 2, row->nsp, -1, SQLITE_STATIC);
-		if (!row->recipient)
-			sqlite3_bind_text(st, 3, row->room ? row->room : "", -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 4, row->recipient, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 5, row->skip, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 6, row->sender, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 7, row->event, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 8, row->args, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 9, row->ts);
-		sqlite3_bind_int(st, 10, (int)row->kind);
-		rc = step_write(h, st, "cannot store a message");
-		/* ignored: the row is there already (the origin's reply and the tail both bring it) */
-		bool added = rc == 0 && sqlite3_changes(h->db) > 0;
-		sqlite3_reset(st);
-		sqlite3_clear_bindings(st);
-		if (rc == 0 && id > h->last_id)
-			h->last_id = id;
-		if (added && row->kind == PL_RECORD_MESSAGE &&
-		    totals_add(h, row->nsp, row->recipient != NULL,
-			       row->recipient ? row->recipient : row->room ? row->room : "",
-			       strlen(row->args)))
-			pl_warn("history: out of memory: the totals of %s miss message %lld",
-				row->nsp, id);
-	}
+	/* a row already there is left (the origin's reply and the tail both bring it) */
+	if (rc == 0 && (rc = put(h, h->put_row, id, row)) > 0)
+		rc = 0;
 	if (done)
 		queue(h, rc == 0 ? id : rc, done, ud);
 	return rc < 0 ? (int)rc : 0;
