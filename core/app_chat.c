@@ -511,9 +511,10 @@ static enum parley_verdict chat(struct parley_evt_message *ev)
 		json_object_set(out, "msg", msg);
 	const struct parley_route *route = ev->route;
 	struct pending_chat *pc = NULL;
+	bool store = !route->no_store && store_messages;
 	/* the store keeps JSON: a message with binary attachments is relayed, not stored */
 	bool binary = ev->n_attachments > 0;
-	if (!route->no_store && store_messages && !binary) {
+	if (store && !binary) {
 		pc = calloc(1, sizeof *pc);
 		if (!pc) {
 			json_decref(out);
@@ -547,7 +548,7 @@ static enum parley_verdict chat(struct parley_evt_message *ev)
 	json_decref(out);
 	if (pc)
 		pc->delivered = n; /* the sender hears it with the id, once the commit is done */
-	else if (binary && !route->no_store && store_messages)
+	else if (store)
 		reply(ev, json_pack("{sbsIsbss}", "ok", 1, "delivered", (json_int_t)n, "stored", 0,
 				    "error", "binary messages are not stored"));
 	else
