@@ -8,7 +8,7 @@ const { spawn, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const { describe, it } = require('node:test');
-const { BIN, HOST, startServer, connected, emitAck, tempDir, withTimeout, sleep } = require('./lib/server');
+const { BIN, HOST, startServer, connected, emitAck, tempDir, withTimeout, logged } = require('./lib/server');
 const { haveSqlite } = require('./lib/server');
 
 function sql(db, text) {
@@ -55,8 +55,7 @@ describe('history schema', { skip: !haveSqlite && 'no sqlite3 command' }, () => 
     sql(db, V1);
     const srv = await startServer(t, { db, logLevel: 'info' });
     // stderr may reach us after the "listening" line on stdout
-    for (let i = 0; i < 100 && !/migrating the schema/.test(srv.output().stderr); i++) await sleep(20);
-    assert.match(srv.output().stderr, /migrating the schema from version 1 to 2/);
+    await logged(srv, /migrating the schema from version 1 to 2/);
     const s = await connected(t, srv, '/');
     assert.equal((await emitAck(s, 'login', { name: 'new', userid: 'u-new' })).ok, true);
     const page = await emitAck(s, 'history', {});

@@ -33,6 +33,13 @@ const STOP_TIMEOUT_MS = 5000;
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+// Waits up to ms for the server's stderr to match re (a log line may reach us after the
+// answer that followed it), then asserts that it does.
+async function logged(srv, re, ms = 2000) {
+  for (let waited = 0; waited < ms && !re.test(srv.output().stderr); waited += 20) await sleep(20);
+  assert.match(srv.output().stderr, re);
+}
+
 // Servers still running when this test process exits (a test timed out, an exception escaped)
 // are killed so that no parley outlives its test file.
 const running = new Set();
@@ -521,6 +528,7 @@ module.exports = {
   BIN,
   HOST,
   sleep,
+  logged,
   once,
   onceArgs,
   withTimeout,
