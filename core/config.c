@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "lua_alloc.h"
 #include "peers.h"
 #include "parley/version.h"
 
@@ -558,30 +559,6 @@ static int read_plugin_options(struct pl_config *c, lua_State *L, const char *pa
 #define CONFIG_MAX_MEMORY	(64u << 20)
 
 /* The memory a config file's Lua state holds, and how much it may. */
-struct budget {
-	size_t used;  /* bytes allocated */
-	size_t limit; /* bytes allowed, SIZE_MAX once the file has run */
-};
-
-/* A lua_Alloc that refuses to grow past the budget (Lua then raises "not enough memory"). */
-static void *bounded_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
-{
-	struct budget *b = ud;
-	if (!ptr)
-		osize = 0; /* (then osize is the type of the new object) */
-	if (nsize == 0) {
-		free(ptr);
-		b->used -= osize;
-		return NULL;
-	}
-	if (nsize > osize && nsize - osize > b->limit - b->used)
-		return NULL;
-	void *p = realloc(ptr, nsize);
-	if (p)
-		b->used = b->used - osize + nsize;
-	return p;
-}
-
 /* The count hook: called once the file has run CONFIG_MAX_INSTRUCTIONS instructions. */
 static void ran_too_long(lua_State *L, lua_Debug *ar)
 {
@@ -611,8 +588,8 @@ static void lua_failed(lua_State *L, const char *name, int status)
 static int load(struct pl_config *c, const char *path, const char *text, size_t len)
 {
 	int rc = -1, status;
-	struct budget budget = {0, CONFIG_MAX_MEMORY};
-	lua_State *L = lua_newstate(bounded_alloc, &budget);
+	struct pl_lua_budget budget = {0, CONFIG_MAX_MEMORY};
+	lua_State *L = lua_newstate(pl_lua_alloc, &budget);
 	if (!L) {
 		fprintf(stderr, "parley: %s: out of memory\n", path);
 		return -1;

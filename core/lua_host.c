@@ -35,12 +35,14 @@
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "api.h"
+#include "lua_alloc.h"
 #include "log.h"
 #include "lua_json.h"
 
@@ -112,7 +114,7 @@ struct pl_script {
 	char *name;
 	lua_State *L;
 	struct pl_script_limits lim;
-	size_t mem;		   /* bytes allocated by the state */
+	struct pl_lua_budget mem;  /* bytes the state holds, and may hold (lim.max_memory) */
 	unsigned long budget_left; /* instructions left in this call */
 	bool exhausted;		   /* the budget ran out in this call */
 	int depth;		   /* calls from C in progress */
@@ -135,30 +137,11 @@ struct evud {
 
 /* ---- allocation, budget ---- */
 
-static void *l_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
-{
-	struct pl_script *sc = ud;
-	if (!ptr)
-		osize = 0;
-	if (nsize == 0) {
-		free(ptr);
-		sc->mem -= osize;
-		return NULL;
-	}
-	if (nsize > osize && sc->mem + (nsize - osize) > sc->lim.max_memory)
-		return NULL;
-	void *p = realloc(ptr, nsize);
-	if (!p)
-		return NULL;
-	sc->mem = sc->mem - osize + nsize;
-	return p;
-}
-
 static struct pl_script *script_of(lua_State *L)
 {
 	void *ud;
 	lua_getallocf(L, &ud);
-	return ud;
+	return (struct pl_script *)((char *)ud - offsetof(struct pl_script, mem));
 }
 
 /*
@@ -1208,7 +1191,7 @@ static int l_collectgarbage(lua_State *L)
 	if (strcmp(opt, "count") != 0)
 		return luaL_error(L, "collectgarbage: only \"count\" is allowed");
 	struct pl_script *sc = script_of(L);
-	lua_pushnumber(L, (double)sc->mem / 1024.0);
+	lua_pushnumber(L, (double)sc->mem.used / 1024.0);
 	return 1;
 }
 
@@ -1347,7 +1330,8 @@ struct pl_script *pl_script_new(const struct parley_api *api, parley_owner *owne
 		sc->lim = *lim;
 	else
 		pl_script_limits_default(&sc->lim);
-	sc->L = lua_newstate(l_alloc, sc);
+	sc->mem.limit = sc->lim.max_memory;
+	sc->L = lua_newstate(pl_lua_alloc, &sc->mem);
 	if (!sc->L) {
 		if (err)
 			*err = strdup("cannot create a Lua state");
@@ -1442,7 +1426,7 @@ bool pl_script_disabled(const struct pl_script *sc)
 
 size_t pl_script_memory(const struct pl_script *sc)
 {
-	return sc->mem;
+	return sc->mem.used;
 }
 
 /* ---- the scripts of the server ---- */
