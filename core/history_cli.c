@@ -7,7 +7,6 @@
 
 #include <errno.h>
 #include <sqlite3.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,6 +17,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "cli.h"
 #include "config.h"
 #include "history_schema.h"
 #include "json.h"
@@ -25,7 +25,6 @@
 #define DEFAULT_LIMIT	 50
 #define BUSY_TIMEOUT_MS	 2000 /* a server recovering the write-ahead log locks it briefly */
 #define EXIT_DB_ERROR	 1
-#define EXIT_USAGE_ERROR 2
 
 /* What to list, from the command line. */
 struct query {
@@ -60,19 +59,8 @@ static void usage(const char *default_db)
 	       default_db, DEFAULT_LIMIT);
 }
 
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* Prints one line about a wrong command line; returns EXIT_USAGE_ERROR. */
-static int usage_error(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fputs("parley history: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputs(" (see parley history --help)\n", stderr);
-	va_end(ap);
-	return EXIT_USAGE_ERROR;
-}
+/* Prints one line about a wrong command line; returns PL_EXIT_USAGE. */
+#define usage_error(...) pl_cli_usage_error("history", __VA_ARGS__)
 
 /* Prints one line about the database file. */
 static void db_error(const char *path, const char *what)
@@ -111,7 +99,7 @@ static enum value_option find_option(const char *arg, const char **inline_value)
 	return N_OPTS;
 }
 
-/* Applies one option's value to q. Returns 0 or EXIT_USAGE_ERROR after saying why. */
+/* Applies one option's value to q. Returns 0 or PL_EXIT_USAGE after saying why. */
 static int apply(struct query *q, enum value_option k, const char *value)
 {
 	long long min = k == OPT_SINCE ? 0 : 1;
@@ -130,7 +118,7 @@ static int apply(struct query *q, enum value_option k, const char *value)
 	return 0;
 }
 
-/* Fills q from argv. Returns 0, or EXIT_USAGE_ERROR after saying why. */
+/* Fills q from argv. Returns 0, or PL_EXIT_USAGE after saying why. */
 static int parse_args(struct query *q, int argc, char **argv)
 {
 	bool only_operands = false; /* after "--" */
@@ -154,7 +142,7 @@ static int parse_args(struct query *q, int argc, char **argv)
 			if (!value && i + 1 >= argc)
 				return usage_error("%s: missing value", value_options[k]);
 			if (apply(q, k, value ? value : argv[++i]))
-				return EXIT_USAGE_ERROR;
+				return PL_EXIT_USAGE;
 		}
 	}
 	if (q->room && q->userid)

@@ -8,7 +8,6 @@
 #include "token_cli.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +16,7 @@
 
 #include <jansson.h>
 
+#include "cli.h"
 #include "config.h"
 #include "error.h"
 #include "token.h"
@@ -25,7 +25,6 @@
 #define DEFAULT_TTL	 3600	      /* seconds a token is valid */
 #define MAX_TTL		 315360000LL  /* ten years */
 #define EXIT_NO_SECRET	 1
-#define EXIT_USAGE_ERROR 2
 
 /* What to sign, from the command line. */
 struct request {
@@ -55,19 +54,8 @@ static void usage(void)
 	       DEFAULT_TTL, PL_TOKEN_MAX_ROOMS);
 }
 
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* Prints one line about a wrong command line; returns EXIT_USAGE_ERROR. */
-static int usage_error(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fputs("parley token: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputs(" (see parley token --help)\n", stderr);
-	va_end(ap);
-	return EXIT_USAGE_ERROR;
-}
+/* Prints one line about a wrong command line; returns PL_EXIT_USAGE. */
+#define usage_error(...) pl_cli_usage_error("token", __VA_ARGS__)
 
 /* The value of option opt at argv[*i] ("--opt value" or "--opt=value"), or NULL if it is not
  * that option; *missing is set when the value is absent. */
@@ -86,7 +74,7 @@ static const char *value_of(const char *opt, int argc, char **argv, int *i, bool
 	return argv[++*i];
 }
 
-/* Fills r from argv. Returns 0, or EXIT_USAGE_ERROR after saying why. */
+/* Fills r from argv. Returns 0, or PL_EXIT_USAGE after saying why. */
 static int parse_args(struct request *r, int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {
@@ -167,7 +155,7 @@ static int sign(const struct request *r, const char *secret)
 			goto nomem;
 	if (rooms && json_object_set(claims, "rooms", rooms))
 		goto nomem;
-	int status = EXIT_USAGE_ERROR;
+	int status = PL_EXIT_USAGE;
 	char *token = pl_token_sign(claims, secret, strlen(secret));
 	json_t *back = NULL;
 	int rc = token ? pl_token_verify(token, strlen(token), secret, strlen(secret), now, 0, &back)
