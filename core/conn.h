@@ -34,9 +34,11 @@ struct pl_conn_ops {
 	/* True while the carrier holds unsent bytes of its own: then only write_framed, from the
 	 * writable callback, may write, so the stream stays in order. */
 	bool (*busy)(struct pl_conn *c);
-	/* Sends pre-framed WebSocket bytes now, outside the writable callback. Returns the bytes
-	 * taken (possibly fewer than len, 0 when none), or -1 when the connection failed. */
-	ssize_t (*send)(struct pl_conn *c, const void *p, size_t len);
+	/* Sends pre-framed WebSocket bytes now, outside the writable callback; with more, the
+	 * caller writes again at once (the close frame) and the bytes may wait for it to share a
+	 * TCP segment. Returns the bytes taken (possibly fewer than len, 0 when none), or -1 when
+	 * the connection failed. */
+	ssize_t (*send)(struct pl_conn *c, const void *p, size_t len, bool more);
 	/* Writes pre-framed WebSocket bytes completely (what the socket refuses, the carrier keeps
 	 * and sends first). Only from the writable callback; p has headroom writable bytes before
 	 * it. Returns 0, or -1 when the connection failed. */

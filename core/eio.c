@@ -442,8 +442,10 @@ int pl_eio_check(struct pl_server *srv, const struct pl_eio_request *r, bool web
 	if (!r->eio || strcmp(r->eio, "4") != 0)
 		return refuse(err, 400, 5, "Unsupported protocol version");
 	if (srv->stopping || srv->eio.sessions.count >= srv->cfg->max_connections) {
-		pl_warn("refusing a session from %s: %s", r->remote,
-			srv->stopping ? "shutting down" : "connection limit reached");
+		static uint64_t last_warning;
+		if (pl_log_due(&last_warning, uv_now(srv->loop)))
+			pl_warn("refusing a session from %s: %s", r->remote,
+				srv->stopping ? "shutting down" : "connection limit reached");
 		return refuse(err, 503, 3, "Bad request");
 	}
 	return 0;
@@ -468,10 +470,8 @@ int pl_eio_admit(struct pl_server *srv, const struct pl_eio_request *r, struct p
 		why = "Too many sessions from this address";
 	if (!why)
 		return 0;
-	if (now - last_warning >= 1000) { /* a flood of refusals is one line a second */
-		last_warning = now;
+	if (pl_log_due(&last_warning, now))
 		pl_warn("refusing a session from %s: %s", r->remote, why);
-	}
 	return refuse(err, 429, 4, why);
 }
 
@@ -759,7 +759,8 @@ static void direct_flush(struct pl_eio *s)
 	}
 	size_t len;
 	unsigned char *p = gather(s, &len);
-	ssize_t n = ops->send(c, p, len);
+	/* a closing session's last frames and its close frame leave in one segment */
+	ssize_t n = ops->send(c, p, len, s->state == PL_EIO_STATE_CLOSING);
 	if (n < 0) {
 		pl_eio_close(s, "transport error", false);
 		return;

@@ -73,3 +73,11 @@ void pl_log(enum pl_log_level level, const char *fmt, ...)
 	escape(line + n, sizeof line - (size_t)n, text);
 	fprintf(stderr, "%s\n", line);
 }
+
+bool pl_log_due(uint64_t *last, uint64_t now_ms)
+{
+	if (*last && now_ms - *last < 1000)
+		return false;
+	*last = now_ms ? now_ms : 1;
+	return true;
+}

@@ -5,6 +5,9 @@
 #ifndef PL_LOG_H
 #define PL_LOG_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 enum pl_log_level { PL_LOG_ERROR, PL_LOG_WARN, PL_LOG_INFO, PL_LOG_DEBUG };
 
 /* Sets the most verbose level that is printed. */
@@ -18,6 +21,12 @@ int pl_log_enabled(enum pl_log_level level);
 
 /* Prints one line with a timestamp and the level name. */
 void pl_log(enum pl_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * True at most once a second for the same *last (ms of the last true, 0 at first): for a line
+ * that a flood would repeat ("refusing a session from ..."), which then stays one line a second.
+ */
+bool pl_log_due(uint64_t *last, uint64_t now_ms);
 
 #define pl_error(...) pl_log(PL_LOG_ERROR, __VA_ARGS__)
 #define pl_warn(...) pl_log(PL_LOG_WARN, __VA_ARGS__)

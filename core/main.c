@@ -74,6 +74,7 @@ static void on_signal(uv_signal_t *h, int signum)
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGUSR1, SIG_IGN);
 	pl_scripts_stop(); /* their timers would keep the loop running */
+	pl_recovery_stop(recovery);
 	pl_eio_close_all(&server);
 	pl_history_stream_stop(stream);
 	pl_cluster_stop(cluster); /* its connections too */

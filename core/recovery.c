@@ -44,6 +44,7 @@ struct pl_recovery {
 	void *log_ud;		 /* its argument */
 	uv_timer_t *refresh_timer; /* with a log: writes the connected sessions again; freed by its
 				    * close */
+	bool stopping;		 /* the server is stopping: the sessions are stamped already */
 };
 
 static const struct pl_recovery_ops ops;
@@ -185,7 +186,8 @@ static void end(void *ud, struct pl_socket *s, bool keep)
 {
 	struct pl_recovery *r = ud;
 	if (keep) {
-		put(r, s, now_ms());
+		if (!r->stopping || r->log)
+			put(r, s, now_ms());
 		return;
 	}
 	if (prepared(r))
@@ -380,6 +382,31 @@ static void purge_cb(uv_timer_t *t)
 	} while (uv_hrtime() - start < PURGE_BUDGET_NS);
 }
 
+/* Stamps every session stored as connected disconnected now, in one statement (in the
+ * iteration's transaction). Returns 0 or an error. */
+static int stamp_connected(struct pl_recovery *r)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(r->db, "UPDATE sessions SET disconnected = ? WHERE disconnected IS "
+				      "NULL", -1, &st, NULL) != SQLITE_OK) {
+		pl_error("recovery: %s", sqlite3_errmsg(r->db));
+		return -EIO;
+	}
+	sqlite3_bind_int64(st, 1, now_ms());
+	int rc = pl_history_write(r->h, st);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+void pl_recovery_stop(struct pl_recovery *r)
+{
+	if (!r || r->stopping)
+		return;
+	pl_recovery_flush(r);
+	if (prepared(r) == 0 && stamp_connected(r) == 0)
+		r->stopping = true;
+}
+
 static void timer_freed(uv_handle_t *h)
 {
 	free(h);
@@ -396,16 +423,7 @@ struct pl_recovery *pl_recovery_new(struct pl_sio *sio, struct pl_history *h, uv
 	if (prepared(r))
 		goto fail;
 	/* a process that was killed left its sessions connected: they end now */
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(r->db, "UPDATE sessions SET disconnected = ? WHERE disconnected IS "
-				      "NULL", -1, &st, NULL) != SQLITE_OK) {
-		pl_error("recovery: %s", sqlite3_errmsg(r->db));
-		goto fail;
-	}
-	sqlite3_bind_int64(st, 1, now_ms());
-	int rc = pl_history_write(h, st);
-	sqlite3_finalize(st);
-	if (rc || pl_history_commit(h))
+	if (stamp_connected(r) || pl_history_commit(h))
 		goto fail;
 	r->purge_timer = malloc(sizeof *r->purge_timer);
 	if (!r->purge_timer)

@@ -23,6 +23,14 @@ struct pl_recovery;
 struct pl_recovery *pl_recovery_new(struct pl_sio *sio, struct pl_history *h, uv_loop_t *loop,
 				    unsigned window_ms, size_t max_missed, size_t max_bytes);
 
+/*
+ * The server is stopping: writes the sessions saved since the last write, then stamps every
+ * connected one disconnected in one statement, so that the sockets' ends that follow write
+ * nothing more (a cluster's log still gets each). Call it before the sockets go. NULL is a
+ * no-op.
+ */
+void pl_recovery_stop(struct pl_recovery *r);
+
 /* Turns recovery off and frees it, before the history is freed. NULL is a no-op. */
 void pl_recovery_free(struct pl_recovery *r);
 

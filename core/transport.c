@@ -70,6 +70,7 @@ struct conn {
 	bool too_large;		  /* a WebSocket message passed maxPayload: closing, input ignored */
 	int close_status;	  /* WebSocket: status of the close frame we send, 0 while open */
 	bool close_sent;	  /* that close frame is written: the peer's close frame ends it */
+	unsigned char close_off;  /* bytes of the close frame the socket took before writable */
 	struct lws *closing_wsi;  /* WebSocket closing: the connection, for close_due */
 	struct pl_deadline close_due; /* WebSocket closing: when it is cut short (tp.closing) */
 };
@@ -237,11 +238,52 @@ static void close_step(struct lws *wsi, struct conn *c)
 		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, 1); /* lws's timer, then */
 }
 
+/* The close frame of c, whose status is set: 4 bytes. */
+static void close_frame(const struct conn *c, unsigned char p[4])
+{
+	p[0] = 0x88; /* FIN, close */
+	p[1] = 2;
+	p[2] = (unsigned char)(c->close_status >> 8);
+	p[3] = (unsigned char)c->close_status;
+}
+
+/* The close frame has left: the peer's answer (or its deadline) ends the connection. */
+static void close_frame_sent(struct lws *wsi, struct conn *c)
+{
+	c->close_sent = true;
+	close_step(wsi, c);
+}
+
+/*
+ * Writes the close frame straight to the socket when lws holds nothing unsent, as Engine.IO's
+ * frames are written: a shutdown then costs one send per connection, without a writable round
+ * trip. Returns false when it is left (all or its rest) to the writable callback.
+ */
+static bool send_close(struct lws *wsi, struct conn *c)
+{
+	if (lws_partial_buffered(wsi))
+		return false;
+	unsigned char frame[4];
+	close_frame(c, frame);
+	ssize_t n = send(lws_get_socket_fd(wsi), frame, sizeof frame, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return false;
+	if (n < 0) {
+		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC); /* it failed */
+		return true;
+	}
+	c->close_off = (unsigned char)n;
+	if (n < (ssize_t)sizeof frame)
+		return false;
+	close_frame_sent(wsi, c);
+	return true;
+}
+
 /*
  * Closes a WebSocket with a close frame carrying an RFC 6455 status; the first close asked for
- * a connection decides its status. The frame is written at the connection's next writable, the
- * peer's close frame then ends the connection, and Parley's deadline heap cuts a close that
- * takes longer than CLOSE_STEP_MS per step.
+ * a connection decides its status. The frame is written at once when the socket takes it, else
+ * at the connection's next writable; the peer's close frame then ends the connection, and
+ * Parley's deadline heap cuts a close that takes longer than CLOSE_STEP_MS per step.
  *
  * lws's own close (lws_close_reason, then closing the wsi) arms a 5 s timeout for the close frame
  * to leave and another for the peer's answer, each an insertion into lws's sorted timer list
@@ -262,24 +304,21 @@ static void close_ws(struct lws *wsi, int status)
 	c->close_status = status;
 	c->closing_wsi = wsi;
 	pl_deadline_init(&c->close_due);
+	if (send_close(wsi, c))
+		return;
 	close_step(wsi, c);
 	lws_callback_on_writable(wsi);
 }
 
-/* Writes the close frame of a closing WebSocket, from its writable callback. Returns 0, or -1
- * when the connection failed. */
+/* Writes the close frame (what send_close left of it) of a closing WebSocket, from its writable
+ * callback. Returns 0, or -1 when the connection failed. */
 static int write_close(struct lws *wsi, struct conn *c)
 {
-	/* a whole frame, as a RAW write: after what lws may still hold of earlier frames */
+	/* a RAW write: after what lws may still hold of earlier frames */
 	unsigned char frame[LWS_PRE + 4];
-	unsigned char *p = frame + LWS_PRE;
-	p[0] = 0x88; /* FIN, close */
-	p[1] = 2;
-	p[2] = (unsigned char)(c->close_status >> 8);
-	p[3] = (unsigned char)c->close_status;
-	c->close_sent = true;
-	close_step(wsi, c);
-	return ws_write_raw(wsi, p, 4);
+	close_frame(c, frame + LWS_PRE);
+	close_frame_sent(wsi, c);
+	return ws_write_raw(wsi, frame + LWS_PRE + c->close_off, 4 - c->close_off);
 }
 
 /* The connection is gone: a close in progress is over. */
@@ -563,10 +602,8 @@ static int count_connection(struct pl_server *srv, struct lws *wsi)
 		return 0;
 	size_t limit = srv->cfg->max_connections_per_address;
 	if (limit && p->connections >= limit) {
-		if (now - last_warning >= 1000) {
-			last_warning = now;
+		if (pl_log_due(&last_warning, now))
 			pl_warn("refusing a connection from %s: %zu open already", remote, limit);
-		}
 		return -1;
 	}
 	p->connections++;
@@ -729,9 +766,10 @@ static bool op_busy(struct pl_conn *c)
 	return lws_partial_buffered(wsi_of(c)) != 0;
 }
 
-static ssize_t op_send(struct pl_conn *c, const void *p, size_t len)
+static ssize_t op_send(struct pl_conn *c, const void *p, size_t len, bool more)
 {
-	ssize_t n = send(lws_get_socket_fd(wsi_of(c)), p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	int flags = MSG_NOSIGNAL | MSG_DONTWAIT | (more ? MSG_MORE : 0);
+	ssize_t n = send(lws_get_socket_fd(wsi_of(c)), p, len, flags);
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return 0;
 	return n;

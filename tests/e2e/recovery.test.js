@@ -223,6 +223,28 @@ describe('connection state recovery', () => {
       await second.stop();
     });
   }
+
+  it('a SIGTERM stamps the sessions: the window runs from the stop, not from the restart',
+    async (t) => {
+      const dir = tempDir();
+      t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+      const db = path.join(dir, 'history.db');
+      const args = ['--recovery-window', '1500'];
+      const first = await startServer(t, { db, args });
+      const alice = await user(t, first, 'alice');
+      const bob = await user(t, first, 'bob');
+      const events = journal(alice);
+      assert.equal((await emitAck(bob, 'chat', { msg: 'an offset for alice' })).ok, true);
+      await seen(events, (e) => e.event === 'chat', 'the chat');
+      const gone = [once(alice, 'disconnect', 5000), once(bob, 'disconnect', 5000)];
+      await first.stop();
+      await Promise.all(gone);
+      await sleep(2000); // past the window, counted from the stop
+      const second = await startServer(t, { db, port: first.port, args });
+      await reconnect(alice);
+      assert.equal(alice.recovered, false, 'the session expired a window after the stop');
+      await second.stop();
+    });
 });
 
 describe('what was received or acknowledged is stored', () => {

@@ -32,6 +32,8 @@ struct fake {
 	unsigned char out[65536];  /* WebSocket bytes sent and written, in order */
 	size_t out_len;		   /* bytes in out */
 	int n_sends, n_writes;	   /* send and write_framed calls */
+	bool last_more;		   /* the last send's more */
+	int close_after_more;	   /* close_ws calls right after a send with more */
 	int barrier_at_write;	   /* barrier runs seen by the last send or write */
 	int want_writes;	   /* want_write calls */
 	int close_status;	   /* close_ws status, 0 when not closed */
@@ -87,9 +89,10 @@ static void take(struct fake *f, const void *p, size_t len)
 	f->barrier_at_write = barrier_runs;
 }
 
-static ssize_t f_send(struct pl_conn *c, const void *p, size_t len)
+static ssize_t f_send(struct pl_conn *c, const void *p, size_t len, bool more)
 {
 	struct fake *f = fake(c);
+	f->last_more = more;
 	size_t n = f->send_limit && len > f->send_limit ? f->send_limit : len;
 	f->n_sends++;
 	take(f, p, n);
@@ -111,6 +114,8 @@ static void f_want_write(struct pl_conn *c)
 
 static void f_close_ws(struct pl_conn *c, int status)
 {
+	if (fake(c)->last_more)
+		fake(c)->close_after_more++;
 	if (!fake(c)->close_status)
 		fake(c)->close_status = status;
 }
@@ -655,6 +660,7 @@ static void test_close_grace_websocket(void)
 	struct pl_eio *s = ws_session(ws);
 	ASSERT_NOT_NULL(s);
 	ws->out_len = 0;
+	ws->n_sends = 0;
 	ASSERT_EQ(pl_eio_send_text(s, "bye", 3), 0);
 	pl_eio_close(s, "forced close", true);
 	ASSERT_STR_EQ(closed_reason, "forced close");
@@ -666,6 +672,10 @@ static void test_close_grace_websocket(void)
 	/* the queued message and a close packet leave, then the WebSocket closes */
 	ASSERT_MEM_LIT(ws->out, ws->out_len, "\x81\x04" "4bye" "\x81\x01" "1");
 	ASSERT_EQ(ws->close_status, 1000);
+	/* in one send, told that the close frame follows at once (one TCP segment for both) */
+	ASSERT_EQ(ws->n_sends, 1);
+	ASSERT(ws->last_more);
+	ASSERT_EQ(ws->close_after_more, 1);
 	ASSERT_EQ(srv.eio.sessions.count, 0);
 	ASSERT_EQ(n_closed, 1);
 	teardown();
