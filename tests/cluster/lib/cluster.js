@@ -45,15 +45,18 @@ async function waitPort(port, timeoutMs = 5000) {
   }
 }
 
-// Starts redis-server on a free port. Returns { port, url, stop(), kill(), start() }: start()
-// runs it again on the same port after stop() or kill(). Always stopped when t ends.
-async function startRedis(t) {
+// Starts redis-server on a free port (extra: more redis-server arguments, such as an ACL
+// user). Returns { port, url, stop(), kill(), start(), pause(), resume() }: start() runs it
+// again on the same port after stop() or kill(); pause() stops the process with SIGSTOP (its
+// port still accepts connections, nothing is answered) until resume(). Always killed when t
+// ends, paused or not.
+async function startRedis(t, { extra = [] } = {}) {
   const port = await freePort();
   let proc = null;
   let exited = null;
   const start = async () => {
     proc = spawn('redis-server', ['--port', String(port), '--bind', HOST, '--save', '',
-      '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'warning'],
+      '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'warning', ...extra],
     { stdio: ['ignore', 'ignore', 'inherit'] });
     exited = new Promise((resolve) => proc.once('exit', resolve));
     await waitPort(port);
@@ -71,6 +74,8 @@ async function startRedis(t) {
     start,
     stop: () => end('SIGTERM'),
     kill: () => end('SIGKILL'),
+    pause: () => proc.kill('SIGSTOP'),
+    resume: () => proc.kill('SIGCONT'),
   };
   t.after(() => end('SIGKILL'));
   process.on('exit', () => { if (proc) proc.kill('SIGKILL'); });
