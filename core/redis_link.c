@@ -148,7 +148,9 @@ static void on_connect(const redisAsyncContext *cac, int status)
 	redisAsyncContext *ac = (redisAsyncContext *)cac;
 	struct pl_redis *r = l->r;
 	/* commands are answered in order: AUTH and SELECT come before anything else */
-	if (r->url.password[0])
+	if (r->url.user[0]) /* an ACL user (Redis 6 and later) */
+		redisAsyncCommand(ac, on_auth, NULL, "AUTH %s %s", r->url.user, r->url.password);
+	else if (r->url.password[0])
 		redisAsyncCommand(ac, on_auth, NULL, "AUTH %s", r->url.password);
 	if (!l->sub && r->url.db) /* the reader's keys are in that db too */
 		redisAsyncCommand(ac, on_auth, NULL, "SELECT %d", r->url.db);
