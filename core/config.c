@@ -134,6 +134,8 @@ static const struct option_def options[] = {
 	{"redis", OPT_STR, F(redis), 0, 0,
 	 "join a cluster through Redis, redis://[[user]:password@]host:port[/db] (default: "
 	 "alone)"},
+	{"redis-history-length", OPT_SIZE, F(redis_history_length), 100, 1000000000,
+	 "entries the cluster's history stream keeps, about (default 100000)"},
 	{"redis-prefix", OPT_STR, F(redis_prefix), 0, 0,
 	 "the Redis adapter's channel prefix, as the Node.js adapter's key (default socket.io)"},
 };
@@ -267,6 +269,7 @@ int pl_config_init(struct pl_config *c)
 	c->log_level = PL_LOG_INFO;
 	c->app = PL_APP_CHAT;
 	c->bundled = true;
+	c->redis_history_length = 100000;
 	return 0;
 }
 

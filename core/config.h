@@ -76,6 +76,7 @@ struct pl_config {
 	size_t n_scripts;		    /* entries in scripts */
 	char *redis;			    /* redis://[[user]:password@]host:port[/db], NULL: alone */
 	char *redis_prefix;		    /* the adapter's channel prefix ("socket.io") */
+	size_t redis_history_length;	    /* entries the history stream keeps (MAXLEN ~) */
 };
 
 /* A Redis server address, from a redis:// URL. */

@@ -7,6 +7,7 @@
  */
 #include "history_stream.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <hiredis/hiredis.h>
 #include <stdbool.h>
@@ -22,7 +23,6 @@
 #include "recovery.h"
 #include "redis_link.h"
 
-#define STREAM_MAXLEN "100000" /* entries the stream keeps, about (MAXLEN ~) */
 #define READ_COUNT    "256"    /* entries one XREAD brings at most */
 #define READ_BLOCK_MS "2000"   /* how long one XREAD waits for an entry ... */
 #define READ_LATE_MS  3000     /* ... and how long before its connection is taken for dead */
@@ -75,6 +75,12 @@ struct pl_history_stream {
 	char *key;		 /* "<prefix>-history" */
 	char node[16];		 /* this node's uid */
 	char cursor[48];	 /* the newest entry read: the next XREAD starts after it */
+	char maxlen[24];	 /* entries the stream keeps, about (MAXLEN ~), as text */
+	bool check_gap;		 /* the next read looks for a gap first (XINFO STREAM) */
+	char info_cursor[48];	 /* the cursor that XINFO was sent at */
+	unsigned long gaps;	 /* gaps found: entries trimmed before this node read them */
+	char gap_after[48];	 /* the last one's range: after this entry ... */
+	char gap_before[48];	 /* ... and before this one */
 	long long committed;	 /* the newest id read whose commit succeeded */
 	bool rewind;		 /* a commit failed: read again from committed */
 	bool reading;		 /* an XREAD is under way */
@@ -191,8 +197,8 @@ static void fields_init(struct pl_history_stream *s, struct fields *f, const cha
 	}
 	f->argv[f->n] = s->key;
 	f->lens[f->n++] = strlen(s->key);
-	f->argv[f->n] = STREAM_MAXLEN;
-	f->lens[f->n++] = strlen(STREAM_MAXLEN);
+	f->argv[f->n] = s->maxlen;
+	f->lens[f->n++] = strlen(s->maxlen);
 	field(f, "t", type);
 	field(f, "node", s->node);
 }
@@ -411,16 +417,100 @@ static void on_read(void *ud, void *reply_v)
 	read_more(s);
 }
 
+/* Reads a stream id "ms-seq" into its two numbers. Returns false when it is none. */
+static bool split_id(const char *text, unsigned long long *ms, unsigned long long *seq)
+{
+	char *end;
+	errno = 0;
+	*ms = strtoull(text, &end, 10);
+	if (errno || end == text || *end != '-' || !isdigit((unsigned char)end[1]))
+		return false;
+	*seq = strtoull(end + 1, &end, 10);
+	return !errno && !*end;
+}
+
+/* The value of a field of XINFO STREAM's [name, value, ...] answer, or NULL. */
+static const redisReply *info_field(const redisReply *info, const char *name)
+{
+	for (size_t i = 0; i + 1 < info->elements; i += 2) {
+		const redisReply *k = info->element[i];
+		if ((k->type == REDIS_REPLY_STRING || k->type == REDIS_REPLY_STATUS) &&
+		    strcmp(k->str, name) == 0)
+			return info->element[i + 1];
+	}
+	return NULL;
+}
+
+/*
+ * XINFO STREAM's answer, sent before the read that resumes the tail: the entries after the
+ * cursor are there to read, unless the stream was trimmed past it meanwhile. That is the case
+ * when its first entry comes after the cursor and entries were removed from it (entries-added
+ * above length; Redis before 7 does not say, and a node that has read nothing is then taken
+ * to have missed nothing). The gap is logged once, counted, and reported by
+ * pl_history_stream_health.
+ */
+static void on_info(void *ud, void *reply_v)
+{
+	struct pl_history_stream *s = ud;
+	redisReply *reply = reply_v;
+	if (s->stopped || !reply || reply->type != REDIS_REPLY_ARRAY)
+		return; /* no stream yet ("no such key"), or the reader went: checked again */
+	const redisReply *first = info_field(reply, "first-entry");
+	const redisReply *added = info_field(reply, "entries-added");
+	const redisReply *length = info_field(reply, "length");
+	if (!first || first->type != REDIS_REPLY_ARRAY || first->elements < 1 ||
+	    first->element[0]->type != REDIS_REPLY_STRING)
+		return; /* empty */
+	unsigned long long cms, cseq, fms, fseq;
+	if (!split_id(s->info_cursor, &cms, &cseq) || !split_id(first->element[0]->str, &fms, &fseq))
+		return;
+	bool trimmed = added && length && added->type == REDIS_REPLY_INTEGER &&
+			       length->type == REDIS_REPLY_INTEGER
+			   ? added->integer > length->integer
+			   : cms || cseq;
+	if (!trimmed || cms > fms || (cms == fms && cseq >= fseq))
+		return;
+	s->gaps++;
+	snprintf(s->gap_after, sizeof s->gap_after, "%s", s->info_cursor);
+	snprintf(s->gap_before, sizeof s->gap_before, "%s", first->element[0]->str);
+	long long trimmed_n = added && length && added->type == REDIS_REPLY_INTEGER &&
+				      length->type == REDIS_REPLY_INTEGER
+				  ? added->integer - length->integer
+				  : -1;
+	pl_error("cluster: history gap: %s was trimmed (to about %s entries) past this node's "
+		 "copy: the entries after %s and before %s (ids %lld to %lld) are missing here "
+		 "and cannot be read again (%lld entries trimmed from the stream in all; %lu gaps "
+		 "since this node started)",
+		 s->key, s->maxlen, s->gap_after, s->gap_before,
+		 (long long)(cms * SEQ_PER_MS + cseq + 1), (long long)(fms * SEQ_PER_MS + fseq - 1),
+		 trimmed_n, s->gaps);
+}
+
+/* Sends XINFO STREAM ahead of the next XREAD on the reader (answered first, in order). */
+static void check_gap(struct pl_history_stream *s)
+{
+	const char *argv[] = {"XINFO", "STREAM", s->key};
+	size_t lens[3];
+	for (int i = 0; i < 3; i++)
+		lens[i] = strlen(argv[i]);
+	snprintf(s->info_cursor, sizeof s->info_cursor, "%s", s->cursor);
+	if (pl_redis_read(s->redis, on_info, s, 3, argv, lens) == 0)
+		s->check_gap = false;
+}
+
 static void read_more(struct pl_history_stream *s)
 {
 	if (s->stopped || s->reading)
 		return;
 	if (s->rewind) {
 		s->rewind = false;
+		s->check_gap = true; /* what follows the last commit may be trimmed by now */
 		set_cursor(s, s->committed);
 		pl_warn("cluster: a commit failed: reading the history stream again after %s",
 			s->cursor);
 	}
+	if (s->check_gap)
+		check_gap(s);
 	const char *argv[] = {"XREAD",	     "COUNT",	READ_COUNT, "BLOCK",
 			      READ_BLOCK_MS, "STREAMS", s->key,	    s->cursor};
 	size_t lens[8];
@@ -469,12 +559,14 @@ static void on_reader_ready(void *ud)
 {
 	struct pl_history_stream *s = ud;
 	s->reading = false; /* a read under way was lost with the old connection */
+	s->check_gap = true; /* at the start, and after an outage: was the stream trimmed? */
 	read_more(s);
 }
 
 struct pl_history_stream *pl_history_stream_new(uv_loop_t *loop, struct pl_redis *redis,
 						struct pl_history *h, struct pl_recovery *rec,
-						const char *prefix, const char *node)
+						const char *prefix, const char *node,
+						size_t length)
 {
 	struct pl_history_stream *s = calloc(1, sizeof *s);
 	if (!s)
@@ -499,6 +591,7 @@ struct pl_history_stream *pl_history_stream_new(uv_loop_t *loop, struct pl_redis
 	s->h = h;
 	s->rec = rec;
 	snprintf(s->node, sizeof s->node, "%s", node);
+	snprintf(s->maxlen, sizeof s->maxlen, "%zu", length);
 	/* what this node has is where it goes on: the rest of the stream, after a restart too */
 	s->committed = pl_history_last(h);
 	set_cursor(s, s->committed);
@@ -509,7 +602,8 @@ struct pl_history_stream *pl_history_stream_new(uv_loop_t *loop, struct pl_redis
 	}
 	pl_history_set_log(h, &history_log, s);
 	pl_redis_reader_start(redis, on_reader_ready, s);
-	pl_info("cluster: history stream %s, read from %s", s->key, s->cursor);
+	pl_info("cluster: history stream %s (about %s entries), read from %s", s->key, s->maxlen,
+		s->cursor);
 	return s;
 }
 
@@ -538,4 +632,25 @@ void pl_history_stream_free(struct pl_history_stream *s)
 		return;
 	free(s->key);
 	free(s);
+}
+
+bool pl_history_stream_health(void *ud, char *buf, size_t n)
+{
+	const struct pl_history_stream *s = ud;
+	if (!s || !s->gaps)
+		return false;
+	snprintf(buf, n,
+		 "degraded: history incomplete: %lu gaps, the last after %s and before %s "
+		 "(trimmed from the stream before this node read it)\n",
+		 s->gaps, s->gap_after, s->gap_before);
+	return true;
+}
+
+void pl_history_stream_status(const struct pl_history_stream *s, char *buf, size_t n)
+{
+	if (!s->gaps)
+		snprintf(buf, n, "stream read up to %s, no gaps", s->cursor);
+	else
+		snprintf(buf, n, "stream read up to %s, %lu gaps (the last after %s and before %s)",
+			 s->cursor, s->gaps, s->gap_after, s->gap_before);
 }

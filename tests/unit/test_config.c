@@ -238,6 +238,17 @@ static void test_options(void)
 	ASSERT_EQ(c.max_rooms, 1000000);
 	ASSERT_EQ(c.max_room_name, 1);
 	pl_config_close(&c);
+
+	/* the history stream's length: 100,000 by default, from 100 to a billion */
+	ASSERT_EQ(parse(&c, NULL), 0);
+	ASSERT_EQ(c.redis_history_length, 100000);
+	pl_config_close(&c);
+	ASSERT_EQ(parse(&c, "--redis-history-length", "100", NULL), 0);
+	ASSERT_EQ(c.redis_history_length, 100);
+	pl_config_close(&c);
+	ASSERT_EQ(parse(&c, "--redis-history-length=1000000000", NULL), 0);
+	ASSERT_EQ(c.redis_history_length, 1000000000);
+	pl_config_close(&c);
 }
 
 static void test_option_errors(void)
@@ -285,6 +296,8 @@ static void test_option_errors(void)
 	    {{"--namespace", "chat"}, "--namespace"},
 	    {{"--namespace", "/a,b"}, "--namespace"},
 	    {{"--redis", "rediss://h:6380"}, "TLS"},
+	    {{"--redis-history-length", "99"}, "--redis-history-length"},
+	    {{"--redis-history-length", "1000000001"}, "100 to 1000000000"},
 	    {{"--redis", "redis://alice@h"}, "[[user]:password@]"},
 	    {{"--path", "/io"}, "path"},
 	    {{"--path", "io/"}, "path"},

@@ -82,6 +82,34 @@ async function startRedis(t, { extra = [] } = {}) {
   return redis;
 }
 
+// A TCP relay on a free loopback port to the given port, that a test can cut: cut() closes
+// every connection through it and refuses new ones (a network partition for whoever goes
+// through it), mend() lets them through again. Returns { port, url, cut(), mend() }; closed
+// when t ends.
+async function startRelay(t, port) {
+  const sockets = new Set();
+  let open = true;
+  const server = net.createServer((c) => {
+    if (!open) { c.destroy(); return; }
+    const up = net.connect(port, HOST);
+    for (const [a, b] of [[c, up], [up, c]]) {
+      sockets.add(a);
+      a.on('error', () => {});
+      a.on('close', () => { sockets.delete(a); b.destroy(); });
+      a.pipe(b);
+    }
+  });
+  await new Promise((resolve) => server.listen(0, HOST, resolve));
+  const relay = {
+    port: server.address().port,
+    url: `redis://${HOST}:${server.address().port}`,
+    cut: () => { open = false; for (const c of sockets) c.destroy(); },
+    mend: () => { open = true; },
+  };
+  t.after(() => new Promise((resolve) => { relay.cut(); server.close(() => resolve()); }));
+  return relay;
+}
+
 // Starts a Node.js Socket.IO node on the cluster: the chat protocol's login, chat, join and
 // private, as Parley answers them. Returns { io, url, port, close() }.
 async function startNodeNode(t, redis, { key } = {}) {
@@ -158,4 +186,6 @@ async function until(pred, timeoutMs, what) {
   }
 }
 
-module.exports = { userRoom, freePort, waitPort, startRedis, startNodeNode, until, lifo };
+module.exports = {
+  userRoom, freePort, waitPort, startRedis, startRelay, startNodeNode, until, lifo,
+};
