@@ -4,6 +4,8 @@
  * local store under that id, and only then is the append's done told (at the next commit).
  * The tail is an XREAD BLOCK on the link's reader, from the newest id this node has, and
  * stores every entry it reads; the two meet on the id (a row stored twice is kept once).
+ * A delete is done here at once and goes to the stream as an entry of its own, which every
+ * node applies when its tail reads it, after the row it deletes.
  */
 #include "history_stream.h"
 
@@ -29,6 +31,8 @@
 #define APPEND_LATE_MS 1000 /* an append unanswered this long is told it was not stored */
 #define SEQ_PER_MS    1000     /* an id is ms * SEQ_PER_MS + seq */
 #define MAX_FIELDS    24       /* field-value pairs of one entry, and then some */
+#define MAX_DELETES   1024     /* deletes waiting for Redis at most */
+#define TOMBSTONES    64       /* deletes done here whose entry was not read back yet */
 
 /*
  * XADD with an id of the server's clock whose seq stays below SEQ_PER_MS: an entry that would
@@ -68,6 +72,14 @@ struct append {
 	int kind;
 };
 
+/* A delete on its way to the stream: waiting for Redis, or sent and not yet answered. */
+struct delete_req {
+	struct pl_history_stream *s; /* owner */
+	struct delete_req *next;     /* the next one waiting */
+	long long id;		     /* the message */
+	char nsp[];		     /* its namespace */
+};
+
 struct pl_history_stream {
 	struct pl_redis *redis;	 /* the cluster's link */
 	struct pl_history *h;	 /* the local store */
@@ -90,6 +102,10 @@ struct pl_history_stream {
 	bool stopped;		/* shut down: replies are dropped */
 	unsigned long skipped;	/* malformed entries ignored */
 	struct append *appends; /* under way */
+	struct delete_req *deletes, **deletes_tail; /* waiting for Redis, oldest first */
+	size_t n_deletes;			   /* their number, at most MAX_DELETES */
+	long long tombs[TOMBSTONES]; /* ids deleted here: the tail does not store them again */
+	size_t n_tombs;		     /* entries used, a ring past TOMBSTONES */
 };
 
 static void set_cursor(struct pl_history_stream *s, long long id)
@@ -299,7 +315,94 @@ static void log_drop(void *ud, const char *pid)
 	pl_redis_command(s->redis, on_session_sent, NULL, f.n, f.argv, f.lens);
 }
 
-static const struct pl_history_log history_log = {log_append};
+/* ---- deletes ---- */
+
+static bool tomb_has(const struct pl_history_stream *s, long long id)
+{
+	size_t n = s->n_tombs < TOMBSTONES ? s->n_tombs : TOMBSTONES;
+	for (size_t i = 0; i < n; i++)
+		if (s->tombs[i] == id)
+			return true;
+	return false;
+}
+
+/* Redis's answer to a delete's entry: a lost connection sends it again (applied twice, it
+ * deletes nothing the second time). */
+static void on_delete_sent(void *ud, void *reply_v)
+{
+	struct delete_req *d = ud;
+	struct pl_history_stream *s = d->s;
+	redisReply *reply = reply_v;
+	if (reply && reply->type == REDIS_REPLY_ERROR)
+		pl_warn("cluster: the history stream refused the delete of %lld: %s", d->id,
+			reply->str);
+	if (reply || s->stopped || s->n_deletes >= MAX_DELETES) {
+		if (!reply)
+			pl_warn("cluster: the delete of message %lld may not reach the other nodes",
+				d->id);
+		free(d);
+		return;
+	}
+	d->next = NULL;
+	*s->deletes_tail = d;
+	s->deletes_tail = &d->next;
+	s->n_deletes++;
+}
+
+static int send_delete(struct delete_req *d)
+{
+	struct fields f;
+	char id[24];
+	snprintf(id, sizeof id, "%lld", d->id);
+	fields_init(d->s, &f, "x");
+	field(&f, "nsp", d->nsp);
+	field(&f, "id", id);
+	return pl_redis_command(d->s->redis, on_delete_sent, d, f.n, f.argv, f.lens);
+}
+
+/* Sends the deletes that waited for Redis, oldest first, while it takes them. */
+static void send_deletes(struct pl_history_stream *s)
+{
+	while (s->deletes && send_delete(s->deletes) == 0) {
+		s->deletes = s->deletes->next;
+		s->n_deletes--;
+	}
+	if (!s->deletes)
+		s->deletes_tail = &s->deletes;
+}
+
+/* A delete done here: an entry of its own in the stream, which every node applies (this one
+ * again, harmlessly) when its tail reads it. While Redis is away it waits, in order. */
+static void log_remove(void *ud, const char *nsp, long long id)
+{
+	struct pl_history_stream *s = ud;
+	if (s->stopped)
+		return;
+	s->tombs[s->n_tombs++ % TOMBSTONES] = id;
+	size_t n = strlen(nsp) + 1;
+	struct delete_req *d = malloc(sizeof *d + n);
+	if (!d) {
+		pl_warn("cluster: out of memory: the delete of %lld does not reach the other nodes",
+			id);
+		return;
+	}
+	*d = (struct delete_req){.s = s, .id = id};
+	memcpy(d->nsp, nsp, n);
+	if (!s->deletes && send_delete(d) == 0)
+		return;
+	if (s->n_deletes >= MAX_DELETES) {
+		pl_warn("cluster: %d deletes wait for redis already: the delete of %lld does not "
+			"reach the other nodes",
+			MAX_DELETES, id);
+		free(d);
+		return;
+	}
+	*s->deletes_tail = d;
+	s->deletes_tail = &d->next;
+	s->n_deletes++;
+}
+
+static const struct pl_history_log history_log = {log_append, log_remove};
 static const struct pl_recovery_log recovery_log = {log_session, log_drop};
 
 /* ---- the tail ---- */
@@ -338,7 +441,18 @@ static bool ingest(struct pl_history_stream *s, long long id, const redisReply *
 	const char *type = get(kv, "t"), *node = get(kv, "node");
 	if (!type || !node)
 		return false;
+	if (strcmp(type, "x") == 0) {
+		/* a delete, from any node, this one included: in stream order, after the row */
+		const char *nsp = get(kv, "nsp");
+		long long target = number(kv, "id");
+		if (!nsp || target <= 0)
+			return false;
+		pl_history_erase(s->h, nsp, target);
+		return true;
+	}
 	if (strcmp(type, "m") == 0) {
+		if (tomb_has(s, id))
+			return true; /* deleted here before the tail came to it */
 		struct pl_history_row row = {.nsp = get(kv, "nsp"),
 					     .room = get(kv, "room"),
 					     .recipient = get(kv, "to"),
@@ -537,6 +651,7 @@ static void watch_cb(uv_timer_t *t)
 			pl_history_tell(s->h, -ENOTCONN, a->done, a->ud);
 			a->late = late = true;
 		}
+	send_deletes(s);
 	if (late) {
 		pl_debug("cluster: history appends are not answered: reconnecting the publisher");
 		pl_redis_reset(s->redis, false); /* their answers are told NULL */
@@ -572,6 +687,7 @@ struct pl_history_stream *pl_history_stream_new(uv_loop_t *loop, struct pl_redis
 	if (!s)
 		return NULL;
 	s->loop = loop;
+	s->deletes_tail = &s->deletes;
 	if (!(s->watch = malloc(sizeof *s->watch))) {
 		free(s);
 		return NULL;
@@ -624,6 +740,16 @@ void pl_history_stream_stop(struct pl_history_stream *s)
 	}
 	while (s->appends)
 		unlink_append(s->appends);
+	if (s->n_deletes)
+		pl_warn("cluster: %zu deletes waited for redis: the other nodes keep those messages",
+			s->n_deletes);
+	while (s->deletes) {
+		struct delete_req *d = s->deletes;
+		s->deletes = d->next;
+		free(d);
+	}
+	s->deletes_tail = &s->deletes;
+	s->n_deletes = 0;
 }
 
 void pl_history_stream_free(struct pl_history_stream *s)
