@@ -12,6 +12,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <hiredis/hiredis.h>
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -106,6 +107,9 @@ struct pl_history_stream {
 	size_t n_deletes;			   /* their number, at most MAX_DELETES */
 	long long tombs[TOMBSTONES]; /* ids deleted here: the tail does not store them again */
 	size_t n_tombs;		     /* entries used, a ring past TOMBSTONES */
+	json_t *batch;		     /* sessions written this iteration, or NULL */
+	size_t batch_bytes;	     /* about how many bytes they take */
+	uv_prepare_t *sender;	     /* sends the batch each iteration; freed by its close */
 };
 
 static void set_cursor(struct pl_history_stream *s, long long id)
@@ -280,28 +284,69 @@ static void on_session_sent(void *ud, void *reply)
 		pl_warn("cluster: the history stream refused a session: %s", r->str);
 }
 
+/*
+ * Sessions go to the stream in batches: those written in one loop iteration (the refresh
+ * writes every connected one) share an entry "S" whose field "sessions" is a JSON array of
+ * ["s", pid, nsp, sid, userid, name, rooms, since, iat, disc] (userid, name and rooms as the
+ * JSON texts the store keeps, userid and name null when unset) and ["d", pid], in the order
+ * they were written. An entry carries at most BATCH_SESSIONS of them and about BATCH_BYTES.
+ */
+#define BATCH_SESSIONS 256
+#define BATCH_BYTES    (48 * 1024)
+
+/* Sends the sessions gathered so far as one entry. */
+static void send_batch(struct pl_history_stream *s)
+{
+	if (!s->batch || !json_array_size(s->batch))
+		return;
+	char *text = json_dumps(s->batch, JSON_COMPACT);
+	json_array_clear(s->batch);
+	s->batch_bytes = 0;
+	if (!text) {
+		pl_warn("cluster: out of memory: sessions not sent to the other nodes");
+		return;
+	}
+	struct fields f;
+	fields_init(s, &f, "S");
+	field(&f, "sessions", text);
+	/* while Redis is away, other nodes do not hear of them: they stay recoverable here */
+	pl_redis_command(s->redis, on_session_sent, NULL, f.n, f.argv, f.lens);
+	free(text);
+}
+
+/* Adds one session's item to the batch (taking it), sent at the end of the iteration. */
+static void batch_add(struct pl_history_stream *s, json_t *item, size_t bytes)
+{
+	if (!s->batch && !(s->batch = json_array()))
+		goto fail;
+	if (!item || json_array_append_new(s->batch, item))
+		goto fail;
+	s->batch_bytes += bytes;
+	if (json_array_size(s->batch) >= BATCH_SESSIONS || s->batch_bytes >= BATCH_BYTES)
+		send_batch(s);
+	return;
+fail:
+	pl_warn("cluster: out of memory: a session not sent to the other nodes");
+}
+
+static json_t *text_or_null(const char *v)
+{
+	return v ? json_string(v) : json_null();
+}
+
 static void log_session(void *ud, const struct pl_session_row *row)
 {
 	struct pl_history_stream *s = ud;
 	if (s->stopped)
 		return;
-	struct fields f;
-	char since[24], iat[24], disc[24];
-	snprintf(since, sizeof since, "%lld", row->since);
-	snprintf(iat, sizeof iat, "%lld", row->identity_at);
-	snprintf(disc, sizeof disc, "%lld", row->disconnected);
-	fields_init(s, &f, "s");
-	field(&f, "pid", row->pid);
-	field(&f, "nsp", row->nsp);
-	field(&f, "sid", row->sid);
-	field(&f, "userid", row->userid);
-	field(&f, "name", row->name);
-	field(&f, "rooms", row->rooms);
-	field(&f, "since", since);
-	field(&f, "iat", iat);
-	field(&f, "disc", disc);
-	/* while Redis is away, other nodes do not hear of it: it stays recoverable here */
-	pl_redis_command(s->redis, on_session_sent, NULL, f.n, f.argv, f.lens);
+	json_t *item = json_pack("[ssssoosIII]", "s", row->pid, row->nsp, row->sid,
+				 text_or_null(row->userid), text_or_null(row->name), row->rooms,
+				 (json_int_t)row->since, (json_int_t)row->identity_at,
+				 (json_int_t)row->disconnected);
+	size_t bytes = strlen(row->pid) + strlen(row->nsp) + strlen(row->sid) +
+		       strlen(row->rooms) + (row->userid ? strlen(row->userid) : 0) +
+		       (row->name ? strlen(row->name) : 0) + 80;
+	batch_add(s, item, bytes);
 }
 
 static void log_drop(void *ud, const char *pid)
@@ -309,10 +354,13 @@ static void log_drop(void *ud, const char *pid)
 	struct pl_history_stream *s = ud;
 	if (s->stopped)
 		return;
-	struct fields f;
-	fields_init(s, &f, "d");
-	field(&f, "pid", pid);
-	pl_redis_command(s->redis, on_session_sent, NULL, f.n, f.argv, f.lens);
+	batch_add(s, json_pack("[ss]", "d", pid), strlen(pid) + 8);
+}
+
+/* At the end of each loop iteration (before it polls): the batch of sessions leaves. */
+static void sender_cb(uv_prepare_t *p)
+{
+	send_batch(p->data);
 }
 
 /* ---- deletes ---- */
@@ -435,6 +483,45 @@ static void on_row_stored(long long id, void *ud)
 		s->rewind = true;
 }
 
+/* Applies a batch of sessions another node wrote (see send_batch). Returns false when it is
+ * malformed (the items before the first bad one are applied). */
+static bool ingest_sessions(struct pl_history_stream *s, long long id, const char *text)
+{
+	json_t *all = text ? pl_json_parse(text, strlen(text)) : NULL;
+	bool ok = json_is_array(all);
+	size_t i;
+	json_t *item;
+	json_array_foreach(all, i, item) {
+		const char *kind = json_string_value(json_array_get(item, 0));
+		const char *pid = json_string_value(json_array_get(item, 1));
+		if (!kind || !pid) {
+			ok = false;
+			break;
+		}
+		if (strcmp(kind, "d") == 0) {
+			pl_recovery_drop_remote(s->rec, pid);
+			continue;
+		}
+		struct pl_session_row row = {
+		    .pid = pid,
+		    .nsp = json_string_value(json_array_get(item, 2)),
+		    .sid = json_string_value(json_array_get(item, 3)),
+		    .userid = json_string_value(json_array_get(item, 4)),
+		    .name = json_string_value(json_array_get(item, 5)),
+		    .rooms = json_string_value(json_array_get(item, 6)),
+		    .since = json_integer_value(json_array_get(item, 7)),
+		    .identity_at = json_integer_value(json_array_get(item, 8)),
+		    .disconnected = json_integer_value(json_array_get(item, 9))};
+		if (strcmp(kind, "s") != 0 || !row.nsp || !row.sid || !row.rooms) {
+			ok = false;
+			break;
+		}
+		pl_recovery_put_remote(s->rec, &row, id / SEQ_PER_MS);
+	}
+	json_decref(all);
+	return ok;
+}
+
 /* Stores one entry of the stream here. Returns false when it is malformed. */
 static bool ingest(struct pl_history_stream *s, long long id, const redisReply *kv)
 {
@@ -471,6 +558,8 @@ static bool ingest(struct pl_history_stream *s, long long id, const redisReply *
 	}
 	if (!s->rec || strcmp(node, s->node) == 0)
 		return true; /* this node's own sessions are written here already */
+	if (strcmp(type, "S") == 0)
+		return ingest_sessions(s, id, get(kv, "sessions"));
 	const char *pid = get(kv, "pid");
 	if (!pid)
 		return false;
@@ -696,6 +785,15 @@ struct pl_history_stream *pl_history_stream_new(uv_loop_t *loop, struct pl_redis
 	s->watch->data = s;
 	uv_timer_start(s->watch, watch_cb, 1000, 1000);
 	uv_unref((uv_handle_t *)s->watch);
+	if (!(s->sender = malloc(sizeof *s->sender))) {
+		pl_history_stream_stop(s);
+		pl_history_stream_free(s);
+		return NULL;
+	}
+	uv_prepare_init(loop, s->sender);
+	s->sender->data = s;
+	uv_prepare_start(s->sender, sender_cb);
+	uv_unref((uv_handle_t *)s->sender);
 	size_t n = strlen(prefix) + sizeof "-history";
 	if (!(s->key = malloc(n))) {
 		pl_history_stream_stop(s);
@@ -727,10 +825,16 @@ void pl_history_stream_stop(struct pl_history_stream *s)
 {
 	if (!s || s->stopped)
 		return;
+	if (s->redis)
+		send_batch(s); /* the sessions stamped disconnected so far */
 	s->stopped = true; /* the logs stay set, refusing: an id made here could be taken */
 	if (s->watch) {
 		uv_close((uv_handle_t *)s->watch, watch_freed);
 		s->watch = NULL;
+	}
+	if (s->sender) {
+		uv_close((uv_handle_t *)s->sender, watch_freed);
+		s->sender = NULL;
 	}
 	/* the answers may come still: they find done told and only free */
 	for (struct append *a = s->appends; a; a = a->next) {
@@ -756,6 +860,7 @@ void pl_history_stream_free(struct pl_history_stream *s)
 {
 	if (!s)
 		return;
+	json_decref(s->batch);
 	free(s->key);
 	free(s);
 }

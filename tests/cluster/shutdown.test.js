@@ -7,15 +7,8 @@
 const assert = require('node:assert/strict');
 const { test } = require('node:test');
 
-const { startServer, connected, emitAck, uniqueName, request } = require('../e2e/lib/server');
-const { startRedis, until, lifo } = require('./lib/cluster');
-
-async function healthy(...servers) {
-  await until(async () => {
-    for (const s of servers) if ((await request(s, { path: '/healthz' })).text !== 'ok\n') return false;
-    return true;
-  }, 10000, 'the nodes connected to redis');
-}
+const { startServer, connected, emitAck, uniqueName } = require('../e2e/lib/server');
+const { startRedis, lifo, healthy } = require('./lib/cluster');
 
 test('a node stops within its bound while Redis is stopped (SIGSTOP)', { timeout: 60000 },
   async (test) => {

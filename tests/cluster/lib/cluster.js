@@ -13,7 +13,7 @@ const { createClient } = require('redis');
 const { Server } = require('socket.io');
 const { createAdapter } = require('@socket.io/redis-adapter');
 
-const { withTimeout, sleep, HOST } = require('../../e2e/lib/server');
+const { withTimeout, sleep, request, HOST } = require('../../e2e/lib/server');
 
 // The room of a user across the cluster (PARLEY_USER_ROOM in parley/plugin.h).
 const userRoom = (userid) => `parley:user:${JSON.stringify(userid)}`;
@@ -186,6 +186,15 @@ async function until(pred, timeoutMs, what) {
   }
 }
 
+// Resolves once every server's /healthz says ok (connected to Redis, no gap); rejects after
+// 10 s.
+async function healthy(...servers) {
+  await until(async () => {
+    for (const s of servers) if ((await request(s, { path: '/healthz' })).text !== 'ok\n') return false;
+    return true;
+  }, 10000, 'the nodes connected to redis');
+}
+
 module.exports = {
-  userRoom, freePort, waitPort, startRedis, startRelay, startNodeNode, until, lifo,
+  userRoom, freePort, waitPort, startRedis, startRelay, startNodeNode, until, lifo, healthy,
 };
