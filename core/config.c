@@ -132,7 +132,10 @@ static const struct option_def options[] = {
 	{"bundled", OPT_BOOL, F(bundled), 0, 0,
 	 "load the bundled plugins and scripts (default; --no-bundled turns them off)"},
 	{"redis", OPT_STR, F(redis), 0, 0,
-	 "join a cluster through Redis, redis://[:password@]host:port[/db] (default: alone)"},
+	 "join a cluster through Redis, redis://[[user]:password@]host:port[/db] (default: "
+	 "alone)"},
+	{"redis-history-length", OPT_SIZE, F(redis_history_length), 100, 1000000000,
+	 "entries the cluster's history stream keeps, about (default 100000)"},
 	{"redis-prefix", OPT_STR, F(redis_prefix), 0, 0,
 	 "the Redis adapter's channel prefix, as the Node.js adapter's key (default socket.io)"},
 };
@@ -266,6 +269,7 @@ int pl_config_init(struct pl_config *c)
 	c->log_level = PL_LOG_INFO;
 	c->app = PL_APP_CHAT;
 	c->bundled = true;
+	c->redis_history_length = 100000;
 	return 0;
 }
 
@@ -920,8 +924,17 @@ int pl_config_parse_args(struct pl_config *c, int argc, char **argv)
 		return -1;
 	}
 	struct pl_redis_url redis;
+	if (c->redis && strncmp(c->redis, "rediss://", 9) == 0) {
+		/* Debian 12's hiredis 0.14 has no TLS (no hiredis_ssl): refused rather than sent
+		 * in clear text */
+		fprintf(stderr, "parley: redis: rediss:// (TLS) is not supported by this build's "
+				"hiredis: reach a TLS Redis through a local tunnel and give its "
+				"redis://127.0.0.1:PORT (see the README's Clustering section)\n");
+		return -1;
+	}
 	if (c->redis && pl_config_redis_url(c->redis, &redis)) {
-		fprintf(stderr, "parley: redis: expected redis://[:password@]host:port[/db]\n");
+		fprintf(stderr,
+			"parley: redis: expected redis://[[user]:password@]host:port[/db]\n");
 		return -1;
 	}
 	if (!c->redis_prefix && !(c->redis_prefix = strdup("socket.io")))
@@ -952,6 +965,41 @@ int pl_config_parse_args(struct pl_config *c, int argc, char **argv)
 	return resolve_extensions(c);
 }
 
+/* The value of a hexadecimal digit, or -1. */
+static int hex_digit(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/* Copies n bytes of a URL's user or password to out (size bytes), %XX decoded. Returns 0, or
+ * -1 when it is too long, badly escaped or decodes to a NUL. */
+static int url_decode(const char *p, size_t n, char *out, size_t size)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		char ch = p[i];
+		if (ch == '%') {
+			int hi = i + 2 < n ? hex_digit(p[i + 1]) : -1;
+			int lo = i + 2 < n ? hex_digit(p[i + 2]) : -1;
+			if (hi < 0 || lo < 0 || hi * 16 + lo == 0)
+				return -1;
+			ch = (char)(hi * 16 + lo);
+			i += 2;
+		}
+		if (o + 1 >= size)
+			return -1;
+		out[o++] = ch;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
 int pl_config_redis_url(const char *url, struct pl_redis_url *out)
 {
 	memset(out, 0, sizeof *out);
@@ -961,10 +1009,14 @@ int pl_config_redis_url(const char *url, struct pl_redis_url *out)
 	const char *p = url + 8;
 	const char *at = strrchr(p, '@');
 	if (at) {
-		/* [user]:password@ ; a user name (Redis 6 ACLs) is not supported */
-		if (*p != ':' || (size_t)(at - p - 1) >= sizeof out->password)
+		/* [user]:password@, each %XX-escaped as in any URL: a user (Redis 6 ACLs) is sent
+		 * as AUTH user password, none as AUTH password (the default user) */
+		const char *colon = memchr(p, ':', (size_t)(at - p));
+		if (!colon || colon + 1 == at ||
+		    url_decode(p, (size_t)(colon - p), out->user, sizeof out->user) ||
+		    url_decode(colon + 1, (size_t)(at - colon - 1), out->password,
+			       sizeof out->password))
 			return -1;
-		memcpy(out->password, p + 1, (size_t)(at - p - 1));
 		p = at + 1;
 	}
 	const char *end;

@@ -74,21 +74,24 @@ struct pl_config {
 	size_t n_plugin_opts;		    /* entries in plugin_opts */
 	char **scripts;			    /* Lua scripts to load, in order (bundled ones first) */
 	size_t n_scripts;		    /* entries in scripts */
-	char *redis;			    /* redis://[:password@]host:port[/db], NULL: alone */
+	char *redis;			    /* redis://[[user]:password@]host:port[/db], NULL: alone */
 	char *redis_prefix;		    /* the adapter's channel prefix ("socket.io") */
+	size_t redis_history_length;	    /* entries the history stream keeps (MAXLEN ~) */
 };
 
 /* A Redis server address, from a redis:// URL. */
 struct pl_redis_url {
 	char host[256];	    /* host name or address */
 	int port;	    /* TCP port */
+	char user[256];	    /* an ACL user name, "" for the default user */
 	char password[256]; /* "" for none */
 	int db;		    /* database number */
 };
 
 /*
- * Parses redis://[:password@]host[:port][/db] (port 6379 and db 0 by default; an IPv6 address
- * in brackets). Returns 0, or -1 when it is not such a URL.
+ * Parses redis://[[user]:password@]host[:port][/db] (port 6379 and db 0 by default; an IPv6
+ * address in brackets; user and password %XX-decoded). Returns 0, or -1 when it is not such a
+ * URL.
  */
 int pl_config_redis_url(const char *url, struct pl_redis_url *out);
 

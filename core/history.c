@@ -679,7 +679,9 @@ struct sqlite3 *pl_history_db(struct pl_history *h)
 	return h->db;
 }
 
-int pl_history_delete(struct pl_history *h, const char *nsp, long long id)
+/* Deletes the row (nsp, id), in the open transaction if there is one. Returns 0, -ENOENT or
+ * -EIO after logging why. */
+static int delete_row(struct pl_history *h, const char *nsp, long long id)
 {
 	/* rare (a moderator's action): prepared when needed rather than kept */
 	sqlite3_stmt *st;
@@ -697,6 +699,19 @@ int pl_history_delete(struct pl_history *h, const char *nsp, long long id)
 		pl_error("history: cannot delete message %lld: %s", id, sqlite3_errmsg(h->db));
 	sqlite3_finalize(st);
 	return rc;
+}
+
+int pl_history_delete(struct pl_history *h, const char *nsp, long long id)
+{
+	int rc = delete_row(h, nsp, id);
+	if (rc == 0 && h->log && h->log->remove)
+		h->log->remove(h->log_ud, nsp, id); /* the other copies, in the log's order */
+	return rc;
+}
+
+int pl_history_erase(struct pl_history *h, const char *nsp, long long id)
+{
+	return delete_row(h, nsp, id);
 }
 
 json_t *pl_history_page(struct pl_history *h, const char *nsp, const char *room, long long before,

@@ -88,6 +88,8 @@ struct pl_history_log {
 	 * called), or another negative error that done is told at the next commit. */
 	int (*append)(void *ud, const struct pl_record *r, void (*done)(long long id, void *ud),
 		      void *done_ud);
+	/* Takes a delete already done here (nsp borrowed), for every other copy; NULL: none. */
+	void (*remove)(void *ud, const char *nsp, long long id);
 };
 
 /* Sets the log (NULL for none; log and ud borrowed, kept until it is set again). With a log,
@@ -130,10 +132,16 @@ json_t *pl_history_page(struct pl_history *h, const char *nsp, const char *room,
 			long long since, int limit);
 
 /*
- * Deletes the message with that id from nsp's history (inside the open transaction, if any).
- * Returns 0, -ENOENT when nsp holds no such message, or -EIO after logging sqlite3_errmsg.
+ * Deletes the message with that id from nsp's history (inside the open transaction, if any),
+ * and, with a log that takes deletes, hands the delete to it too, so that every copy applies it
+ * in the log's order. Returns 0, -ENOENT when nsp holds no such message here, or -EIO after
+ * logging sqlite3_errmsg.
  */
 int pl_history_delete(struct pl_history *h, const char *nsp, long long id);
+
+/* Deletes the message as pl_history_delete does, here only: a delete the log brought back.
+ * Returns the same. */
+int pl_history_erase(struct pl_history *h, const char *nsp, long long id);
 
 /*
  * Commits the open transaction, if any, and tells its appends their outcome (appends made by

@@ -4,11 +4,15 @@
  * local store under that id, and only then is the append's done told (at the next commit).
  * The tail is an XREAD BLOCK on the link's reader, from the newest id this node has, and
  * stores every entry it reads; the two meet on the id (a row stored twice is kept once).
+ * A delete is done here at once and goes to the stream as an entry of its own, which every
+ * node applies when its tail reads it, after the row it deletes.
  */
 #include "history_stream.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <hiredis/hiredis.h>
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,13 +26,14 @@
 #include "recovery.h"
 #include "redis_link.h"
 
-#define STREAM_MAXLEN "100000" /* entries the stream keeps, about (MAXLEN ~) */
 #define READ_COUNT    "256"    /* entries one XREAD brings at most */
 #define READ_BLOCK_MS "2000"   /* how long one XREAD waits for an entry ... */
 #define READ_LATE_MS  3000     /* ... and how long before its connection is taken for dead */
 #define APPEND_LATE_MS 1000 /* an append unanswered this long is told it was not stored */
 #define SEQ_PER_MS    1000     /* an id is ms * SEQ_PER_MS + seq */
 #define MAX_FIELDS    24       /* field-value pairs of one entry, and then some */
+#define MAX_DELETES   1024     /* deletes waiting for Redis at most */
+#define TOMBSTONES    64       /* deletes done here whose entry was not read back yet */
 
 /*
  * XADD with an id of the server's clock whose seq stays below SEQ_PER_MS: an entry that would
@@ -68,6 +73,14 @@ struct append {
 	int kind;
 };
 
+/* A delete on its way to the stream: waiting for Redis, or sent and not yet answered. */
+struct delete_req {
+	struct pl_history_stream *s; /* owner */
+	struct delete_req *next;     /* the next one waiting */
+	long long id;		     /* the message */
+	char nsp[];		     /* its namespace */
+};
+
 struct pl_history_stream {
 	struct pl_redis *redis;	 /* the cluster's link */
 	struct pl_history *h;	 /* the local store */
@@ -75,6 +88,12 @@ struct pl_history_stream {
 	char *key;		 /* "<prefix>-history" */
 	char node[16];		 /* this node's uid */
 	char cursor[48];	 /* the newest entry read: the next XREAD starts after it */
+	char maxlen[24];	 /* entries the stream keeps, about (MAXLEN ~), as text */
+	bool check_gap;		 /* the next read looks for a gap first (XINFO STREAM) */
+	char info_cursor[48];	 /* the cursor that XINFO was sent at */
+	unsigned long gaps;	 /* gaps found: entries trimmed before this node read them */
+	char gap_after[48];	 /* the last one's range: after this entry ... */
+	char gap_before[48];	 /* ... and before this one */
 	long long committed;	 /* the newest id read whose commit succeeded */
 	bool rewind;		 /* a commit failed: read again from committed */
 	bool reading;		 /* an XREAD is under way */
@@ -84,6 +103,13 @@ struct pl_history_stream {
 	bool stopped;		/* shut down: replies are dropped */
 	unsigned long skipped;	/* malformed entries ignored */
 	struct append *appends; /* under way */
+	struct delete_req *deletes, **deletes_tail; /* waiting for Redis, oldest first */
+	size_t n_deletes;			   /* their number, at most MAX_DELETES */
+	long long tombs[TOMBSTONES]; /* ids deleted here: the tail does not store them again */
+	size_t n_tombs;		     /* entries used, a ring past TOMBSTONES */
+	json_t *batch;		     /* sessions written this iteration, or NULL */
+	size_t batch_bytes;	     /* about how many bytes they take */
+	uv_prepare_t *sender;	     /* sends the batch each iteration; freed by its close */
 };
 
 static void set_cursor(struct pl_history_stream *s, long long id)
@@ -191,8 +217,8 @@ static void fields_init(struct pl_history_stream *s, struct fields *f, const cha
 	}
 	f->argv[f->n] = s->key;
 	f->lens[f->n++] = strlen(s->key);
-	f->argv[f->n] = STREAM_MAXLEN;
-	f->lens[f->n++] = strlen(STREAM_MAXLEN);
+	f->argv[f->n] = s->maxlen;
+	f->lens[f->n++] = strlen(s->maxlen);
 	field(f, "t", type);
 	field(f, "node", s->node);
 }
@@ -258,28 +284,69 @@ static void on_session_sent(void *ud, void *reply)
 		pl_warn("cluster: the history stream refused a session: %s", r->str);
 }
 
+/*
+ * Sessions go to the stream in batches: those written in one loop iteration (the refresh
+ * writes every connected one) share an entry "S" whose field "sessions" is a JSON array of
+ * ["s", pid, nsp, sid, userid, name, rooms, since, iat, disc] (userid, name and rooms as the
+ * JSON texts the store keeps, userid and name null when unset) and ["d", pid], in the order
+ * they were written. An entry carries at most BATCH_SESSIONS of them and about BATCH_BYTES.
+ */
+#define BATCH_SESSIONS 256
+#define BATCH_BYTES    (48 * 1024)
+
+/* Sends the sessions gathered so far as one entry. */
+static void send_batch(struct pl_history_stream *s)
+{
+	if (!s->batch || !json_array_size(s->batch))
+		return;
+	char *text = json_dumps(s->batch, JSON_COMPACT);
+	json_array_clear(s->batch);
+	s->batch_bytes = 0;
+	if (!text) {
+		pl_warn("cluster: out of memory: sessions not sent to the other nodes");
+		return;
+	}
+	struct fields f;
+	fields_init(s, &f, "S");
+	field(&f, "sessions", text);
+	/* while Redis is away, other nodes do not hear of them: they stay recoverable here */
+	pl_redis_command(s->redis, on_session_sent, NULL, f.n, f.argv, f.lens);
+	free(text);
+}
+
+/* Adds one session's item to the batch (taking it), sent at the end of the iteration. */
+static void batch_add(struct pl_history_stream *s, json_t *item, size_t bytes)
+{
+	if (!s->batch && !(s->batch = json_array()))
+		goto fail;
+	if (!item || json_array_append_new(s->batch, item))
+		goto fail;
+	s->batch_bytes += bytes;
+	if (json_array_size(s->batch) >= BATCH_SESSIONS || s->batch_bytes >= BATCH_BYTES)
+		send_batch(s);
+	return;
+fail:
+	pl_warn("cluster: out of memory: a session not sent to the other nodes");
+}
+
+static json_t *text_or_null(const char *v)
+{
+	return v ? json_string(v) : json_null();
+}
+
 static void log_session(void *ud, const struct pl_session_row *row)
 {
 	struct pl_history_stream *s = ud;
 	if (s->stopped)
 		return;
-	struct fields f;
-	char since[24], iat[24], disc[24];
-	snprintf(since, sizeof since, "%lld", row->since);
-	snprintf(iat, sizeof iat, "%lld", row->identity_at);
-	snprintf(disc, sizeof disc, "%lld", row->disconnected);
-	fields_init(s, &f, "s");
-	field(&f, "pid", row->pid);
-	field(&f, "nsp", row->nsp);
-	field(&f, "sid", row->sid);
-	field(&f, "userid", row->userid);
-	field(&f, "name", row->name);
-	field(&f, "rooms", row->rooms);
-	field(&f, "since", since);
-	field(&f, "iat", iat);
-	field(&f, "disc", disc);
-	/* while Redis is away, other nodes do not hear of it: it stays recoverable here */
-	pl_redis_command(s->redis, on_session_sent, NULL, f.n, f.argv, f.lens);
+	json_t *item = json_pack("[ssssoosIII]", "s", row->pid, row->nsp, row->sid,
+				 text_or_null(row->userid), text_or_null(row->name), row->rooms,
+				 (json_int_t)row->since, (json_int_t)row->identity_at,
+				 (json_int_t)row->disconnected);
+	size_t bytes = strlen(row->pid) + strlen(row->nsp) + strlen(row->sid) +
+		       strlen(row->rooms) + (row->userid ? strlen(row->userid) : 0) +
+		       (row->name ? strlen(row->name) : 0) + 80;
+	batch_add(s, item, bytes);
 }
 
 static void log_drop(void *ud, const char *pid)
@@ -287,13 +354,103 @@ static void log_drop(void *ud, const char *pid)
 	struct pl_history_stream *s = ud;
 	if (s->stopped)
 		return;
-	struct fields f;
-	fields_init(s, &f, "d");
-	field(&f, "pid", pid);
-	pl_redis_command(s->redis, on_session_sent, NULL, f.n, f.argv, f.lens);
+	batch_add(s, json_pack("[ss]", "d", pid), strlen(pid) + 8);
 }
 
-static const struct pl_history_log history_log = {log_append};
+/* At the end of each loop iteration (before it polls): the batch of sessions leaves. */
+static void sender_cb(uv_prepare_t *p)
+{
+	send_batch(p->data);
+}
+
+/* ---- deletes ---- */
+
+static bool tomb_has(const struct pl_history_stream *s, long long id)
+{
+	size_t n = s->n_tombs < TOMBSTONES ? s->n_tombs : TOMBSTONES;
+	for (size_t i = 0; i < n; i++)
+		if (s->tombs[i] == id)
+			return true;
+	return false;
+}
+
+/* Redis's answer to a delete's entry: a lost connection sends it again (applied twice, it
+ * deletes nothing the second time). */
+static void on_delete_sent(void *ud, void *reply_v)
+{
+	struct delete_req *d = ud;
+	struct pl_history_stream *s = d->s;
+	redisReply *reply = reply_v;
+	if (reply && reply->type == REDIS_REPLY_ERROR)
+		pl_warn("cluster: the history stream refused the delete of %lld: %s", d->id,
+			reply->str);
+	if (reply || s->stopped || s->n_deletes >= MAX_DELETES) {
+		if (!reply)
+			pl_warn("cluster: the delete of message %lld may not reach the other nodes",
+				d->id);
+		free(d);
+		return;
+	}
+	d->next = NULL;
+	*s->deletes_tail = d;
+	s->deletes_tail = &d->next;
+	s->n_deletes++;
+}
+
+static int send_delete(struct delete_req *d)
+{
+	struct fields f;
+	char id[24];
+	snprintf(id, sizeof id, "%lld", d->id);
+	fields_init(d->s, &f, "x");
+	field(&f, "nsp", d->nsp);
+	field(&f, "id", id);
+	return pl_redis_command(d->s->redis, on_delete_sent, d, f.n, f.argv, f.lens);
+}
+
+/* Sends the deletes that waited for Redis, oldest first, while it takes them. */
+static void send_deletes(struct pl_history_stream *s)
+{
+	while (s->deletes && send_delete(s->deletes) == 0) {
+		s->deletes = s->deletes->next;
+		s->n_deletes--;
+	}
+	if (!s->deletes)
+		s->deletes_tail = &s->deletes;
+}
+
+/* A delete done here: an entry of its own in the stream, which every node applies (this one
+ * again, harmlessly) when its tail reads it. While Redis is away it waits, in order. */
+static void log_remove(void *ud, const char *nsp, long long id)
+{
+	struct pl_history_stream *s = ud;
+	if (s->stopped)
+		return;
+	s->tombs[s->n_tombs++ % TOMBSTONES] = id;
+	size_t n = strlen(nsp) + 1;
+	struct delete_req *d = malloc(sizeof *d + n);
+	if (!d) {
+		pl_warn("cluster: out of memory: the delete of %lld does not reach the other nodes",
+			id);
+		return;
+	}
+	*d = (struct delete_req){.s = s, .id = id};
+	memcpy(d->nsp, nsp, n);
+	if (!s->deletes && send_delete(d) == 0)
+		return;
+	if (s->n_deletes >= MAX_DELETES) {
+		pl_warn("cluster: %d deletes wait for redis already: the delete of %lld does not "
+			"reach the other nodes",
+			MAX_DELETES, id);
+		free(d);
+		return;
+	}
+	*s->deletes_tail = d;
+	s->deletes_tail = &d->next;
+	s->n_deletes++;
+}
+
+static const struct pl_history_log history_log = {log_append, log_remove};
 static const struct pl_recovery_log recovery_log = {log_session, log_drop};
 
 /* ---- the tail ---- */
@@ -326,13 +483,63 @@ static void on_row_stored(long long id, void *ud)
 		s->rewind = true;
 }
 
+/* Applies a batch of sessions another node wrote (see send_batch). Returns false when it is
+ * malformed (the items before the first bad one are applied). */
+static bool ingest_sessions(struct pl_history_stream *s, long long id, const char *text)
+{
+	json_t *all = text ? pl_json_parse(text, strlen(text)) : NULL;
+	bool ok = json_is_array(all);
+	size_t i;
+	json_t *item;
+	json_array_foreach(all, i, item) {
+		const char *kind = json_string_value(json_array_get(item, 0));
+		const char *pid = json_string_value(json_array_get(item, 1));
+		if (!kind || !pid) {
+			ok = false;
+			break;
+		}
+		if (strcmp(kind, "d") == 0) {
+			pl_recovery_drop_remote(s->rec, pid);
+			continue;
+		}
+		struct pl_session_row row = {
+		    .pid = pid,
+		    .nsp = json_string_value(json_array_get(item, 2)),
+		    .sid = json_string_value(json_array_get(item, 3)),
+		    .userid = json_string_value(json_array_get(item, 4)),
+		    .name = json_string_value(json_array_get(item, 5)),
+		    .rooms = json_string_value(json_array_get(item, 6)),
+		    .since = json_integer_value(json_array_get(item, 7)),
+		    .identity_at = json_integer_value(json_array_get(item, 8)),
+		    .disconnected = json_integer_value(json_array_get(item, 9))};
+		if (strcmp(kind, "s") != 0 || !row.nsp || !row.sid || !row.rooms) {
+			ok = false;
+			break;
+		}
+		pl_recovery_put_remote(s->rec, &row, id / SEQ_PER_MS);
+	}
+	json_decref(all);
+	return ok;
+}
+
 /* Stores one entry of the stream here. Returns false when it is malformed. */
 static bool ingest(struct pl_history_stream *s, long long id, const redisReply *kv)
 {
 	const char *type = get(kv, "t"), *node = get(kv, "node");
 	if (!type || !node)
 		return false;
+	if (strcmp(type, "x") == 0) {
+		/* a delete, from any node, this one included: in stream order, after the row */
+		const char *nsp = get(kv, "nsp");
+		long long target = number(kv, "id");
+		if (!nsp || target <= 0)
+			return false;
+		pl_history_erase(s->h, nsp, target);
+		return true;
+	}
 	if (strcmp(type, "m") == 0) {
+		if (tomb_has(s, id))
+			return true; /* deleted here before the tail came to it */
 		struct pl_history_row row = {.nsp = get(kv, "nsp"),
 					     .room = get(kv, "room"),
 					     .recipient = get(kv, "to"),
@@ -351,6 +558,8 @@ static bool ingest(struct pl_history_stream *s, long long id, const redisReply *
 	}
 	if (!s->rec || strcmp(node, s->node) == 0)
 		return true; /* this node's own sessions are written here already */
+	if (strcmp(type, "S") == 0)
+		return ingest_sessions(s, id, get(kv, "sessions"));
 	const char *pid = get(kv, "pid");
 	if (!pid)
 		return false;
@@ -411,16 +620,100 @@ static void on_read(void *ud, void *reply_v)
 	read_more(s);
 }
 
+/* Reads a stream id "ms-seq" into its two numbers. Returns false when it is none. */
+static bool split_id(const char *text, unsigned long long *ms, unsigned long long *seq)
+{
+	char *end;
+	errno = 0;
+	*ms = strtoull(text, &end, 10);
+	if (errno || end == text || *end != '-' || !isdigit((unsigned char)end[1]))
+		return false;
+	*seq = strtoull(end + 1, &end, 10);
+	return !errno && !*end;
+}
+
+/* The value of a field of XINFO STREAM's [name, value, ...] answer, or NULL. */
+static const redisReply *info_field(const redisReply *info, const char *name)
+{
+	for (size_t i = 0; i + 1 < info->elements; i += 2) {
+		const redisReply *k = info->element[i];
+		if ((k->type == REDIS_REPLY_STRING || k->type == REDIS_REPLY_STATUS) &&
+		    strcmp(k->str, name) == 0)
+			return info->element[i + 1];
+	}
+	return NULL;
+}
+
+/*
+ * XINFO STREAM's answer, sent before the read that resumes the tail: the entries after the
+ * cursor are there to read, unless the stream was trimmed past it meanwhile. That is the case
+ * when its first entry comes after the cursor and entries were removed from it (entries-added
+ * above length; Redis before 7 does not say, and a node that has read nothing is then taken
+ * to have missed nothing). The gap is logged once, counted, and reported by
+ * pl_history_stream_health.
+ */
+static void on_info(void *ud, void *reply_v)
+{
+	struct pl_history_stream *s = ud;
+	redisReply *reply = reply_v;
+	if (s->stopped || !reply || reply->type != REDIS_REPLY_ARRAY)
+		return; /* no stream yet ("no such key"), or the reader went: checked again */
+	const redisReply *first = info_field(reply, "first-entry");
+	const redisReply *added = info_field(reply, "entries-added");
+	const redisReply *length = info_field(reply, "length");
+	if (!first || first->type != REDIS_REPLY_ARRAY || first->elements < 1 ||
+	    first->element[0]->type != REDIS_REPLY_STRING)
+		return; /* empty */
+	unsigned long long cms, cseq, fms, fseq;
+	if (!split_id(s->info_cursor, &cms, &cseq) || !split_id(first->element[0]->str, &fms, &fseq))
+		return;
+	bool trimmed = added && length && added->type == REDIS_REPLY_INTEGER &&
+			       length->type == REDIS_REPLY_INTEGER
+			   ? added->integer > length->integer
+			   : cms || cseq;
+	if (!trimmed || cms > fms || (cms == fms && cseq >= fseq))
+		return;
+	s->gaps++;
+	snprintf(s->gap_after, sizeof s->gap_after, "%s", s->info_cursor);
+	snprintf(s->gap_before, sizeof s->gap_before, "%s", first->element[0]->str);
+	long long trimmed_n = added && length && added->type == REDIS_REPLY_INTEGER &&
+				      length->type == REDIS_REPLY_INTEGER
+				  ? added->integer - length->integer
+				  : -1;
+	pl_error("cluster: history gap: %s was trimmed (to about %s entries) past this node's "
+		 "copy: the entries after %s and before %s (ids %lld to %lld) are missing here "
+		 "and cannot be read again (%lld entries trimmed from the stream in all; %lu gaps "
+		 "since this node started)",
+		 s->key, s->maxlen, s->gap_after, s->gap_before,
+		 (long long)(cms * SEQ_PER_MS + cseq + 1), (long long)(fms * SEQ_PER_MS + fseq - 1),
+		 trimmed_n, s->gaps);
+}
+
+/* Sends XINFO STREAM ahead of the next XREAD on the reader (answered first, in order). */
+static void check_gap(struct pl_history_stream *s)
+{
+	const char *argv[] = {"XINFO", "STREAM", s->key};
+	size_t lens[3];
+	for (int i = 0; i < 3; i++)
+		lens[i] = strlen(argv[i]);
+	snprintf(s->info_cursor, sizeof s->info_cursor, "%s", s->cursor);
+	if (pl_redis_read(s->redis, on_info, s, 3, argv, lens) == 0)
+		s->check_gap = false;
+}
+
 static void read_more(struct pl_history_stream *s)
 {
 	if (s->stopped || s->reading)
 		return;
 	if (s->rewind) {
 		s->rewind = false;
+		s->check_gap = true; /* what follows the last commit may be trimmed by now */
 		set_cursor(s, s->committed);
 		pl_warn("cluster: a commit failed: reading the history stream again after %s",
 			s->cursor);
 	}
+	if (s->check_gap)
+		check_gap(s);
 	const char *argv[] = {"XREAD",	     "COUNT",	READ_COUNT, "BLOCK",
 			      READ_BLOCK_MS, "STREAMS", s->key,	    s->cursor};
 	size_t lens[8];
@@ -447,6 +740,7 @@ static void watch_cb(uv_timer_t *t)
 			pl_history_tell(s->h, -ENOTCONN, a->done, a->ud);
 			a->late = late = true;
 		}
+	send_deletes(s);
 	if (late) {
 		pl_debug("cluster: history appends are not answered: reconnecting the publisher");
 		pl_redis_reset(s->redis, false); /* their answers are told NULL */
@@ -469,17 +763,20 @@ static void on_reader_ready(void *ud)
 {
 	struct pl_history_stream *s = ud;
 	s->reading = false; /* a read under way was lost with the old connection */
+	s->check_gap = true; /* at the start, and after an outage: was the stream trimmed? */
 	read_more(s);
 }
 
 struct pl_history_stream *pl_history_stream_new(uv_loop_t *loop, struct pl_redis *redis,
 						struct pl_history *h, struct pl_recovery *rec,
-						const char *prefix, const char *node)
+						const char *prefix, const char *node,
+						size_t length)
 {
 	struct pl_history_stream *s = calloc(1, sizeof *s);
 	if (!s)
 		return NULL;
 	s->loop = loop;
+	s->deletes_tail = &s->deletes;
 	if (!(s->watch = malloc(sizeof *s->watch))) {
 		free(s);
 		return NULL;
@@ -488,6 +785,15 @@ struct pl_history_stream *pl_history_stream_new(uv_loop_t *loop, struct pl_redis
 	s->watch->data = s;
 	uv_timer_start(s->watch, watch_cb, 1000, 1000);
 	uv_unref((uv_handle_t *)s->watch);
+	if (!(s->sender = malloc(sizeof *s->sender))) {
+		pl_history_stream_stop(s);
+		pl_history_stream_free(s);
+		return NULL;
+	}
+	uv_prepare_init(loop, s->sender);
+	s->sender->data = s;
+	uv_prepare_start(s->sender, sender_cb);
+	uv_unref((uv_handle_t *)s->sender);
 	size_t n = strlen(prefix) + sizeof "-history";
 	if (!(s->key = malloc(n))) {
 		pl_history_stream_stop(s);
@@ -499,6 +805,7 @@ struct pl_history_stream *pl_history_stream_new(uv_loop_t *loop, struct pl_redis
 	s->h = h;
 	s->rec = rec;
 	snprintf(s->node, sizeof s->node, "%s", node);
+	snprintf(s->maxlen, sizeof s->maxlen, "%zu", length);
 	/* what this node has is where it goes on: the rest of the stream, after a restart too */
 	s->committed = pl_history_last(h);
 	set_cursor(s, s->committed);
@@ -509,7 +816,8 @@ struct pl_history_stream *pl_history_stream_new(uv_loop_t *loop, struct pl_redis
 	}
 	pl_history_set_log(h, &history_log, s);
 	pl_redis_reader_start(redis, on_reader_ready, s);
-	pl_info("cluster: history stream %s, read from %s", s->key, s->cursor);
+	pl_info("cluster: history stream %s (about %s entries), read from %s", s->key, s->maxlen,
+		s->cursor);
 	return s;
 }
 
@@ -517,10 +825,16 @@ void pl_history_stream_stop(struct pl_history_stream *s)
 {
 	if (!s || s->stopped)
 		return;
+	if (s->redis)
+		send_batch(s); /* the sessions stamped disconnected so far */
 	s->stopped = true; /* the logs stay set, refusing: an id made here could be taken */
 	if (s->watch) {
 		uv_close((uv_handle_t *)s->watch, watch_freed);
 		s->watch = NULL;
+	}
+	if (s->sender) {
+		uv_close((uv_handle_t *)s->sender, watch_freed);
+		s->sender = NULL;
 	}
 	/* the answers may come still: they find done told and only free */
 	for (struct append *a = s->appends; a; a = a->next) {
@@ -530,12 +844,44 @@ void pl_history_stream_stop(struct pl_history_stream *s)
 	}
 	while (s->appends)
 		unlink_append(s->appends);
+	if (s->n_deletes)
+		pl_warn("cluster: %zu deletes waited for redis: the other nodes keep those messages",
+			s->n_deletes);
+	while (s->deletes) {
+		struct delete_req *d = s->deletes;
+		s->deletes = d->next;
+		free(d);
+	}
+	s->deletes_tail = &s->deletes;
+	s->n_deletes = 0;
 }
 
 void pl_history_stream_free(struct pl_history_stream *s)
 {
 	if (!s)
 		return;
+	json_decref(s->batch);
 	free(s->key);
 	free(s);
+}
+
+bool pl_history_stream_health(void *ud, char *buf, size_t n)
+{
+	const struct pl_history_stream *s = ud;
+	if (!s || !s->gaps)
+		return false;
+	snprintf(buf, n,
+		 "degraded: history incomplete: %lu gaps, the last after %s and before %s "
+		 "(trimmed from the stream before this node read it)\n",
+		 s->gaps, s->gap_after, s->gap_before);
+	return true;
+}
+
+void pl_history_stream_status(const struct pl_history_stream *s, char *buf, size_t n)
+{
+	if (!s->gaps)
+		snprintf(buf, n, "stream read up to %s, no gaps", s->cursor);
+	else
+		snprintf(buf, n, "stream read up to %s, %lu gaps (the last after %s and before %s)",
+			 s->cursor, s->gaps, s->gap_after, s->gap_before);
 }

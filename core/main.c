@@ -118,8 +118,25 @@ static void on_sigusr1(uv_signal_t *h, int signum)
 {
 	(void)h;
 	(void)signum;
-	pl_info("status: %zu Engine.IO sessions, newest stored id %lld", server.eio.sessions.count,
-		pl_history_last(server.history));
+	char cl[512] = "", st[200] = "";
+	if (cluster) {
+		char line[256];
+		if (!pl_cluster_degraded(cluster, line, sizeof line))
+			snprintf(line, sizeof line, "redis connected");
+		line[strcspn(line, "\n")] = '\0';
+		if (stream)
+			pl_history_stream_status(stream, st, sizeof st);
+		snprintf(cl, sizeof cl, "; cluster: %s; %s", line, st);
+	}
+	pl_info("status: %zu Engine.IO sessions, newest stored id %lld%s",
+		server.eio.sessions.count, pl_history_last(server.history), cl);
+}
+
+/* /healthz in a cluster: the Redis link's state first, then the history stream's gaps. */
+static bool cluster_health(void *ud, char *buf, size_t n)
+{
+	(void)ud;
+	return pl_cluster_degraded(cluster, buf, n) || pl_history_stream_health(stream, buf, n);
 }
 
 /*
@@ -164,7 +181,7 @@ static int init_app(struct pl_server *srv)
 		cluster = pl_cluster_new(srv, srv->cfg->redis, srv->cfg->redis_prefix);
 		if (!cluster || pl_sio_set_adapter(srv, pl_cluster_adapter_new, cluster))
 			return -1;
-		pl_http_set_health(pl_cluster_degraded, cluster);
+		pl_http_set_health(cluster_health, NULL);
 	}
 	for (size_t i = 0; i < srv->cfg->n_namespaces; i++)
 		if (!pl_sio_nsp(srv, srv->cfg->namespaces[i], true))
@@ -227,7 +244,8 @@ int main(int argc, char **argv)
 	if (cluster) {
 		/* ids, history and sessions shared by the Parley nodes of the cluster */
 		stream = pl_history_stream_new(&loop, pl_cluster_link(cluster), server.history, recovery,
-					       cfg.redis_prefix, pl_cluster_uid(cluster));
+					       cfg.redis_prefix, pl_cluster_uid(cluster),
+					       cfg.redis_history_length);
 		if (!stream)
 			goto out_app;
 	}

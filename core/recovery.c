@@ -458,6 +458,9 @@ static void refresh_cb(uv_timer_t *t)
 	for (size_t pos = 0; pl_map_next(&r->sio->nsps, &pos, (void **)&nsp);)
 		for (size_t i = 0; i < nsp->n; i++)
 			save(r, nsp->list[i]);
+	/* written now, not at the next frame's barrier: a quiet node writes no frame for as long
+	 * as a ping interval, and its sessions would lapse on the other nodes meanwhile */
+	pl_recovery_flush(r);
 }
 
 int pl_recovery_set_log(struct pl_recovery *r, const struct pl_recovery_log *log, void *ud)

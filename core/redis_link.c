@@ -22,6 +22,7 @@
 #define BACKOFF_MAX_MS	   2000 /* retries never wait longer */
 #define CONNECT_TIMEOUT_MS 2000 /* a connection not made by then is tried again */
 #define CONNECT_CHECK_MS   50	/* how often one under way is looked at */
+#define STOP_WAIT_MS	   1500 /* at the stop, how long the replies under way may take */
 
 /* One connection to Redis. */
 struct link {
@@ -33,6 +34,7 @@ struct link {
 	uv_timer_t timer;	  /* the next attempt, or the watchdog of one under way */
 	unsigned backoff;	  /* ms before the next attempt after a failure */
 	uint64_t connect_started; /* loop time (ms) of the attempt under way */
+	redisAsyncContext *closing; /* at the stop: disconnecting once its replies are in */
 };
 
 struct pl_redis {
@@ -146,11 +148,21 @@ static void on_connect(const redisAsyncContext *cac, int status)
 	redisAsyncContext *ac = (redisAsyncContext *)cac;
 	struct pl_redis *r = l->r;
 	/* commands are answered in order: AUTH and SELECT come before anything else */
-	if (r->url.password[0])
+	if (r->url.user[0]) /* an ACL user (Redis 6 and later) */
+		redisAsyncCommand(ac, on_auth, NULL, "AUTH %s %s", r->url.user, r->url.password);
+	else if (r->url.password[0])
 		redisAsyncCommand(ac, on_auth, NULL, "AUTH %s", r->url.password);
 	if (!l->sub && r->url.db) /* the reader's keys are in that db too */
 		redisAsyncCommand(ac, on_auth, NULL, "SELECT %d", r->url.db);
 	link_ready(l);
+}
+
+/* The link is done with: its timer goes (once). */
+static void link_closed(struct link *l)
+{
+	uv_timer_stop(&l->timer);
+	if (!uv_is_closing((uv_handle_t *)&l->timer))
+		uv_close((uv_handle_t *)&l->timer, NULL);
 }
 
 static void on_disconnect(const redisAsyncContext *cac, int status)
@@ -158,6 +170,12 @@ static void on_disconnect(const redisAsyncContext *cac, int status)
 	struct link *l = cac->data;
 	if (!l)
 		return;
+	if (l->r->stopped) {
+		/* the disconnect of the stop: every reply came */
+		l->closing = NULL;
+		link_closed(l);
+		return;
+	}
 	l->ac = NULL;
 	l->up = false;
 	link_failed(l, status == REDIS_OK ? "connection closed" : cac->errstr);
@@ -360,6 +378,23 @@ void pl_redis_reset(struct pl_redis *r, bool reader)
 	link_failed(l, "no answer in time");
 }
 
+/* The stop's wait is over: Redis is alive but does not answer (stopped, overloaded). What it
+ * did not answer is told NULL, and the connection goes. */
+static void on_stop_late(uv_timer_t *t)
+{
+	struct link *l = t->data;
+	redisAsyncContext *ac = l->closing;
+	l->closing = NULL;
+	if (ac) {
+		pl_warn("cluster: redis did not answer the %s within %d ms at shutdown: closing its "
+			"connection",
+			link_name(l), STOP_WAIT_MS);
+		ac->data = NULL;
+		redisAsyncFree(ac);
+	}
+	link_closed(l);
+}
+
 void pl_redis_stop(struct pl_redis *r)
 {
 	if (!r || r->stopped)
@@ -369,19 +404,25 @@ void pl_redis_stop(struct pl_redis *r)
 	for (int i = 0; i < (r->has_reader ? 3 : 2); i++) {
 		struct link *l = links[i];
 		uv_timer_stop(&l->timer);
-		uv_close((uv_handle_t *)&l->timer, NULL);
 		redisAsyncContext *ac = l->ac;
+		bool up = l->up;
 		l->ac = NULL;
-		if (!ac)
-			continue;
-		ac->data = NULL;
-		/* a blocking read would hold the disconnect for its whole block: the reader goes
-		 * at once (its read is told NULL) */
-		if (l->up && !l->reader)
-			redisAsyncDisconnect(ac); /* the publisher's queued messages leave first */
-		else
-			redisAsyncFree(ac);
 		l->up = false;
+		if (ac && up && !l->reader) {
+			/* the publisher's queued messages leave first, and the replies under way
+			 * are waited for, within STOP_WAIT_MS; the disconnect may end at once */
+			l->closing = ac;
+			uv_timer_start(&l->timer, on_stop_late, STOP_WAIT_MS, 0);
+			redisAsyncDisconnect(ac);
+			continue;
+		}
+		if (ac) {
+			/* a blocking read would hold the disconnect for its whole block: the
+			 * reader goes at once (its read is told NULL), as does one not yet made */
+			ac->data = NULL;
+			redisAsyncFree(ac);
+		}
+		link_closed(l);
 	}
 }
 

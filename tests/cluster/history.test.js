@@ -11,7 +11,7 @@ const { io } = require('socket.io-client');
 
 const { startServer, connected, emitAck, once, sleep, uniqueName, request } =
   require('../e2e/lib/server');
-const { startRedis, until, lifo } = require('./lib/cluster');
+const { startRedis, until, lifo, healthy } = require('./lib/cluster');
 
 async function login(s, name) {
   const res = await emitAck(s, 'login', { name, userid: uniqueName(name) });
@@ -24,13 +24,6 @@ function journal(s) {
   const events = [];
   s.onAny((event, ...args) => events.push({ event, data: args[0], offset: args[args.length - 1] }));
   return events;
-}
-
-async function healthy(...servers) {
-  await until(async () => {
-    for (const s of servers) if ((await request(s, { path: '/healthz' })).text !== 'ok\n') return false;
-    return true;
-  }, 10000, 'the nodes connected to redis');
 }
 
 // A page of a room's history on one node, as {ids, msgs}.

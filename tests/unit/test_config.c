@@ -238,6 +238,17 @@ static void test_options(void)
 	ASSERT_EQ(c.max_rooms, 1000000);
 	ASSERT_EQ(c.max_room_name, 1);
 	pl_config_close(&c);
+
+	/* the history stream's length: 100,000 by default, from 100 to a billion */
+	ASSERT_EQ(parse(&c, NULL), 0);
+	ASSERT_EQ(c.redis_history_length, 100000);
+	pl_config_close(&c);
+	ASSERT_EQ(parse(&c, "--redis-history-length", "100", NULL), 0);
+	ASSERT_EQ(c.redis_history_length, 100);
+	pl_config_close(&c);
+	ASSERT_EQ(parse(&c, "--redis-history-length=1000000000", NULL), 0);
+	ASSERT_EQ(c.redis_history_length, 1000000000);
+	pl_config_close(&c);
 }
 
 static void test_option_errors(void)
@@ -284,6 +295,10 @@ static void test_option_errors(void)
 	    {{"--app", "nope"}, "--app"},
 	    {{"--namespace", "chat"}, "--namespace"},
 	    {{"--namespace", "/a,b"}, "--namespace"},
+	    {{"--redis", "rediss://h:6380"}, "TLS"},
+	    {{"--redis-history-length", "99"}, "--redis-history-length"},
+	    {{"--redis-history-length", "1000000001"}, "100 to 1000000000"},
+	    {{"--redis", "redis://alice@h"}, "[[user]:password@]"},
 	    {{"--path", "/io"}, "path"},
 	    {{"--path", "io/"}, "path"},
 	    {{"--bogus"}, "--bogus"},
@@ -738,7 +753,7 @@ static void test_extension_errors(void)
 	}
 }
 
-/* The --redis URL: redis://[:password@]host[:port][/db]. */
+/* The --redis URL: redis://[[user]:password@]host[:port][/db]. */
 static void test_redis_urls(void)
 {
 	struct pl_redis_url u;
@@ -760,7 +775,26 @@ static void test_redis_urls(void)
 	ASSERT_EQ(pl_config_redis_url("redis://h:0", &u), -1);
 	ASSERT_EQ(pl_config_redis_url("redis://h:99999", &u), -1);
 	ASSERT_EQ(pl_config_redis_url("redis://h:1/x", &u), -1);
-	ASSERT_EQ(pl_config_redis_url("redis://user:pw@h", &u), -1); /* ACL users: not supported */
+	/* an ACL user, and %XX escapes in user and password */
+	ASSERT_EQ(pl_config_redis_url("redis://alice:pw@h:7000/3", &u), 0);
+	ASSERT_STR_EQ(u.user, "alice");
+	ASSERT_STR_EQ(u.password, "pw");
+	ASSERT_STR_EQ(u.host, "h");
+	ASSERT_EQ(u.port, 7000);
+	ASSERT_EQ(u.db, 3);
+	ASSERT_EQ(pl_config_redis_url("redis://a%40b:s3%3Ac%40t%25@h", &u), 0);
+	ASSERT_STR_EQ(u.user, "a@b");
+	ASSERT_STR_EQ(u.password, "s3:c@t%");
+	ASSERT_EQ(pl_config_redis_url("redis://:p@ss@h", &u), 0); /* the last @ ends it */
+	ASSERT_STR_EQ(u.user, "");
+	ASSERT_STR_EQ(u.password, "p@ss");
+	ASSERT_STR_EQ(u.host, "h");
+	ASSERT_EQ(pl_config_redis_url("redis://alice@h", &u), -1);   /* no password */
+	ASSERT_EQ(pl_config_redis_url("redis://alice:@h", &u), -1);  /* an empty one */
+	ASSERT_EQ(pl_config_redis_url("redis://:pw%4@h", &u), -1);   /* a bad escape */
+	ASSERT_EQ(pl_config_redis_url("redis://:pw%00@h", &u), -1);  /* a NUL */
+	ASSERT_EQ(pl_config_redis_url("redis://:pw%zz@h", &u), -1);
+	ASSERT_EQ(pl_config_redis_url("rediss://h", &u), -1); /* TLS: not in this hiredis */
 }
 
 TEST_MAIN(TEST(test_defaults), TEST(test_options), TEST(test_option_errors),

@@ -13,7 +13,7 @@ const { createClient } = require('redis');
 const { Server } = require('socket.io');
 const { createAdapter } = require('@socket.io/redis-adapter');
 
-const { withTimeout, sleep, HOST } = require('../../e2e/lib/server');
+const { withTimeout, sleep, request, HOST } = require('../../e2e/lib/server');
 
 // The room of a user across the cluster (PARLEY_USER_ROOM in parley/plugin.h).
 const userRoom = (userid) => `parley:user:${JSON.stringify(userid)}`;
@@ -45,15 +45,18 @@ async function waitPort(port, timeoutMs = 5000) {
   }
 }
 
-// Starts redis-server on a free port. Returns { port, url, stop(), kill(), start() }: start()
-// runs it again on the same port after stop() or kill(). Always stopped when t ends.
-async function startRedis(t) {
+// Starts redis-server on a free port (extra: more redis-server arguments, such as an ACL
+// user). Returns { port, url, stop(), kill(), start(), pause(), resume() }: start() runs it
+// again on the same port after stop() or kill(); pause() stops the process with SIGSTOP (its
+// port still accepts connections, nothing is answered) until resume(). Always killed when t
+// ends, paused or not.
+async function startRedis(t, { extra = [] } = {}) {
   const port = await freePort();
   let proc = null;
   let exited = null;
   const start = async () => {
     proc = spawn('redis-server', ['--port', String(port), '--bind', HOST, '--save', '',
-      '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'warning'],
+      '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'warning', ...extra],
     { stdio: ['ignore', 'ignore', 'inherit'] });
     exited = new Promise((resolve) => proc.once('exit', resolve));
     await waitPort(port);
@@ -71,10 +74,40 @@ async function startRedis(t) {
     start,
     stop: () => end('SIGTERM'),
     kill: () => end('SIGKILL'),
+    pause: () => proc.kill('SIGSTOP'),
+    resume: () => proc.kill('SIGCONT'),
   };
   t.after(() => end('SIGKILL'));
   process.on('exit', () => { if (proc) proc.kill('SIGKILL'); });
   return redis;
+}
+
+// A TCP relay on a free loopback port to the given port, that a test can cut: cut() closes
+// every connection through it and refuses new ones (a network partition for whoever goes
+// through it), mend() lets them through again. Returns { port, url, cut(), mend() }; closed
+// when t ends.
+async function startRelay(t, port) {
+  const sockets = new Set();
+  let open = true;
+  const server = net.createServer((c) => {
+    if (!open) { c.destroy(); return; }
+    const up = net.connect(port, HOST);
+    for (const [a, b] of [[c, up], [up, c]]) {
+      sockets.add(a);
+      a.on('error', () => {});
+      a.on('close', () => { sockets.delete(a); b.destroy(); });
+      a.pipe(b);
+    }
+  });
+  await new Promise((resolve) => server.listen(0, HOST, resolve));
+  const relay = {
+    port: server.address().port,
+    url: `redis://${HOST}:${server.address().port}`,
+    cut: () => { open = false; for (const c of sockets) c.destroy(); },
+    mend: () => { open = true; },
+  };
+  t.after(() => new Promise((resolve) => { relay.cut(); server.close(() => resolve()); }));
+  return relay;
 }
 
 // Starts a Node.js Socket.IO node on the cluster: the chat protocol's login, chat, join and
@@ -153,4 +186,15 @@ async function until(pred, timeoutMs, what) {
   }
 }
 
-module.exports = { userRoom, freePort, waitPort, startRedis, startNodeNode, until, lifo };
+// Resolves once every server's /healthz says ok (connected to Redis, no gap); rejects after
+// 10 s.
+async function healthy(...servers) {
+  await until(async () => {
+    for (const s of servers) if ((await request(s, { path: '/healthz' })).text !== 'ok\n') return false;
+    return true;
+  }, 10000, 'the nodes connected to redis');
+}
+
+module.exports = {
+  userRoom, freePort, waitPort, startRedis, startRelay, startNodeNode, until, lifo, healthy,
+};
