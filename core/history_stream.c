@@ -374,6 +374,19 @@ static bool tomb_has(const struct pl_history_stream *s, long long id)
 	return false;
 }
 
+/* Puts d last in the queue of deletes waiting for Redis. Returns false when the queue is full
+ * (d is then the caller's still). */
+static bool queue_delete(struct pl_history_stream *s, struct delete_req *d)
+{
+	if (s->n_deletes >= MAX_DELETES)
+		return false;
+	d->next = NULL;
+	*s->deletes_tail = d;
+	s->deletes_tail = &d->next;
+	s->n_deletes++;
+	return true;
+}
+
 /* Redis's answer to a delete's entry: a lost connection sends it again (applied twice, it
  * deletes nothing the second time). */
 static void on_delete_sent(void *ud, void *reply_v)
@@ -384,17 +397,12 @@ static void on_delete_sent(void *ud, void *reply_v)
 	if (reply && reply->type == REDIS_REPLY_ERROR)
 		pl_warn("cluster: the history stream refused the delete of %lld: %s", d->id,
 			reply->str);
-	if (reply || s->stopped || s->n_deletes >= MAX_DELETES) {
+	if (reply || s->stopped || !queue_delete(s, d)) {
 		if (!reply)
 			pl_warn("cluster: the delete of message %lld may not reach the other nodes",
 				d->id);
 		free(d);
-		return;
 	}
-	d->next = NULL;
-	*s->deletes_tail = d;
-	s->deletes_tail = &d->next;
-	s->n_deletes++;
 }
 
 static int send_delete(struct delete_req *d)
@@ -438,16 +446,12 @@ static void log_remove(void *ud, const char *nsp, long long id)
 	memcpy(d->nsp, nsp, n);
 	if (!s->deletes && send_delete(d) == 0)
 		return;
-	if (s->n_deletes >= MAX_DELETES) {
+	if (!queue_delete(s, d)) {
 		pl_warn("cluster: %d deletes wait for redis already: the delete of %lld does not "
 			"reach the other nodes",
 			MAX_DELETES, id);
 		free(d);
-		return;
 	}
-	*s->deletes_tail = d;
-	s->deletes_tail = &d->next;
-	s->n_deletes++;
 }
 
 static const struct pl_history_log history_log = {log_append, log_remove};
@@ -667,19 +671,15 @@ static void on_info(void *ud, void *reply_v)
 	unsigned long long cms, cseq, fms, fseq;
 	if (!split_id(s->info_cursor, &cms, &cseq) || !split_id(first->element[0]->str, &fms, &fseq))
 		return;
-	bool trimmed = added && length && added->type == REDIS_REPLY_INTEGER &&
-			       length->type == REDIS_REPLY_INTEGER
-			   ? added->integer > length->integer
-			   : cms || cseq;
+	bool counted = added && length && added->type == REDIS_REPLY_INTEGER &&
+		       length->type == REDIS_REPLY_INTEGER;
+	long long trimmed_n = counted ? added->integer - length->integer : -1;
+	bool trimmed = counted ? trimmed_n > 0 : cms || cseq;
 	if (!trimmed || cms > fms || (cms == fms && cseq >= fseq))
 		return;
 	s->gaps++;
 	snprintf(s->gap_after, sizeof s->gap_after, "%s", s->info_cursor);
 	snprintf(s->gap_before, sizeof s->gap_before, "%s", first->element[0]->str);
-	long long trimmed_n = added && length && added->type == REDIS_REPLY_INTEGER &&
-				      length->type == REDIS_REPLY_INTEGER
-				  ? added->integer - length->integer
-				  : -1;
 	pl_error("cluster: history gap: %s was trimmed (to about %s entries) past this node's "
 		 "copy: the entries after %s and before %s (ids %lld to %lld) are missing here "
 		 "and cannot be read again (%lld entries trimmed from the stream in all; %lu gaps "
