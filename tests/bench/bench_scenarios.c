@@ -3,12 +3,11 @@
  * on a 1 ms tick: ramp (open the connections, at most --concurrency handshakes at a time), prep
  * (fanout/polling: every client logs in; rooms: every client joins its room), measure (traffic
  * for --duration seconds between two /proc samples of the servers, and with --redis-port two
- * INFO samples of their Redis), drain (wait for what is in
- * flight) and done (print the JSON line, close everything). Measured messages carry
- * "~<send time in ns>.<sequence>" in their text; receivers find the '~' with memchr, so a
- * delivery costs one scan and a histogram increment, never an allocation. The store and replay
- * scenarios go through the same phases but send, count and report in bench_history.c, which
- * counts acks rather than deliveries.
+ * INFO samples of their Redis), drain (wait for what is in flight) and done (print the JSON
+ * line, close everything). Measured messages carry "~<send time in ns>.<sequence>" in their
+ * text; receivers find the '~' with memchr, so a delivery costs one scan and a histogram
+ * increment, never an allocation. The store and replay scenarios go through the same phases but
+ * send, count and report in bench_history.c, which counts acks rather than deliveries.
  */
 #include <inttypes.h>
 #include <stdarg.h>
