@@ -45,7 +45,8 @@ fuzz: deps
 # Benchmarks (not part of make test): every scenario against Parley and the Node.js server,
 # what the extensions cost (none, the default configuration, one Lua hook),
 # the room-size sweep and its plot, then the chat history: stored chat throughput with the
-# history on and off, and the cost of a replay at a database of a million messages.
+# history on and off, and the cost of a replay at a database of a million messages; last, the
+# cluster: two Parley nodes against two Node.js nodes on one Redis.
 bench: deps build
 	@tests/tools/install-deps.sh gnuplot-nox --
 	tests/bench/run.sh $(BUILD)
@@ -54,6 +55,7 @@ bench: deps build
 	tests/bench/history.sh $(BUILD)
 	tests/bench/replay.sh $(BUILD)
 	tests/bench/recovery-storm.sh $(BUILD)
+	tests/bench/cluster.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) build-asan build-fuzz

@@ -4,8 +4,9 @@
  * (the client side of Engine.IO v4 over WebSocket and HTTP long-polling, parsing frames in place
  * from one shared 64 KiB read buffer), bench_scenarios.c (the phases of a run, what each
  * scenario sends, counts and measures) and bench_history.c (the scenarios of Parley's chat
- * history, run through bench_scenarios.c's phases). Everything runs on one libuv loop in one
- * thread, so the global state below is reached without locks.
+ * history, run through bench_scenarios.c's phases); bench_redis.c samples a cluster's Redis.
+ * Everything runs on one libuv loop in one thread, so the global state below is reached without
+ * locks.
  */
 #ifndef PARLEY_BENCH_H
 #define PARLEY_BENCH_H
@@ -20,6 +21,7 @@
 #define BENCH_MAX_FRAME	   (4u << 20) /* larger server frames or bodies close the connection */
 #define BENCH_RING	   65536      /* in-flight message slots, a power of two */
 #define BENCH_HIST_BUCKETS 1280	      /* log-linear latency buckets, about 3 % wide */
+#define BENCH_NODES	   16	      /* --port and --server-pid list this many at most */
 
 enum bench_scenario {
 	BENCH_IDLE,    /* hold N connections with heartbeats, measure RSS per connection */
@@ -82,6 +84,7 @@ struct bench_client {
 	uint32_t id;		/* index in bench.clients */
 	uint32_t gen;		/* churn: how many times this slot has connected */
 	uint32_t room;		/* rooms: the room index */
+	uint32_t node;		/* the server it talks to: index in bench.addrs (id % ports) */
 	uint8_t state;		/* enum bench_client_state */
 	bool polling;		/* long-polling instead of WebSocket */
 	bool sender;		/* emits the measured traffic */
@@ -99,24 +102,27 @@ struct bench_client {
 
 /* Command-line options. */
 struct bench_opts {
-	int scenario;	      /* enum bench_scenario */
-	const char *host;     /* server address, loopback only */
-	int port;	      /* server port */
-	uint32_t clients;     /* connections (or concurrent churn slots) */
-	uint32_t senders;     /* clients sending measured traffic */
-	double rate;	      /* messages (or churn cycles) per second in total; 0 = max */
-	uint32_t window;      /* messages in flight at most (per client for echo) */
-	double duration;      /* seconds of measured traffic */
-	uint32_t room_size;   /* rooms: members per room */
-	uint32_t msg_size;    /* bytes of padding appended to each message text */
-	uint32_t concurrency; /* connection attempts in flight at most */
-	uint32_t ramp_step;   /* report the accept rate per this many connections (0: off) */
-	uint32_t sources;     /* loopback source addresses to spread connections over (0: one) */
-	int server_pid;	      /* 0, or the server to sample in /proc */
-	uint32_t rooms;	      /* replay: rooms r0..r<rooms-1> the database holds */
-	bool login;	      /* fanout/polling: log every client in first */
-	bool history;	      /* store: the server stores chat (false: it runs --no-history) */
-	const char *label;    /* name printed in the JSON "scenario" field */
+	int scenario;		/* enum bench_scenario */
+	const char *host;	/* server address, loopback only */
+	int ports[BENCH_NODES]; /* server ports: clients go to them in turn (id % nports) */
+	uint32_t nports;	/* entries in ports, at least 1 */
+	uint32_t clients;	/* connections (or concurrent churn slots) */
+	uint32_t senders;	/* clients sending measured traffic */
+	double rate;		/* messages (or churn cycles) per second in total; 0 = max */
+	uint32_t window;	/* messages in flight at most (per client for echo) */
+	double duration;	/* seconds of measured traffic */
+	uint32_t room_size;	/* rooms: members per room */
+	uint32_t msg_size;	/* bytes of padding appended to each message text */
+	uint32_t concurrency;	/* connection attempts in flight at most */
+	uint32_t ramp_step;	/* report the accept rate per this many connections (0: off) */
+	uint32_t sources;	/* loopback source addresses to spread connections over (0: one) */
+	int pids[BENCH_NODES];	/* the servers sampled in /proc, their figures summed */
+	uint32_t npids;		/* entries in pids; 0: no server figures */
+	int redis_port;		/* 0, or a Redis on 127.0.0.1 to sample with INFO */
+	uint32_t rooms;		/* replay: rooms r0..r<rooms-1> the database holds */
+	bool login;		/* fanout/polling: log every client in first */
+	bool history;		/* store: the server stores chat (false: it runs --no-history) */
+	const char *label;	/* name printed in the JSON "scenario" field */
 };
 
 /* Latency histogram in nanoseconds with log-linear buckets: fixed size, no allocation. */
@@ -133,6 +139,14 @@ struct bench_json {
 	size_t n;     /* bytes used */
 };
 
+/* Redis sample from INFO: its CPU and the commands it ran. */
+struct bench_redis {
+	bool ok;	   /* the INFO answers were read */
+	uint64_t cpu_us;   /* used_cpu_sys + used_cpu_user, in microseconds */
+	uint64_t commands; /* calls of every command but INFO (commandstats), scripts' included */
+	uint64_t publish;  /* calls of PUBLISH */
+};
+
 /* Server resource sample from /proc. */
 struct bench_proc {
 	bool ok;	 /* the read worked */
@@ -142,22 +156,22 @@ struct bench_proc {
 
 /* The whole load generator's state. */
 struct bench {
-	uv_loop_t *loop;	      /* the one loop */
-	struct bench_opts o;	      /* options */
-	struct sockaddr_in addr;      /* server address */
-	char hostport[64];	      /* "HOST:PORT" for Host headers */
-	struct bench_client *clients; /* o.clients entries */
-	uint32_t opening;	      /* connection attempts between connect and namespace answer */
-	uint32_t next_start;	      /* next client index the ramp starts */
-	uint32_t ready;		      /* clients currently connected to their namespace */
-	uint32_t ever_ready;	      /* namespace connections completed in total */
-	uint32_t failed;	      /* connection attempts that failed */
-	uint32_t server_closed;	      /* ready clients the server dropped */
-	bool stopping;		      /* shutting down: do not restart anything */
-	uint64_t pings;		      /* Engine.IO pings answered */
-	uint64_t frames;	      /* Engine.IO packets received */
-	uint64_t bytes_in;	      /* bytes read */
-	struct bench_hist hist;	      /* measured latencies */
+	uv_loop_t *loop;		       /* the one loop */
+	struct bench_opts o;		       /* options */
+	struct sockaddr_in addrs[BENCH_NODES]; /* server addresses, one per --port */
+	char hostports[BENCH_NODES][64];       /* "HOST:PORT" for Host headers, the same */
+	struct bench_client *clients;	       /* o.clients entries */
+	uint32_t opening;	/* connection attempts between connect and namespace answer */
+	uint32_t next_start;	/* next client index the ramp starts */
+	uint32_t ready;		/* clients currently connected to their namespace */
+	uint32_t ever_ready;	/* namespace connections completed in total */
+	uint32_t failed;	/* connection attempts that failed */
+	uint32_t server_closed; /* ready clients the server dropped */
+	bool stopping;		/* shutting down: do not restart anything */
+	uint64_t pings;		/* Engine.IO pings answered */
+	uint64_t frames;	/* Engine.IO packets received */
+	uint64_t bytes_in;	/* bytes read */
+	struct bench_hist hist; /* measured latencies */
 };
 
 extern struct bench bench;
@@ -166,8 +180,12 @@ extern struct bench bench;
 void bench_hist_add(struct bench_hist *h, uint64_t ns);
 uint64_t bench_hist_pct(const struct bench_hist *h, double pct);
 struct bench_proc bench_proc_sample(int pid);
+struct bench_proc bench_servers_sample(void);
 uint64_t bench_self_cpu_us(void);
 void bench_log(const char *fmt, ...);
+
+/* bench_redis.c */
+struct bench_redis bench_redis_sample(int port);
 
 /* bench_conn.c */
 int bench_client_start(struct bench_client *cl);

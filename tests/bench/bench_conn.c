@@ -361,11 +361,11 @@ static int http_request(struct bench_conn *c, const char *method, const char *bo
 		n = snprintf(
 		    head, sizeof(head),
 		    "%s /socket.io/?EIO=4&transport=polling&sid=%.*s HTTP/1.1\r\nHost: %s\r\n",
-		    method, (int)cl->sid_len, cl->sid, bench.hostport);
+		    method, (int)cl->sid_len, cl->sid, bench.hostports[cl->node]);
 	else
 		n = snprintf(head, sizeof(head),
 			     "%s /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: %s\r\n",
-			     method, bench.hostport);
+			     method, bench.hostports[cl->node]);
 	if (body)
 		n += snprintf(head + n, sizeof(head) - (size_t)n,
 			      "Content-Type: text/plain;charset=UTF-8\r\nContent-Length: %zu\r\n",
@@ -638,7 +638,7 @@ static void connect_cb(uv_connect_t *req, int status)
 		     "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: %s\r\n"
 		     "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
 		     "Sec-WebSocket-Version: 13\r\n\r\n",
-		     bench.hostport, key64);
+		     bench.hostports[cl->node], key64);
 	if (conn_write(c, head, (size_t)n) < 0)
 		client_fail(cl);
 }
@@ -688,8 +688,8 @@ static int conn_open(struct bench_conn *c)
 		conn_close(c);
 		return rc;
 	}
-	rc = uv_tcp_connect(&c->connect_req, &c->tcp, (const struct sockaddr *)&bench.addr,
-			    connect_cb);
+	rc = uv_tcp_connect(&c->connect_req, &c->tcp,
+			    (const struct sockaddr *)&bench.addrs[c->cl->node], connect_cb);
 	if (rc < 0) {
 		conn_close(c);
 		return rc;

@@ -2,12 +2,12 @@
  * The scenarios of parley-bench and their measurement. Every run goes through the same phases
  * on a 1 ms tick: ramp (open the connections, at most --concurrency handshakes at a time), prep
  * (fanout/polling: every client logs in; rooms: every client joins its room), measure (traffic
- * for --duration seconds between two /proc samples of the server), drain (wait for what is in
- * flight) and done (print the JSON line, close everything). Measured messages carry
- * "~<send time in ns>.<sequence>" in their text; receivers find the '~' with memchr, so a
- * delivery costs one scan and a histogram increment, never an allocation. The store and replay
- * scenarios go through the same phases but send, count and report in bench_history.c, which
- * counts acks rather than deliveries.
+ * for --duration seconds between two /proc samples of the servers, and with --redis-port two
+ * INFO samples of their Redis), drain (wait for what is in flight) and done (print the JSON
+ * line, close everything). Measured messages carry "~<send time in ns>.<sequence>" in their
+ * text; receivers find the '~' with memchr, so a delivery costs one scan and a histogram
+ * increment, never an allocation. The store and replay scenarios go through the same phases but
+ * send, count and report in bench_history.c, which counts acks rather than deliveries.
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -41,6 +41,7 @@ static struct {
 	uint32_t n_rates;		/* --ramp-step: bins kept in rates */
 	double rates[RAMP_BINS];	/* --ramp-step: connections per second in each bin */
 	struct bench_proc base, p0, p1; /* server samples: before ramp, interval start and end */
+	struct bench_redis r0, r1;	/* --redis-port: Redis at the interval's start and end */
 	uint64_t self0, self1;		/* our own CPU time over the interval */
 	uint32_t connected;		/* clients ready when the ramp ended */
 	uint64_t sent;			/* measured messages sent (echo: requests) */
@@ -430,6 +431,33 @@ static void add_latency(struct bench_json *j, char p[4][32])
 		bench_json_add(j, keys[i], "%s", p[i]);
 }
 
+/*
+ * --redis-port: what Redis did over the measured interval per message (a broadcast, an ack or a
+ * join), in the JSON line, and its summary for stderr in line: its CPU, the commands it ran (a
+ * script's own calls count, as INFO commandstats counts them) and the PUBLISHes among them.
+ */
+static void redis_report(struct bench_json *j, double msgs, double secs, char *line, size_t n)
+{
+	bool ok = s.r0.ok && s.r1.ok && msgs > 0;
+	double cpu = ok ? (double)(s.r1.cpu_us - s.r0.cpu_us) : 0;
+	double cmds = ok ? (double)(s.r1.commands - s.r0.commands) : 0;
+	double pubs = ok ? (double)(s.r1.publish - s.r0.publish) : 0;
+
+	if (!bench.o.redis_port)
+		return;
+	jnum(j, "redis_cpu_us_per_message", ok, ok ? cpu / msgs : 0);
+	jnum(j, "redis_commands_per_message", ok, ok ? cmds / msgs : 0);
+	jnum(j, "redis_publish_per_message", ok, ok ? pubs / msgs : 0);
+	jnum(j, "redis_cpu_pct", ok, cpu / (secs * 1e4));
+	if (ok)
+		snprintf(line, n,
+			 "  redis CPU %.2f us/message (%.0f %%), %.3f commands and %.3f PUBLISH "
+			 "per message",
+			 cpu / msgs, cpu / (secs * 1e4), cmds / msgs, pubs / msgs);
+	else
+		snprintf(line, n, "  redis figures unavailable");
+}
+
 static int report(void)
 {
 	const struct bench_opts *o = &bench.o;
@@ -441,7 +469,7 @@ static int report(void)
 	uint64_t lost = s.expected > got ? s.expected - got : 0;
 	const char *unit = "delivery", *what = "deliveries";
 	double count = (double)s.delivered;
-	char pct[4][32], key[64];
+	char pct[4][32], key[64], redis_line[160] = "";
 	struct bench_json j = {.n = 1};
 	bool ok;
 
@@ -536,6 +564,10 @@ static int report(void)
 	if (o->scenario != BENCH_IDLE)
 		jnum(&j, "server_cpu_pct", srv, cpu_us / (secs * 1e4));
 	jnum(&j, "server_rss_kb", s.p1.ok, (double)s.p1.rss_kb);
+	if (o->npids > 1)
+		bench_json_add(&j, "servers", "%u", o->npids);
+	redis_report(&j, is_history() || o->scenario == BENCH_CHURN ? count : (double)s.sent, secs,
+		     redis_line, sizeof(redis_line));
 	bench_json_add(&j, "ok", ok ? "true" : "false");
 	printf("%s}\n", j.b);
 	fflush(stdout);
@@ -557,6 +589,8 @@ static int report(void)
 		if (lost && o->scenario != BENCH_CHURN && !is_history())
 			bench_log("  LOST %" PRIu64 " of %" PRIu64 " deliveries", lost, s.expected);
 	}
+	if (redis_line[0])
+		bench_log("%s", redis_line);
 	if (bench.failed || bench.server_closed || s.stalled)
 		bench_log("  %u connection attempts failed, %u dropped by the server%s",
 			  bench.failed, bench.server_closed, s.stalled ? ", traffic stalled" : "");
@@ -634,7 +668,8 @@ static void enter(int phase)
 	case PH_MEASURE:
 		prepare_senders();
 		s.receivers = bench.ready > 0 ? bench.ready - 1 : 0;
-		s.p0 = bench_proc_sample(o->server_pid);
+		s.p0 = bench_servers_sample();
+		s.r0 = bench_redis_sample(o->redis_port);
 		s.self0 = bench_self_cpu_us();
 		memset(&bench.hist, 0, sizeof(bench.hist));
 		s.t0 = uv_hrtime();
@@ -655,7 +690,8 @@ static void enter(int phase)
 	case PH_DONE:
 		if (s.t1 == 0)
 			s.t1 = now;
-		s.p1 = bench_proc_sample(o->server_pid);
+		s.p1 = bench_servers_sample();
+		s.r1 = bench_redis_sample(o->redis_port);
 		s.self1 = bench_self_cpu_us();
 		break;
 	default: break;
@@ -820,9 +856,12 @@ int bench_scenario_run(void)
 		bench.clients[i].room = i / o->room_size;
 		s.room_count[bench.clients[i].room]++;
 	}
-	s.base = bench_proc_sample(o->server_pid);
-	if (o->server_pid && !s.base.ok)
-		bench_log("cannot read /proc/%d: server figures will be null", o->server_pid);
+	s.base = bench_servers_sample();
+	if (o->npids && !s.base.ok)
+		bench_log("cannot read every --server-pid in /proc: server figures will be null");
+	if (o->redis_port && !bench_redis_sample(o->redis_port).ok)
+		bench_log("cannot read INFO of 127.0.0.1:%d: Redis figures will be null",
+			  o->redis_port);
 	rc = uv_timer_init(bench.loop, &s.tick);
 	if (rc == 0)
 		rc = uv_timer_start(&s.tick, tick_cb, 1, 1);

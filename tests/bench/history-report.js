@@ -7,59 +7,18 @@
 // Usage: node history-report.js RESULTS.jsonl RUN_ID
 'use strict';
 
-const fs = require('fs');
+const { readRuns, fmt, group: groupRuns, med, table, fig } = require('./summary');
 
 const [file, runId] = process.argv.slice(2);
 if (!file || !runId) {
   console.error('usage: node history-report.js RESULTS.jsonl RUN_ID');
   process.exit(2);
 }
-const runs = fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim())
-  .map((l) => JSON.parse(l)).filter((r) => r.run === runId);
-if (runs.length === 0) {
-  console.error(`history-report.js: no runs of ${runId} in ${file}`);
-  process.exit(1);
-}
+const runs = readRuns(file, runId, 'history-report.js');
+const group = (keyOf) => groupRuns(runs, keyOf);
 
-function median(a) {
-  if (a.length === 0) return NaN;
-  const s = [...a].sort((x, y) => x - y);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-function fmt(v) {
-  if (!Number.isFinite(v)) return '-';
-  return Math.abs(v) >= 1000 ? Math.round(v).toString() : (+v.toPrecision(4)).toString();
-}
-
-// Groups the clean runs by a key; says how many were not clean.
-function group(keyOf) {
-  const by = new Map();
-  for (const r of runs) {
-    const k = keyOf(r);
-    if (!by.has(k)) by.set(k, []);
-    if (r.ok) by.get(k).push(r);
-    else console.log(`note: rep ${r.rep} (${k}) was not clean (ok false); left out of the medians`);
-  }
-  return by;
-}
-
-// Prints one row per figure: its median in each group, in the order of names.
-function table(by, names, figures) {
-  const width = 28;
-  console.log(`  ${'figure'.padEnd(width)}${names.map((n) => n.padStart(14)).join('')}`);
-  for (const f of figures) {
-    const cells = names.map((n) => fmt(median((by.get(n) || []).map(f.get).filter(Number.isFinite))));
-    console.log(`  ${f.name.padEnd(width)}${cells.map((c) => c.padStart(14)).join('')}`);
-  }
-  console.log(`  ${'clean runs'.padEnd(width)}${names.map((n) => String((by.get(n) || []).length).padStart(14)).join('')}`);
-}
-
-const fig = (name, get) => ({ name, get: get || ((r) => r[name]) });
 // parley-bench's own CPU use: when it nears 100 %, the client is the limit, not the server.
 const benchPct = (unit, rate) => fig('bench_cpu_pct', (r) => r[`bench_cpu_us_per_${unit}`] * r[rate] / 1e4);
-const med = (rs, f) => median(rs.map(f).filter(Number.isFinite));
 
 // Which side limited each configuration: the one whose CPU was (nearly) full.
 function limits(by, names, unit, rate) {

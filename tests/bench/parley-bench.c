@@ -3,9 +3,10 @@
  * spirit of redis-benchmark. It drives Parley and the reference Node.js server alike, over
  * WebSocket (and long-polling for one scenario), and prints one JSON line per run on stdout and
  * a short summary on stderr. This file holds the command line, the loopback guard, the latency
- * histogram and the /proc sampling of the server; bench_conn.c speaks the protocol,
- * bench_scenarios.c runs the scenarios, and bench_history.c holds the two that measure Parley's
- * chat history (store, replay). See README.md beside it.
+ * histogram and the /proc sampling of the servers (several nodes of a cluster are given as
+ * lists); bench_conn.c speaks the protocol, bench_scenarios.c runs the scenarios, bench_history.c
+ * holds the two that measure Parley's chat history (store, replay), and bench_redis.c samples a
+ * cluster's Redis. See README.md beside it.
  */
 #include <arpa/inet.h>
 #include <getopt.h>
@@ -135,6 +136,25 @@ struct bench_proc bench_proc_sample(int pid)
 	return p;
 }
 
+/*
+ * Samples every --server-pid and sums their CPU time and resident sets: the servers of a cluster
+ * count as one. Returns a sample with ok false when there is none or one was unreadable.
+ */
+struct bench_proc bench_servers_sample(void)
+{
+	struct bench_proc sum = {.ok = bench.o.npids > 0};
+	uint32_t i;
+
+	for (i = 0; i < bench.o.npids; i++) {
+		struct bench_proc p = bench_proc_sample(bench.o.pids[i]);
+
+		sum.ok = sum.ok && p.ok;
+		sum.cpu_us += p.cpu_us;
+		sum.rss_kb += p.rss_kb;
+	}
+	return sum;
+}
+
 /* Returns this process's own CPU time (user + system) in microseconds. */
 uint64_t bench_self_cpu_us(void)
 {
@@ -151,7 +171,7 @@ static void usage(FILE *f)
 	fputs("usage: parley-bench SCENARIO [options]\n"
 	      "scenarios: idle fanout rooms echo churn polling store replay\n"
 	      "  --host ADDR        server address, loopback only (127.0.0.1)\n"
-	      "  --port N           server port (3000)\n"
+	      "  --port N[,N...]    server port (3000); several: clients go to each in turn\n"
 	      "  --clients N        connections; churn: concurrent slots\n"
 	      "  --senders N        fanout/polling: sending clients; rooms: senders per room\n"
 	      "  --rate R           messages (churn: connections) per second in total; 0 = max\n"
@@ -163,7 +183,8 @@ static void usage(FILE *f)
 	      "  --concurrency N    connection handshakes in flight at most (200)\n"
 	      "  --ramp-step N      report the ramp's connections/s per N connections\n"
 	      "  --sources N        connect from N source addresses 127.0.0.2.. (at most 250)\n"
-	      "  --server-pid PID   sample the server's CPU and RSS in /proc\n"
+	      "  --server-pid PID[,PID...]  sample the servers' CPU and RSS in /proc (summed)\n"
+	      "  --redis-port N     sample the cluster's Redis on 127.0.0.1:N with INFO\n"
 	      "  --no-login         fanout/polling: skip the login phase\n"
 	      "  --no-history       store: the server stores nothing (acks say stored:false)\n"
 	      "  --label NAME       name printed as \"scenario\" in the JSON line\n",
@@ -205,6 +226,33 @@ static void set_defaults(struct bench_opts *o)
 		o->window = BENCH_RING / 2;
 	if (o->senders > o->clients)
 		o->senders = o->clients;
+}
+
+/*
+ * Parses a comma-separated list of at most BENCH_NODES numbers, each 1..max, into out;
+ * returns how many. Exits with status 2 if it is bad.
+ */
+static uint32_t list_arg(const char *name, const char *v, long max, int *out)
+{
+	uint32_t n = 0;
+	char *end;
+
+	for (;;) {
+		long x = strtol(v, &end, 10);
+
+		if (end == v || x <= 0 || x > max || n == BENCH_NODES ||
+		    (*end != ',' && *end != '\0')) {
+			bench_log(
+			    "bad value for --%s (at most %d numbers of 1..%ld, comma-separated): "
+			    "%s",
+			    name, BENCH_NODES, max, v);
+			exit(2);
+		}
+		out[n++] = (int)x;
+		if (*end == '\0')
+			return n;
+		v = end + 1;
+	}
 }
 
 static int raise_nofile(uint32_t need)
@@ -253,6 +301,7 @@ int main(int argc, char **argv)
 						 {"ramp-step", required_argument, NULL, 'S'},
 						 {"sources", required_argument, NULL, 'A'},
 						 {"server-pid", required_argument, NULL, 'P'},
+						 {"redis-port", required_argument, NULL, 'D'},
 						 {"rooms", required_argument, NULL, 'O'},
 						 {"no-login", no_argument, NULL, 'L'},
 						 {"no-history", no_argument, NULL, 'N'},
@@ -264,7 +313,8 @@ int main(int argc, char **argv)
 	uint32_t i, per_client;
 	int opt, rc;
 
-	o->port = 3000;
+	o->ports[0] = 3000;
+	o->nports = 1;
 	o->login = true;
 	o->history = true;
 	o->rate = 0;
@@ -272,7 +322,7 @@ int main(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "c:d:", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'h': host = optarg; break;
-		case 'p': o->port = (int)num_arg("port", optarg); break;
+		case 'p': o->nports = list_arg("port", optarg, 65535, o->ports); break;
 		case 'c': o->clients = (uint32_t)num_arg("clients", optarg); break;
 		case 's': o->senders = (uint32_t)num_arg("senders", optarg); break;
 		case 'r': o->rate = num_arg("rate", optarg); break;
@@ -283,7 +333,8 @@ int main(int argc, char **argv)
 		case 'C': o->concurrency = (uint32_t)num_arg("concurrency", optarg); break;
 		case 'S': o->ramp_step = (uint32_t)num_arg("ramp-step", optarg); break;
 		case 'A': o->sources = (uint32_t)num_arg("sources", optarg); break;
-		case 'P': o->server_pid = (int)num_arg("server-pid", optarg); break;
+		case 'P': o->npids = list_arg("server-pid", optarg, INT32_MAX, o->pids); break;
+		case 'D': o->redis_port = (int)num_arg("redis-port", optarg); break;
 		case 'O': o->rooms = (uint32_t)num_arg("rooms", optarg); break;
 		case 'L': o->login = false; break;
 		case 'N': o->history = false; break;
@@ -301,8 +352,8 @@ int main(int argc, char **argv)
 		bench_log("--sources must be at most 250");
 		return 2;
 	}
-	if (o->msg_size > 60000 || o->port <= 0 || o->port > 65535) {
-		bench_log("--msg-size must be at most 60000 and --port 1..65535");
+	if (o->msg_size > 60000 || o->redis_port > 65535) {
+		bench_log("--msg-size must be at most 60000 and --redis-port 1..65535");
 		return 2;
 	}
 	/* a chat's ack id picks its slot in a ring of BENCH_RING: in flight, none may share one */
@@ -316,16 +367,20 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(host, "localhost") == 0)
 		host = "127.0.0.1";
-	bench.addr.sin_family = AF_INET;
-	bench.addr.sin_port = htons((uint16_t)o->port);
-	if (inet_pton(AF_INET, host, &bench.addr.sin_addr) != 1 ||
-	    (ntohl(bench.addr.sin_addr.s_addr) >> 24) != 127) {
+	bench.addrs[0].sin_family = AF_INET;
+	if (inet_pton(AF_INET, host, &bench.addrs[0].sin_addr) != 1 ||
+	    (ntohl(bench.addrs[0].sin_addr.s_addr) >> 24) != 127) {
 		bench_log("refusing %s: parley-bench only targets IPv4 loopback (127.0.0.0/8)",
 			  host);
 		return 2;
 	}
 	o->host = host;
-	snprintf(bench.hostport, sizeof(bench.hostport), "%s:%d", host, o->port);
+	for (i = 0; i < o->nports; i++) {
+		bench.addrs[i] = bench.addrs[0];
+		bench.addrs[i].sin_port = htons((uint16_t)o->ports[i]);
+		snprintf(bench.hostports[i], sizeof(bench.hostports[i]), "%s:%d", host,
+			 o->ports[i]);
+	}
 	per_client = o->scenario == BENCH_POLLING ? 2 : 1;
 	if (raise_nofile(o->clients * per_client + 64) < 0)
 		return 2;
@@ -336,6 +391,7 @@ int main(int argc, char **argv)
 	}
 	for (i = 0; i < o->clients; i++) {
 		bench.clients[i].id = i;
+		bench.clients[i].node = i % o->nports;
 		bench.clients[i].polling = o->scenario == BENCH_POLLING;
 	}
 	bench.loop = uv_default_loop();

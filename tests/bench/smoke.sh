@@ -4,7 +4,8 @@
 # connection refused or dropped, a message lost, nothing measured). The server command must
 # print "listening on HOST:PORT" on stdout; it defaults to BUILD_DIR/parley on a free port, and
 # only then are the scenarios of Parley's chat history run too (store with the history on and
-# off, replay), since other servers have none.
+# off, replay), since other servers have none, and a tiny cluster.sh (20 clients, one run of
+# a second on two Parley nodes and one on two Node.js nodes) when redis-server is installed.
 # Usage: tests/bench/smoke.sh BUILD_DIR [SERVER_COMMAND...]
 #   e.g. tests/bench/smoke.sh build node tests/bench/node-server/server.js 0
 set -uo pipefail
@@ -82,5 +83,18 @@ for run in "${RUNS[@]}"; do
   wait "$SPID" 2>/dev/null || true
   SPID=
 done
+if [ $# -eq 0 ]; then
+  if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
+    echo "skip cluster.sh: no redis-server"
+  elif BENCH_REPS=1 BENCH_CLIENTS=20 BENCH_DURATION=1 BENCH_PIN=0 BENCH_OUT="$TMP/cluster.jsonl" \
+       timeout 60 "$HERE/cluster.sh" "$BUILD" >"$TMP/cluster.out" 2>"$TMP/cluster.err"; then
+    passes=$((passes + 1))
+    echo "ok   cluster.sh, 20 clients: $(grep -c . "$TMP/cluster.jsonl") runs, all clean"
+  else
+    fails=$((fails + 1))
+    echo "FAIL cluster.sh, 20 clients:"
+    sed 's/^/     /' "$TMP/cluster.out" "$TMP/cluster.err" | tail -30
+  fi
+fi
 echo "smoke: $passes passed, $fails failed"
 [ "$fails" -eq 0 ]

@@ -3,6 +3,8 @@
 // event that acknowledges its arguments, so request/response can be measured with acks.
 // Usage: node server.js [PORT]   (or PORT=N; 0 picks a free port; HOST, PING_INTERVAL, PING_TIMEOUT). Listens on 127.0.0.1 only and
 // prints "listening on 127.0.0.1:PORT" once listening. SIGINT/SIGTERM exit cleanly.
+// REDIS_URL=redis://HOST:PORT makes it a cluster node: @socket.io/redis-adapter with the
+// adapter's defaults (the packages come from tests/node_modules, which the cluster tests use).
 'use strict';
 
 const http = require('http');
@@ -22,6 +24,7 @@ const io = new Server(server, {
   pingInterval: Number(process.env.PING_INTERVAL || 25000),
   pingTimeout: Number(process.env.PING_TIMEOUT || 20000),
 });
+const redisClients = [];
 
 io.on('connection', (socket) => {
   socket.on('login', (data) => {
@@ -56,12 +59,31 @@ chat.on('connection', (socket) => {
   });
 });
 
-server.listen(port, host, () => {
-  const addr = server.address();
-  process.stdout.write(`listening on ${addr.address}:${addr.port}\n`);
+// A cluster node publishes and subscribes on two connections before it listens, so that the
+// first broadcast already crosses.
+async function joinCluster(url) {
+  const { createClient } = require('redis');
+  const { createAdapter } = require('@socket.io/redis-adapter');
+  const pub = createClient({ url });
+  const sub = pub.duplicate();
+  for (const c of [pub, sub]) c.on('error', (err) => console.error(`redis: ${err.message}`));
+  await Promise.all([pub.connect(), sub.connect()]);
+  redisClients.push(pub, sub);
+  io.adapter(createAdapter(pub, sub));
+}
+
+(process.env.REDIS_URL ? joinCluster(process.env.REDIS_URL) : Promise.resolve()).then(() => {
+  server.listen(port, host, () => {
+    const addr = server.address();
+    process.stdout.write(`listening on ${addr.address}:${addr.port}\n`);
+  });
+}, (err) => {
+  console.error(`cannot join the cluster at ${process.env.REDIS_URL}: ${err.message}`);
+  process.exit(1);
 });
 
 function shutdown() {
+  for (const c of redisClients) c.disconnect().catch(() => {});
   io.close();
   server.close(() => process.exit(0));
   setTimeout(() => process.exit(0), 1000).unref();
