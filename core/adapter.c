@@ -9,9 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "client.h"
 #include "nsp.h"
 #include "sio_codec.h"
+#include "socket.h"
 
 struct local {
 	struct pl_adapter base; /* ops and namespace */
@@ -247,13 +249,6 @@ static size_t socket_rooms(struct pl_adapter *a, const struct pl_socket *s, pl_e
 	return s->n_rooms;
 }
 
-static size_t server_side_emit(struct pl_adapter *a, const struct parley_message *m)
-{
-	(void)a;
-	(void)m;
-	return 0; /* a single server has no others to tell */
-}
-
 static void local_free(struct pl_adapter *a)
 {
 	struct local *l = (struct local *)a;
@@ -270,8 +265,14 @@ static void local_free(struct pl_adapter *a)
 }
 
 static const struct pl_adapter_ops local_ops = {
-	add, del, del_all, broadcast, room, fetch_sockets, socket_rooms, server_side_emit, local_free,
-	NULL, /* alone: nothing to publish */
+    .add = add,
+    .del = del,
+    .del_all = del_all,
+    .broadcast = broadcast,
+    .room = room,
+    .fetch_sockets = fetch_sockets,
+    .socket_rooms = socket_rooms,
+    .free = local_free, /* alone: nothing to publish, nobody to ask or tell */
 };
 
 struct pl_adapter *pl_adapter_local_new(struct pl_nsp *nsp)
@@ -282,4 +283,66 @@ struct pl_adapter *pl_adapter_local_new(struct pl_nsp *nsp)
 	l->base.ops = &local_ops;
 	l->base.nsp = nsp;
 	return &l->base;
+}
+
+/* ---- acting on gathered sockets ---- */
+
+void pl_collect_one(struct pl_socket *s, void *ud)
+{
+	struct pl_collected *c = ud;
+	if (c->n == c->cap) {
+		struct pl_socket **g = pl_array_grow(c->v, &c->cap, sizeof *g, 16);
+		if (!g) {
+			c->failed = true;
+			return;
+		}
+		c->v = g;
+	}
+	c->v[c->n++] = pl_socket_ref(s);
+}
+
+int pl_collect(struct pl_adapter *a, const struct parley_target *t, struct pl_collected *out)
+{
+	memset(out, 0, sizeof *out);
+	a->ops->fetch_sockets(a, t, pl_collect_one, out);
+	if (out->failed) {
+		pl_collected_close(out);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void pl_collected_act(struct pl_collected *c, enum pl_tell_kind kind, const char *room, bool close)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		struct pl_socket *s = c->v[i];
+		if (s->state != PL_SOCKET_CONNECTED)
+			continue;
+		if (kind == PL_TELL_DISCONNECT)
+			pl_socket_disconnect(s, close);
+		else if (kind == PL_TELL_JOIN && room)
+			pl_socket_join(s, room);
+		else if (kind == PL_TELL_LEAVE && room)
+			pl_socket_leave(s, room);
+	}
+}
+
+void pl_collected_close(struct pl_collected *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		pl_socket_unref(c->v[i]);
+	free(c->v);
+	memset(c, 0, sizeof *c);
+}
+
+int pl_rooms_add(const struct pl_nsp *nsp, json_t *set)
+{
+	int rc = 0;
+	for (size_t i = 0; i < nsp->n; i++) {
+		struct pl_socket *s = nsp->list[i];
+		rc |= json_object_set_new(set, s->id, json_true());
+		for (size_t j = 0; j < s->n_rooms; j++)
+			rc |= json_object_set_new(set, s->rooms[j].room->name, json_true());
+	}
+	return rc ? -ENOMEM : 0;
 }

@@ -23,6 +23,8 @@
 #include "log.h"
 #include "map.h"
 #include "nsp.h"
+#include "parley/version.h"
+#include "requests.h"
 #include "server.h"
 #include "sio.h"
 #include "socket.h"
@@ -511,6 +513,53 @@ static int token_verify(const char *token, size_t len, const void *key, size_t k
 	return pl_token_verify(token, len, key, key_len, now_s, skew_s, claims);
 }
 
+/* ---- the cluster ---- */
+
+static parley_request *cluster_fetch(parley_owner *o, parley_nsp *nsp,
+				     const struct parley_target *t, uint64_t timeout_ms,
+				     parley_answers_fn fn, void *ud)
+{
+	return pl_request_start(o, NSP(nsp), PL_ASK_FETCH, t, NULL, timeout_ms, fn, ud);
+}
+
+static parley_request *cluster_rooms(parley_owner *o, parley_nsp *nsp, uint64_t timeout_ms,
+				     parley_answers_fn fn, void *ud)
+{
+	return pl_request_start(o, NSP(nsp), PL_ASK_ROOMS, NULL, NULL, timeout_ms, fn, ud);
+}
+
+static parley_request *cluster_servers(parley_owner *o, parley_nsp *nsp, uint64_t timeout_ms,
+				       parley_answers_fn fn, void *ud)
+{
+	return pl_request_start(o, NSP(nsp), PL_ASK_SERVERS, NULL, NULL, timeout_ms, fn, ud);
+}
+
+static parley_request *cluster_emit(parley_owner *o, parley_nsp *nsp,
+				    const struct parley_message *m, uint64_t timeout_ms,
+				    parley_answers_fn fn, void *ud)
+{
+	if (!fn) {
+		pl_request_tell(NSP(nsp), PL_TELL_EMIT, NULL, NULL, false, m);
+		return NULL;
+	}
+	return pl_request_start(o, NSP(nsp), PL_ASK_EMIT, NULL, m, timeout_ms, fn, ud);
+}
+
+static int cluster_join(parley_nsp *nsp, const struct parley_target *t, const char *room)
+{
+	return pl_request_tell(NSP(nsp), PL_TELL_JOIN, t, room, false, NULL);
+}
+
+static int cluster_leave(parley_nsp *nsp, const struct parley_target *t, const char *room)
+{
+	return pl_request_tell(NSP(nsp), PL_TELL_LEAVE, t, room, false, NULL);
+}
+
+static int cluster_disconnect(parley_nsp *nsp, const struct parley_target *t, bool close)
+{
+	return pl_request_tell(NSP(nsp), PL_TELL_DISCONNECT, t, NULL, close, NULL);
+}
+
 static const struct parley_api table = {
 	.size = sizeof table,
 	.version = PARLEY_API_VERSION,
@@ -571,6 +620,14 @@ static const struct parley_api table = {
 	.socket_recovered = socket_recovered,
 	.token_verify = token_verify,
 	.token_sign = pl_token_sign,
+	.cluster_fetch = cluster_fetch,
+	.cluster_rooms = cluster_rooms,
+	.cluster_servers = cluster_servers,
+	.cluster_emit = cluster_emit,
+	.request_cancel = pl_request_cancel,
+	.cluster_join = cluster_join,
+	.cluster_leave = cluster_leave,
+	.cluster_disconnect = cluster_disconnect,
 };
 
 const struct parley_api *pl_api(void)
@@ -595,6 +652,7 @@ void pl_owner_free(parley_owner *o)
 	if (!o)
 		return;
 	pl_bot_free_owner(o); /* while the hooks that hear them leave are still there */
+	pl_requests_drop_owner(o);
 	if (srv && srv->sio) {
 		pl_hooks_remove_owner(srv->sio->hooks, o);
 		struct pl_nsp *nsp;

@@ -55,7 +55,8 @@ static bool valid_hook(enum parley_hook hook)
 
 static bool has_names(enum parley_hook hook)
 {
-	return hook == PARLEY_HOOK_EVENT || hook == PARLEY_HOOK_APP;
+	return hook == PARLEY_HOOK_EVENT || hook == PARLEY_HOOK_APP ||
+	       hook == PARLEY_HOOK_SERVER_EMIT;
 }
 
 static bool before(const struct entry *a, int priority, uint64_t seq)

@@ -2,9 +2,9 @@
  * The hook pipeline: every extension point of the server (connect, events, joins, emits,
  * disconnects, ticks, application hooks) runs its handlers here, in priority order, then
  * registration order, until one returns a verdict other than PARLEY_PASS. Handlers are
- * registered per hook kind, optionally limited to a namespace and (EVENT and APP) to an event
- * name; each belongs to an owner that can remove all of its handlers at once. Registering and
- * removing from inside a running handler is safe: a run sees the handlers as they were when it
+ * registered per hook kind, optionally limited to a namespace and (EVENT, APP and SERVER_EMIT) to
+ * an event name; each belongs to an owner that can remove all of its handlers at once. Registering
+ * and removing from inside a running handler is safe: a run sees the handlers as they were when it
  * started, minus those removed since.
  */
 #ifndef PL_HOOKS_H

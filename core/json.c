@@ -357,3 +357,17 @@ char *pl_json_text(const json_t *v)
 	}
 	return b.data;
 }
+
+json_t *pl_json_keys(const json_t *obj)
+{
+	json_t *keys = json_array();
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)obj, k,
+			    v) if (keys && json_array_append_new(keys, json_string(k)))
+	{
+		json_decref(keys);
+		return NULL;
+	}
+	return keys;
+}

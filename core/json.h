@@ -35,4 +35,7 @@ size_t pl_json_format_int(long long v, char *out);
  */
 size_t pl_json_format_number(double d, char *out);
 
+/* The keys of object obj as a new array of strings, in order; NULL without memory. */
+json_t *pl_json_keys(const json_t *obj);
+
 #endif

@@ -4,7 +4,8 @@
  *   parley.on(hook, fn [, priority])  hook: "connect" (before the socket joins its namespace;
  *       may refuse), "connected" (after), "login", "chat", "private", "stored" (application
  *       hooks of the chat app), "join", "leave" (rooms), "event" (every client event),
- *       "disconnect", "tick" (1 s).
+ *       "disconnect", "tick" (1 s), "server" (a server-side emit from another server of the
+ *       cluster: ev.name, ev.args, ev:ack(answer) when the sender awaits answers).
  *       Lower priorities run first (default 100). fn(ev) returns nothing or "pass", "accept",
  *       "drop", "reject", reason or "disconnect", reason.
  *   ev fields (read lazily): hook, id (the socket id), ns (its namespace), from {id, name,
@@ -26,6 +27,13 @@
  *   parley.object()  an empty table that becomes {} in JSON (an empty table is [])
  *   parley.bot{name=, rooms={...}}  a bot: bot.id, bot.name, bot:on(event, fn) (fn gets the
  *       event's arguments), bot:say(room or nil, text), bot:private(userid, text), bot:free()
+ *   parley.cluster.sockets(target, fn [, timeout]), .rooms(fn [, timeout]),
+ *       .servers(fn [, timeout]), .ask(event, {args}, fn [, timeout])  requests every server of
+ *       the cluster answers (this one included; alone, a cluster of one); fn(result, err) later,
+ *       err nil or "timeout" (result holds what came); timeout in seconds, default 5.
+ *       target: nil (the namespace), a room or socket id, a list, or {rooms=, except=}.
+ *   parley.cluster.emit(event, {args}), .join(target, room), .leave(target, room),
+ *       .kick(target [, close])  carried out by every server; "server" hooks hear the emits.
  *   on_save() / on_restore(state)  globals that hand a JSON-able value across a reload.
  * The functions act in the namespace "/"; handlers hear every namespace.
  */
@@ -63,6 +71,7 @@ enum kind {
 	K_EVENT,
 	K_DISCONNECT,
 	K_TICK,
+	K_SERVER,
 	K_COUNT
 };
 
@@ -82,6 +91,7 @@ static const struct {
     [K_EVENT] = {"event", PARLEY_HOOK_EVENT, NULL},
     [K_DISCONNECT] = {"disconnect", PARLEY_HOOK_DISCONNECT, NULL},
     [K_TICK] = {"tick", PARLEY_HOOK_TICK, NULL},
+    [K_SERVER] = {"server", PARLEY_HOOK_SERVER_EMIT, NULL},
 };
 
 struct reg {
@@ -108,6 +118,16 @@ struct lbot {
 	struct lbot *next, **pprev;
 };
 
+enum ask { ASK_NONE, ASK_SOCKETS, ASK_ROOMS, ASK_SERVERS, ASK_EMIT };
+
+struct lreq {
+	struct pl_script *sc;
+	int ref;	   /* the callback in the registry */
+	parley_request *r; /* the host's request */
+	enum ask kind;
+	struct lreq *next, **pprev;
+};
+
 struct pl_script {
 	const struct parley_api *api;
 	parley_owner *owner;
@@ -126,6 +146,8 @@ struct pl_script {
 	struct ltimer *timers;
 	long long next_timer_id;
 	struct lbot *bots;
+	struct lreq *requests; /* cluster requests awaiting answers */
+	unsigned n_requests;
 };
 
 struct evud {
@@ -305,7 +327,9 @@ static json_t *payload_of(lua_State *L, int idx);
 static struct parley_evt_message *message_of(struct evud *e)
 {
 	enum parley_hook h = kinds[e->kind].hook;
-	return h == PARLEY_HOOK_APP || h == PARLEY_HOOK_EVENT ? e->evt : NULL;
+	return h == PARLEY_HOOK_APP || h == PARLEY_HOOK_EVENT || h == PARLEY_HOOK_SERVER_EMIT
+		   ? e->evt
+		   : NULL;
 }
 
 static parley_socket *socket_of(struct evud *e)
@@ -415,6 +439,12 @@ static int ev_ack(lua_State *L)
 	lua_insert(L, 2);
 	json_t *p = payload_of(L, 2);
 	json_array_remove(p, 0);
+	if (e->kind == K_SERVER) { /* the answer to the emitting server: its first argument */
+		json_decref(m->reject);
+		m->reject = p;
+		lua_pushboolean(L, 1);
+		return 1;
+	}
 	struct parley_message msg = {.payload = p};
 	attach(e, p, &msg);
 	int rc = e->sc->api->ack(m->socket, m->ack_id, p, msg.attachments, msg.n_attachments);
@@ -1183,6 +1213,318 @@ static int l_bot(lua_State *L)
 	return 1;
 }
 
+/* ---- the cluster ---- */
+
+#define MAX_TARGET_ROOMS 32	/* rooms (and except rooms) of a target */
+#define MAX_REQUESTS	 1000	/* a script's cluster requests awaiting answers */
+
+struct ltarget {
+	struct parley_target t;
+	const char *rooms[MAX_TARGET_ROOMS];
+	const char *except[MAX_TARGET_ROOMS];
+};
+
+/* Fills n names from the string or array at idx (borrowed from the stack); raises when many. */
+static size_t names_arg(lua_State *L, int idx, const char **names)
+{
+	if (lua_isnoneornil(L, idx))
+		return 0;
+	if (lua_type(L, idx) == LUA_TSTRING) {
+		names[0] = lua_tostring(L, idx);
+		return 1;
+	}
+	luaL_checktype(L, idx, LUA_TTABLE);
+	size_t n = (size_t)lua_rawlen(L, idx);
+	if (n > MAX_TARGET_ROOMS)
+		luaL_error(L, "more than %d rooms", MAX_TARGET_ROOMS);
+	for (size_t i = 0; i < n; i++) {
+		if (lua_rawgeti(L, idx, (lua_Integer)i + 1) != LUA_TSTRING)
+			luaL_error(L, "a room name must be a string");
+		names[i] = lua_tostring(L, -1);
+		lua_pop(L, 1); /* still held by the table */
+	}
+	return n;
+}
+
+/*
+ * A target: nil (the namespace), a room or socket id, a list of them, or {rooms = room(s),
+ * except = room(s)}. The names stay borrowed from the stack.
+ */
+static const struct parley_target *target_arg(lua_State *L, int idx, struct ltarget *lt)
+{
+	memset(lt, 0, sizeof *lt);
+	lt->t.size = sizeof lt->t;
+	lt->t.rooms = lt->rooms;
+	lt->t.except_rooms = lt->except;
+	if (!lua_istable(L, idx) || lua_rawlen(L, idx) > 0) {
+		lt->t.n_rooms = names_arg(L, idx, lt->rooms);
+		return &lt->t;
+	}
+	lua_getfield(L, idx, "rooms");
+	lt->t.n_rooms = names_arg(L, lua_gettop(L), lt->rooms);
+	lua_getfield(L, idx, "except");
+	lt->t.n_except = names_arg(L, lua_gettop(L), lt->except);
+	return &lt->t; /* both left on the stack, which holds their names */
+}
+
+static void lreq_free(struct lreq *q)
+{
+	if (q->pprev) {
+		*q->pprev = q->next;
+		if (q->next)
+			q->next->pprev = q->pprev;
+		q->sc->n_requests--;
+	}
+	luaL_unref(q->sc->L, LUA_REGISTRYINDEX, q->ref);
+	free(q);
+}
+
+struct acall {
+	struct lreq *q;
+	json_t *answers;
+	int err;
+};
+
+static int answer_call(lua_State *L)
+{
+	struct acall *c = lua_touserdata(L, 1);
+	struct pl_script *sc = c->q->sc;
+	lua_rawgeti(L, LUA_REGISTRYINDEX, c->q->ref);
+	if (c->q->kind == ASK_SERVERS)
+		lua_pushinteger(L, (lua_Integer)json_integer_value(json_array_get(c->answers, 0)));
+	else
+		pl_lua_push_json(L, c->answers, sc->lim.max_string);
+	if (c->err == 0)
+		lua_pushnil(L);
+	else if (c->err == -ETIMEDOUT)
+		lua_pushliteral(L, "timeout");
+	else if (c->err == -ENOTCONN)
+		lua_pushliteral(L, "cluster unreachable");
+	else
+		lua_pushstring(L, sc->api->strerror(c->err));
+	lua_call(L, 2, 0);
+	return 0;
+}
+
+static void answered(json_t *answers, int err, void *ud)
+{
+	struct lreq *q = ud;
+	struct acall c = {q, answers, err};
+	protected_call(q->sc, answer_call, &c);
+	lreq_free(q);
+}
+
+/* Seconds at idx (default 5) as milliseconds. */
+static uint64_t timeout_arg(lua_State *L, int idx)
+{
+	double sec = luaL_optnumber(L, idx, 5);
+	if (!(sec > 0) || sec > 3600)
+		luaL_error(L, "bad timeout");
+	uint64_t ms = (uint64_t)(sec * 1000.0);
+	return ms ? ms : 1;
+}
+
+/*
+ * A request with the callback at fn_idx, not started yet; raises on a bad argument, NULL (nil
+ * and a reason pushed) when the script has too many.
+ */
+static struct lreq *lreq_new(lua_State *L, enum ask kind, int fn_idx)
+{
+	struct pl_script *sc = script_of(L);
+	luaL_checktype(L, fn_idx, LUA_TFUNCTION);
+	if (sc->n_requests >= MAX_REQUESTS) {
+		lua_pushnil(L);
+		lua_pushstring(L, "too many cluster requests awaiting answers");
+		return NULL;
+	}
+	lua_pushvalue(L, fn_idx);
+	int ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	struct lreq *q = calloc(1, sizeof *q);
+	if (!q) {
+		luaL_unref(L, LUA_REGISTRYINDEX, ref);
+		luaL_error(L, "out of memory");
+	}
+	q->sc = sc;
+	q->kind = kind;
+	q->ref = ref;
+	return q;
+}
+
+/* Starts q (t for ASK_SOCKETS, m for ASK_EMIT); never raises. NULL, or why it did not start. */
+static const char *lreq_start(struct lreq *q, const struct parley_target *t,
+			      const struct parley_message *m, uint64_t ms)
+{
+	struct pl_script *sc = q->sc;
+	const struct parley_api *api = sc->api;
+	parley_nsp *nsp = main_nsp(sc);
+	switch (nsp ? q->kind : ASK_NONE) {
+	case ASK_SOCKETS: q->r = api->cluster_fetch(sc->owner, nsp, t, ms, answered, q); break;
+	case ASK_ROOMS: q->r = api->cluster_rooms(sc->owner, nsp, ms, answered, q); break;
+	case ASK_SERVERS: q->r = api->cluster_servers(sc->owner, nsp, ms, answered, q); break;
+	case ASK_EMIT: q->r = api->cluster_emit(sc->owner, nsp, m, ms, answered, q); break;
+	case ASK_NONE: break;
+	}
+	if (!q->r) {
+		lreq_free(q);
+		return nsp ? "cannot ask the cluster" : "no namespace";
+	}
+	q->next = sc->requests;
+	if (sc->requests)
+		sc->requests->pprev = &q->next;
+	q->pprev = &sc->requests;
+	sc->requests = q;
+	sc->n_requests++;
+	return NULL;
+}
+
+/* Pushes true, or nil and why. */
+static int requested(lua_State *L, const char *why)
+{
+	if (!why) {
+		lua_pushboolean(L, 1);
+		return 1;
+	}
+	lua_pushnil(L);
+	lua_pushstring(L, why);
+	return 2;
+}
+
+/* A request of kind without a payload, with the callback at fn_idx and the timeout after it. */
+static int simple_request(lua_State *L, enum ask kind, const struct parley_target *t, int fn_idx)
+{
+	uint64_t ms = timeout_arg(L, fn_idx + 1);
+	struct lreq *q = lreq_new(L, kind, fn_idx);
+	return q ? requested(L, lreq_start(q, t, NULL, ms)) : 2;
+}
+
+static int c_sockets(lua_State *L)
+{
+	lua_settop(L, 3); /* target_arg pushes above the arguments */
+	struct ltarget lt;
+	const struct parley_target *t = target_arg(L, 1, &lt);
+	return simple_request(L, ASK_SOCKETS, t, 2);
+}
+
+static int c_rooms(lua_State *L)
+{
+	return simple_request(L, ASK_ROOMS, NULL, 1);
+}
+
+static int c_servers(lua_State *L)
+{
+	return simple_request(L, ASK_SERVERS, NULL, 1);
+}
+
+/*
+ * [event, the elements of the table at idx + 1...] as a new reference; raises when it cannot,
+ * after freeing q (the request it is for, or NULL).
+ */
+static json_t *event_of(lua_State *L, int idx, struct lreq *q)
+{
+	const char *event = lua_tostring(L, idx);
+	const char *bad = !event ? "an event name"
+			  : !lua_isnoneornil(L, idx + 1) && !lua_istable(L, idx + 1) ? "a table"
+										     : NULL;
+	json_t *p = bad ? NULL : json_array();
+	if (!p || json_array_append_new(p, json_string(event))) {
+		json_decref(p);
+		if (q)
+			lreq_free(q);
+		if (bad)
+			luaL_error(L, "%s expected", bad);
+		luaL_error(L, "out of memory");
+	}
+	size_t n = lua_istable(L, idx + 1) ? (size_t)lua_rawlen(L, idx + 1) : 0;
+	for (size_t i = 1; i <= n; i++) {
+		lua_rawgeti(L, idx + 1, (lua_Integer)i);
+		const char *err;
+		json_t *v = pl_lua_to_json(L, -1, &err);
+		lua_pop(L, 1);
+		if (!v || json_array_append_new(p, v)) {
+			json_decref(p);
+			if (q)
+				lreq_free(q);
+			luaL_error(L, "argument %d: %s", (int)i, v ? "out of memory" : err);
+		}
+	}
+	return p;
+}
+
+static int c_ask(lua_State *L)
+{
+	uint64_t ms = timeout_arg(L, 4);
+	struct lreq *q = lreq_new(L, ASK_EMIT, 3);
+	if (!q)
+		return 2;
+	json_t *p = event_of(L, 1, q);
+	struct parley_message m = {.payload = p};
+	const char *why = lreq_start(q, NULL, &m, ms);
+	json_decref(p);
+	return requested(L, why);
+}
+
+/* Pushes true, or nil and the reason of rc. */
+static int done(lua_State *L, int rc)
+{
+	if (rc == 0) {
+		lua_pushboolean(L, 1);
+		return 1;
+	}
+	lua_pushnil(L);
+	lua_pushstring(L, script_of(L)->api->strerror(rc));
+	return 2;
+}
+
+static int c_emit(lua_State *L)
+{
+	struct pl_script *sc = script_of(L);
+	parley_nsp *nsp = main_nsp(sc);
+	json_t *p = event_of(L, 1, NULL);
+	struct parley_message m = {.payload = p};
+	if (nsp)
+		sc->api->cluster_emit(sc->owner, nsp, &m, 0, NULL, NULL);
+	json_decref(p);
+	return done(L, nsp ? 0 : -ENOENT);
+}
+
+static int join_or_leave(lua_State *L, bool join)
+{
+	lua_settop(L, 2); /* target_arg pushes above the arguments */
+	struct pl_script *sc = script_of(L);
+	parley_nsp *nsp = main_nsp(sc);
+	struct ltarget lt;
+	const struct parley_target *t = target_arg(L, 1, &lt);
+	const char *room = luaL_checkstring(L, 2);
+	if (!nsp)
+		return done(L, -ENOENT);
+	return done(L, join ? sc->api->cluster_join(nsp, t, room)
+			    : sc->api->cluster_leave(nsp, t, room));
+}
+
+static int c_join(lua_State *L)
+{
+	return join_or_leave(L, true);
+}
+
+static int c_leave(lua_State *L)
+{
+	return join_or_leave(L, false);
+}
+
+static int c_kick(lua_State *L)
+{
+	lua_settop(L, 2); /* target_arg pushes above the arguments */
+	struct pl_script *sc = script_of(L);
+	parley_nsp *nsp = main_nsp(sc);
+	struct ltarget lt;
+	const struct parley_target *t = target_arg(L, 1, &lt);
+	bool close = lua_toboolean(L, 2);
+	if (!nsp)
+		return done(L, -ENOENT);
+	sc->api->log(sc->owner, PARLEY_LOG_INFO, "script %s kicks across the cluster", sc->name);
+	return done(L, sc->api->cluster_disconnect(nsp, t, close));
+}
+
 /* ---- the sandbox ---- */
 
 static int l_collectgarbage(lua_State *L)
@@ -1279,6 +1621,13 @@ static int setup(lua_State *L)
 	    {"time", l_time},	{"object", l_object},	{"bot", l_bot},		{NULL, NULL},
 	};
 	luaL_newlib(L, parley);
+	static const luaL_Reg cluster[] = {
+	    {"sockets", c_sockets}, {"rooms", c_rooms}, {"servers", c_servers},
+	    {"ask", c_ask},	    {"emit", c_emit},	{"join", c_join},
+	    {"leave", c_leave},	    {"kick", c_kick},	{NULL, NULL},
+	};
+	luaL_newlib(L, cluster);
+	lua_setfield(L, -2, "cluster");
 	lua_setglobal(L, "parley");
 
 	luaL_newmetatable(L, EVENT_MT);
@@ -1378,6 +1727,12 @@ void pl_script_free(struct pl_script *sc)
 			sc->api->timer_stop(t->t);
 		sc->timers = t->next;
 		free(t);
+	}
+	while (sc->requests) {
+		struct lreq *q = sc->requests;
+		sc->api->request_cancel(q->r);
+		sc->requests = q->next;
+		free(q);
 	}
 	if (sc->L)
 		lua_close(sc->L);

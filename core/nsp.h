@@ -111,6 +111,7 @@ struct pl_socket {
 	size_t n_rooms, cap_rooms;	  /* rooms used and allocated */
 	uint64_t mark;			  /* broadcast dedup stamp */
 	json_t *auth;			  /* the CONNECT auth payload (an object), NULL when none */
+	long long issued_ms;		  /* when it connected, Unix time in ms */
 	json_t *userid;			  /* identity: user id (a JSON scalar) or NULL */
 	json_t *name;			  /* identity: display name (a JSON scalar) or NULL */
 	struct pl_user *user;		  /* its entry in nsp->users, NULL without userid */

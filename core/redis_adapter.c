@@ -9,13 +9,17 @@
 #include "redis_adapter.h"
 
 #include <errno.h>
+#include <hiredis/hiredis.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
 #include "ack.h"
 #include "client.h"
+#include "hooks.h"
+#include "json.h"
 #include "log.h"
 #include "msgpack_codec.h"
 #include "nsp.h"
@@ -41,13 +45,17 @@ enum {
 
 struct cadapter;
 
+struct ask;
+
 struct pl_cluster {
-	struct pl_server *srv;	   /* owning server */
-	struct pl_redis *redis;	   /* the link to Redis */
-	char *prefix;		   /* channel prefix */
-	char uid[7];		   /* this node on the channels */
-	struct cadapter *adapters; /* every namespace's adapter */
-	bool stopped;		   /* shutting down */
+	struct pl_server *srv;		 /* owning server */
+	struct pl_redis *redis;		 /* the link to Redis */
+	char *prefix;			 /* channel prefix */
+	char uid[7];			 /* this node on the channels */
+	struct cadapter *adapters;	 /* every namespace's adapter */
+	struct ask *asks;		 /* requests of this node awaiting answers */
+	unsigned long long next_request; /* numbers the requests' ids */
+	bool stopped;			 /* shutting down */
 };
 
 struct cadapter {
@@ -188,45 +196,17 @@ static int sel_init(struct cadapter *a, struct sel *s, const json_t *rooms, cons
 	return 0;
 }
 
-struct collected {
-	struct pl_socket **v; /* referenced sockets */
-	size_t n, cap;	      /* used and allocated */
-	bool failed;	      /* out of memory */
-};
-
-static void collect_one(struct pl_socket *s, void *ud)
-{
-	struct collected *c = ud;
-	if (c->n == c->cap) {
-		struct pl_socket **g = pl_array_grow(c->v, &c->cap, sizeof *g, 16);
-		if (!g) {
-			c->failed = true;
-			return;
-		}
-		c->v = g;
-	}
-	c->v[c->n++] = pl_socket_ref(s);
-}
-
 /* The local sockets that opts {rooms, except} select, referenced (collected first: acting on
  * one may change the rooms being walked). Release with collected_close. */
-static int collect(struct cadapter *a, const json_t *opts, struct collected *out)
+static int collect(struct cadapter *a, const json_t *opts, struct pl_collected *out)
 {
 	memset(out, 0, sizeof *out);
 	struct sel s;
 	if (sel_init(a, &s, json_object_get(opts, "rooms"), json_object_get(opts, "except")))
 		return -ENOMEM;
-	if (!s.nobody)
-		a->local->ops->fetch_sockets(a->local, &s.t, collect_one, out);
+	int rc = s.nobody ? 0 : pl_collect(a->local, &s.t, out);
 	sel_close(&s);
-	return out->failed ? -ENOMEM : 0;
-}
-
-static void collected_close(struct collected *c)
-{
-	for (size_t i = 0; i < c->n; i++)
-		pl_socket_unref(c->v[i]);
-	free(c->v);
+	return rc;
 }
 
 /* ---- the adapter: local operations, plus publishing ---- */
@@ -287,6 +267,21 @@ static json_t *string_list(const char *const *v, size_t n)
 	return a;
 }
 
+/* {rooms, except} of lib/index.ts's opts for a target; a new reference. */
+static json_t *opts_of(const struct parley_target *t)
+{
+	json_t *rooms = t ? string_list(t->rooms, t->n_rooms) : json_array();
+	json_t *except = t ? string_list(t->except_rooms, t->n_except) : json_array();
+	if (t && t->except && except)
+		json_array_append_new(except, json_string(((struct pl_socket *)t->except)->id));
+	if (!rooms || !except) {
+		json_decref(rooms);
+		json_decref(except);
+		return NULL;
+	}
+	return json_pack("{soso}", "rooms", rooms, "except", except);
+}
+
 /* Publishes a broadcast as RedisAdapter.broadcast does: one message whatever the recipients. */
 static void c_publish(struct pl_adapter *base, const struct parley_target *t,
 		      const struct parley_message *m)
@@ -298,19 +293,14 @@ static void c_publish(struct pl_adapter *base, const struct parley_target *t,
 			pl_redis_lost(cl->redis);
 		return;
 	}
-	json_t *rooms = t ? string_list(t->rooms, t->n_rooms) : json_array();
-	json_t *except = t ? string_list(t->except_rooms, t->n_except) : json_array();
-	if (t && t->except && except)
-		json_array_append_new(except, json_string(((struct pl_socket *)t->except)->id));
+	json_t *opts = opts_of(t);
+	if (opts)
+		json_object_set_new(opts, "flags", json_object());
 	/* packet {type: EVENT, data, nsp}: Node sends EVENT with binary data too, each node's
 	 * encoder makes it a BINARY_EVENT */
-	json_t *msg = rooms && except
-			      ? json_pack("[s{sisOss}{sOsOs{}}]", cl->uid, "type", PL_SIO_EVENT,
-					  "data", m->payload, "nsp", base->nsp->name, "rooms", rooms,
-					  "except", except, "flags")
-			      : NULL;
-	json_decref(rooms);
-	json_decref(except);
+	json_t *msg = opts ? json_pack("[s{sisOss}o]", cl->uid, "type", PL_SIO_EVENT, "data",
+				       m->payload, "nsp", base->nsp->name, opts)
+			   : NULL;
 	struct pl_sbuf out = {0};
 	if (!msg || pl_msgpack_encode(&out, msg, (struct pl_frame *const *)m->attachments,
 				      m->n_attachments)) {
@@ -333,22 +323,240 @@ static void c_publish(struct pl_adapter *base, const struct parley_target *t,
 	json_decref(msg);
 }
 
-static size_t c_server_side_emit(struct pl_adapter *base, const struct parley_message *m)
+/* ---- asking the other nodes, as RedisAdapter's requests do ---- */
+
+/*
+ * A request of this node: the number of nodes comes first (PUBSUB NUMSUB of the request
+ * channel, as serverCount() does), then the request is published and the answers counted on
+ * the response channel until every other node answered or the timeout.
+ */
+struct ask {
+	struct cadapter *a;    /* the namespace's adapter */
+	struct ask *next;      /* the cluster's other asks */
+	enum pl_ask_kind kind; /* what is asked */
+	json_t *req;	       /* the request, published once the count is known */
+	char rid[32];	       /* its requestId */
+	unsigned timeout_ms;   /* how long to wait for the answers */
+	unsigned want, got;    /* answers awaited, and come */
+	json_t *answers;       /* their items */
+	pl_answers_fn fn;      /* told once; NULL once told or cancelled */
+	void *ud;
+	uv_timer_t timer; /* the timeout */
+	bool counting;	  /* NUMSUB not answered yet (it owns the ask until then) */
+	bool timing;	  /* the timer is open (it owns the ask until closed) */
+};
+
+static void ask_maybe_free(struct ask *q)
+{
+	if (q->counting || q->timing || q->fn)
+		return;
+	json_decref(q->req);
+	json_decref(q->answers);
+	free(q);
+}
+
+static void ask_timer_closed(uv_handle_t *h)
+{
+	struct ask *q = h->data;
+	q->timing = false;
+	ask_maybe_free(q);
+}
+
+/* Ends q: off the list, fn told (unless cancelled), the timer closed. */
+static void ask_end(struct ask *q, int err, bool tell)
+{
+	struct pl_cluster *cl = q->a->cl;
+	for (struct ask **p = &cl->asks; *p; p = &(*p)->next)
+		if (*p == q) {
+			*p = q->next;
+			break;
+		}
+	pl_answers_fn fn = q->fn;
+	q->fn = NULL;
+	if (fn && tell)
+		fn(q->answers, err, q->ud);
+	if (q->timing && !uv_is_closing((uv_handle_t *)&q->timer))
+		uv_close((uv_handle_t *)&q->timer, ask_timer_closed);
+	ask_maybe_free(q);
+}
+
+static void ask_timed_out(uv_timer_t *t)
+{
+	struct ask *q = t->data;
+	pl_debug("cluster: %u of %u nodes answered request %s in time", q->got, q->want, q->rid);
+	ask_end(q, -ETIMEDOUT, true);
+}
+
+static void ask_counted(void *ud, void *reply)
+{
+	struct ask *q = ud;
+	q->counting = false;
+	if (!q->fn) { /* cancelled or ended meanwhile */
+		ask_maybe_free(q);
+		return;
+	}
+	redisReply *r = reply;
+	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+	    r->element[1]->type != REDIS_REPLY_INTEGER) {
+		ask_end(q, -ENOTCONN, true);
+		return;
+	}
+	long long nodes = r->element[1]->integer;
+	if (q->kind == PL_ASK_SERVERS) {
+		json_array_append_new(q->answers, json_integer(nodes > 0 ? nodes : 1));
+		ask_end(q, 0, true);
+		return;
+	}
+	if (nodes <= 1) {
+		ask_end(q, 0, true);
+		return;
+	}
+	q->want = (unsigned)(nodes - 1);
+	publish_json(q->a->cl, q->a->req, q->req);
+	uv_timer_start(&q->timer, ask_timed_out, q->timeout_ms, 0);
+}
+
+/* The request object of lib/index.ts for kind, with requestId rid. */
+static json_t *request_of(struct cadapter *a, enum pl_ask_kind kind, const struct parley_target *t,
+			  const struct parley_message *m, const char *rid);
+
+static int c_ask(struct pl_adapter *base, enum pl_ask_kind kind, const struct parley_target *t,
+		 const struct parley_message *m, unsigned timeout_ms, pl_answers_fn fn, void *ud,
+		 void **handle)
 {
 	struct cadapter *a = (struct cadapter *)base;
-	if (!cluster_up(a->cl) || m->n_attachments)
-		return 0;
-	json_t *req = json_pack("{sssisO}", "uid", a->cl->uid, "type", REQ_SERVER_SIDE_EMIT, "data",
-				m->payload);
+	struct pl_cluster *cl = a->cl;
+	if (!cluster_up(cl))
+		return -ENOTCONN;
+	if (m && m->n_attachments)
+		return -ENOTSUP;
+	struct ask *q = calloc(1, sizeof *q);
+	if (!q)
+		return -ENOMEM;
+	q->a = a;
+	q->kind = kind;
+	q->timeout_ms = timeout_ms;
+	q->fn = fn;
+	q->ud = ud;
+	snprintf(q->rid, sizeof q->rid, "%s-%llu", cl->uid, ++cl->next_request);
+	q->answers = json_array();
+	q->req = kind == PL_ASK_SERVERS ? json_object() : request_of(a, kind, t, m, q->rid);
+	const char *argv[] = {"PUBSUB", "NUMSUB", a->req};
+	size_t lens[] = {6, 6, strlen(a->req)};
+	if (!q->answers || !q->req ||
+	    pl_redis_command(cl->redis, ask_counted, q, 3, argv, lens) != 0) {
+		json_decref(q->answers);
+		json_decref(q->req);
+		free(q);
+		return cluster_up(cl) ? -ENOMEM : -ENOTCONN;
+	}
+	q->counting = true;
+	uv_timer_init(cl->srv->loop, &q->timer);
+	q->timer.data = q;
+	q->timing = true;
+	q->next = cl->asks;
+	cl->asks = q;
+	*handle = q;
+	return 0;
+}
+
+static void c_ask_cancel(struct pl_adapter *base, void *handle)
+{
+	(void)base;
+	ask_end(handle, 0, false);
+}
+
+/* An answer to one of this node's requests. */
+static void on_response(struct pl_cluster *cl, const char *p, size_t n)
+{
+	unsigned n_att = 0; /* none kept: an answer carries no attachments */
+	json_t *resp = n && p[0] == '{' ? json_loadb(p, n, JSON_DECODE_INT_AS_REAL, NULL)
+					: pl_msgpack_decode(p, n, NULL, &n_att, 0);
+	const char *rid = json_string_value(json_object_get(resp, "requestId"));
+	struct ask *q = cl->asks;
+	while (rid && q && strcmp(q->rid, rid) != 0)
+		q = q->next;
+	if (!q || q->counting) {
+		json_decref(resp);
+		return; /* another node's, or one that ended */
+	}
+	const char *field = q->kind == PL_ASK_FETCH   ? "sockets"
+			    : q->kind == PL_ASK_ROOMS ? "rooms"
+						      : NULL;
+	json_t *v = field ? json_object_get(resp, field) : json_object_get(resp, "data");
+	if (field && json_is_array(v))
+		json_array_extend(q->answers, v);
+	else if (!field)
+		json_array_append(q->answers, v ? v : json_null());
+	json_decref(resp);
+	if (++q->got >= q->want)
+		ask_end(q, 0, true);
+}
+
+/* Every ask still waiting is told the node stops. */
+static void asks_stop(struct pl_cluster *cl)
+{
+	while (cl->asks)
+		ask_end(cl->asks, -ESHUTDOWN, true);
+}
+
+static json_t *request_of(struct cadapter *a, enum pl_ask_kind kind, const struct parley_target *t,
+			  const struct parley_message *m, const char *rid)
+{
+	const char *uid = a->cl->uid;
+	switch (kind) {
+	case PL_ASK_FETCH:
+		return json_pack("{sssssiso*}", "uid", uid, "requestId", rid, "type",
+				 REQ_REMOTE_FETCH, "opts", opts_of(t));
+	case PL_ASK_ROOMS:
+		return json_pack("{sssssi}", "uid", uid, "requestId", rid, "type", REQ_ALL_ROOMS);
+	case PL_ASK_EMIT:
+		return json_pack("{sssssisO}", "uid", uid, "requestId", rid, "type",
+				 REQ_SERVER_SIDE_EMIT, "data", m->payload);
+	default: return NULL;
+	}
+}
+
+static void c_tell(struct pl_adapter *base, enum pl_tell_kind kind, const struct parley_target *t,
+		   const char *room, bool close, const struct parley_message *m)
+{
+	struct cadapter *a = (struct cadapter *)base;
+	if (!cluster_up(a->cl))
+		return;
+	const char *uid = a->cl->uid;
+	json_t *req = NULL;
+	switch (kind) {
+	case PL_TELL_JOIN:
+	case PL_TELL_LEAVE:
+		req = json_pack("{sssiso*s[s]}", "uid", uid, "type",
+				kind == PL_TELL_JOIN ? REQ_REMOTE_JOIN : REQ_REMOTE_LEAVE, "opts",
+				opts_of(t), "rooms", room);
+		break;
+	case PL_TELL_DISCONNECT:
+		req = json_pack("{sssiso*sb}", "uid", uid, "type", REQ_REMOTE_DISCONNECT, "opts",
+				opts_of(t), "close", close);
+		break;
+	case PL_TELL_EMIT:
+		if (!m->n_attachments)
+			req = json_pack("{sssisO}", "uid", uid, "type", REQ_SERVER_SIDE_EMIT,
+					"data", m->payload);
+		break;
+	}
 	if (req)
 		publish_json(a->cl, a->req, req);
+	else
+		pl_warn("cluster: cannot tell the other nodes of %s", base->nsp->name);
 	json_decref(req);
-	return req ? 1 : 0;
 }
 
 static void c_free(struct pl_adapter *base)
 {
 	struct cadapter *a = (struct cadapter *)base;
+	for (struct ask *q = a->cl->asks, *next; q; q = next) {
+		next = q->next;
+		if (q->a == a)
+			ask_end(q, -ESHUTDOWN, true);
+	}
 	for (struct cadapter **p = &a->cl->adapters; *p; p = &(*p)->next)
 		if (*p == a) {
 			*p = a->next;
@@ -365,16 +573,18 @@ static void c_free(struct pl_adapter *base)
 }
 
 static const struct pl_adapter_ops cluster_ops = {
-	.add = c_add,
-	.del = c_del,
-	.del_all = c_del_all,
-	.broadcast = c_broadcast,
-	.room = c_room,
-	.fetch_sockets = c_fetch_sockets,
-	.socket_rooms = c_socket_rooms,
-	.server_side_emit = c_server_side_emit,
-	.free = c_free,
-	.publish = c_publish,
+    .add = c_add,
+    .del = c_del,
+    .del_all = c_del_all,
+    .broadcast = c_broadcast,
+    .room = c_room,
+    .fetch_sockets = c_fetch_sockets,
+    .socket_rooms = c_socket_rooms,
+    .ask = c_ask,
+    .ask_cancel = c_ask_cancel,
+    .tell = c_tell,
+    .free = c_free,
+    .publish = c_publish,
 };
 
 /* a, b, c and d end to end, caller frees; NULL without memory. */
@@ -488,33 +698,6 @@ static void respond(struct cadapter *a, json_t *resp)
 	json_decref(resp);
 }
 
-static json_t *rooms_of(const struct pl_socket *s)
-{
-	json_t *r = json_array();
-	json_array_append_new(r, json_string(s->id)); /* Node lists the socket's own room first */
-	for (size_t i = 0; i < s->n_rooms; i++)
-		json_array_append_new(r, json_string(s->rooms[i].room->name));
-	return r;
-}
-
-/* A socket as RemoteSocket sees it: {id, handshake, rooms, data}. Parley keeps no request
- * headers or query: the handshake has the address, the path and the CONNECT auth. */
-static json_t *describe(const struct pl_socket *s)
-{
-	char addr[PL_CLIENT_ADDRSTRLEN];
-	const struct pl_config *cfg = s->nsp->sio->srv->cfg;
-	json_t *data = json_object();
-	if (s->userid)
-		json_object_set(data, "userid", s->userid);
-	if (s->name)
-		json_object_set(data, "name", s->name);
-	json_t *auth = s->auth ? json_incref(s->auth) : json_object();
-	return json_pack("{sss{s{}sssbsbsss{}so}soso}", "id", s->id, "handshake", "headers",
-			 "address", pl_client_address(s->client, addr), "xdomain", 0, "secure", 0,
-			 "url", cfg->path, "query", "auth", auth, "rooms", rooms_of(s), "data",
-			 data);
-}
-
 /* The state of a broadcast with acks: one per request, shared by its sockets' acks. */
 struct bcast {
 	struct pl_cluster *cl; /* to publish the answers */
@@ -569,7 +752,7 @@ static void broadcast_with_ack(struct cadapter *a, json_t *req, struct pl_frame 
 	if (json_is_number(timeout) && json_number_value(timeout) >= 1 &&
 	    json_number_value(timeout) <= 3600000)
 		ms = (unsigned)json_number_value(timeout);
-	struct collected c;
+	struct pl_collected c;
 	struct bcast *b = calloc(1, sizeof *b);
 	if (!b || !(b->resp = strdup(a->resp)) || collect(a, opts, &c)) {
 		if (b)
@@ -601,7 +784,7 @@ static void broadcast_with_ack(struct cadapter *a, json_t *req, struct pl_frame 
 		}
 		count++;
 	}
-	collected_close(&c);
+	pl_collected_close(&c);
 	/* the acks come from the network later: the count always goes first */
 	respond(a, json_pack("{sisOsI}", "type", REQ_BROADCAST_CLIENT_COUNT, "requestId", rid,
 			     "clientCount", (json_int_t)count));
@@ -613,7 +796,7 @@ static void broadcast_with_ack(struct cadapter *a, json_t *req, struct pl_frame 
 static void remote_act(struct cadapter *a, int type, json_t *req)
 {
 	json_t *opts = json_object_get(req, "opts");
-	struct collected c;
+	struct pl_collected c;
 	if (opts) {
 		if (collect(a, opts, &c))
 			return;
@@ -623,39 +806,65 @@ static void remote_act(struct cadapter *a, int type, json_t *req)
 		struct pl_socket *s = sid ? pl_nsp_socket(a->base.nsp, sid) : NULL;
 		if (!s)
 			return;
-		collect_one(s, &c);
+		pl_collect_one(s, &c);
 		if (c.failed)
 			return;
 	}
 	json_t *rooms = opts ? json_object_get(req, "rooms") : NULL;
 	const char *room = json_string_value(json_object_get(req, "room"));
 	bool close = json_is_true(json_object_get(req, "close"));
-	for (size_t i = 0; i < c.n; i++) {
-		struct pl_socket *s = c.v[i];
-		if (s->state != PL_SOCKET_CONNECTED)
-			continue;
-		if (type == REQ_REMOTE_DISCONNECT) {
-			pl_socket_disconnect(s, close);
-			continue;
-		}
+	enum pl_tell_kind kind = type == REQ_REMOTE_JOIN    ? PL_TELL_JOIN
+				 : type == REQ_REMOTE_LEAVE ? PL_TELL_LEAVE
+							    : PL_TELL_DISCONNECT;
+	if (kind == PL_TELL_DISCONNECT) {
+		pl_collected_act(&c, kind, NULL, close);
+	} else {
 		size_t j;
 		json_t *r;
-		json_array_foreach(rooms, j, r) {
-			if (!json_is_string(r))
-				continue;
-			if (type == REQ_REMOTE_JOIN)
-				pl_socket_join(s, json_string_value(r));
-			else
-				pl_socket_leave(s, json_string_value(r));
-		}
-		if (room && type == REQ_REMOTE_JOIN)
-			pl_socket_join(s, room);
-		else if (room)
-			pl_socket_leave(s, room);
+		json_array_foreach(rooms, j, r)
+		    pl_collected_act(&c, kind, json_string_value(r), false);
+		pl_collected_act(&c, kind, room, false);
 	}
-	collected_close(&c);
+	pl_collected_close(&c);
 	if (!opts)
 		respond(a, json_pack("{sO}", "requestId", json_object_get(req, "requestId")));
+}
+
+/*
+ * A server-side emit: the SERVER_EMIT hooks hear it. With a requestId the requester waits for
+ * every node's answer: the first element of what a handler left in evt->reject, or, so that it
+ * never waits in vain, what this node is.
+ */
+static void server_side_emit(struct cadapter *a, json_t *req, json_t *rid)
+{
+	struct pl_nsp *nsp = a->base.nsp;
+	struct pl_hooks *h = nsp->sio->hooks;
+	json_t *data = json_object_get(req, "data"), *answer = NULL;
+	json_t *name = json_array_get(data, 0);
+	if (json_is_string(name) && pl_hooks_active(h, PARLEY_HOOK_SERVER_EMIT)) {
+		char *orig = (char *)json_string_value(name);
+		json_t *args = json_array();
+		for (size_t i = 1; args && i < json_array_size(data); i++)
+			json_array_append(args, json_array_get(data, i));
+		struct parley_evt_message ev = {
+		    .size = sizeof ev, .name = orig, .args = args, .ack_id = rid ? 0 : -1};
+		if (args)
+			pl_hooks_run(h, PARLEY_HOOK_SERVER_EMIT, nsp->name, &ev);
+		if (json_is_array(ev.reject)) {
+			answer = json_array_get(ev.reject, 0);
+			answer = answer ? json_incref(answer) : json_null();
+		}
+		pl_hooks_message_done(&ev, orig);
+	}
+	if (!rid) {
+		json_decref(answer);
+		return;
+	}
+	if (!answer)
+		answer = json_pack("{sssssI}", "server", "parley", "uid", a->cl->uid, "sockets",
+				   (json_int_t)nsp->n);
+	respond(a, json_pack("{sisOso*}", "type", REQ_SERVER_SIDE_EMIT, "requestId", rid, "data",
+			     answer));
 }
 
 static void on_request(struct cadapter *a, const char *p, size_t n)
@@ -678,7 +887,7 @@ static void on_request(struct cadapter *a, const char *p, size_t n)
 	int type = (int)json_number_value(type_v);
 	switch (type) {
 	case REQ_SOCKETS: {
-		struct collected c;
+		struct pl_collected c;
 		json_t *opts = json_pack("{sO*}", "rooms", json_object_get(req, "rooms"));
 		if (!opts || !rid || collect(a, opts, &c)) {
 			json_decref(opts);
@@ -688,26 +897,19 @@ static void on_request(struct cadapter *a, const char *p, size_t n)
 		json_t *ids = json_array();
 		for (size_t i = 0; i < c.n; i++)
 			json_array_append_new(ids, json_string(c.v[i]->id));
-		collected_close(&c);
+		pl_collected_close(&c);
 		respond(a, json_pack("{sOso}", "requestId", rid, "sockets", ids));
 		break;
 	}
 	case REQ_ALL_ROOMS: {
 		if (!rid)
 			break;
-		/* Node's rooms map: every room with members, and each socket's own */
 		json_t *set = json_object();
-		for (size_t i = 0; set && i < nsp->n; i++) {
-			struct pl_socket *s = nsp->list[i];
-			json_object_set_new(set, s->id, json_true());
-			for (size_t j = 0; j < s->n_rooms; j++)
-				json_object_set_new(set, s->rooms[j].room->name, json_true());
+		if (set && pl_rooms_add(nsp, set)) {
+			json_decref(set);
+			break;
 		}
-		json_t *rooms = json_array();
-		const char *k;
-		json_t *v;
-		json_object_foreach(set, k, v)
-			json_array_append_new(rooms, json_string(k));
+		json_t *rooms = pl_json_keys(set);
 		json_decref(set);
 		respond(a, json_pack("{sOso}", "requestId", rid, "rooms", rooms));
 		break;
@@ -718,29 +920,19 @@ static void on_request(struct cadapter *a, const char *p, size_t n)
 		remote_act(a, type, req);
 		break;
 	case REQ_REMOTE_FETCH: {
-		struct collected c;
+		struct pl_collected c;
 		if (!rid || collect(a, json_object_get(req, "opts"), &c))
 			break;
 		json_t *list = json_array();
 		for (size_t i = 0; i < c.n; i++)
-			json_array_append_new(list, describe(c.v[i]));
-		collected_close(&c);
+			json_array_append_new(list, pl_socket_describe(c.v[i]));
+		pl_collected_close(&c);
 		respond(a, json_pack("{sOso}", "requestId", rid, "sockets", list));
 		break;
 	}
-	case REQ_SERVER_SIDE_EMIT:
-		/* Parley has no server-side listeners yet; with an ack the requester waits for
-		 * every node's answer, so this one answers with what it is and its sockets */
-		if (rid)
-			respond(a, json_pack("{sisOs{sssssI}}", "type", REQ_SERVER_SIDE_EMIT,
-					     "requestId", rid, "data", "server", "parley", "uid",
-					     cl->uid, "sockets", (json_int_t)nsp->n));
-		break;
-	case REQ_BROADCAST:
-		broadcast_with_ack(a, req, att, n_att);
-		break;
-	default:
-		pl_debug("cluster: ignoring request type %d", type);
+	case REQ_SERVER_SIDE_EMIT: server_side_emit(a, req, rid); break;
+	case REQ_BROADCAST: broadcast_with_ack(a, req, att, n_att); break;
+	default: pl_debug("cluster: ignoring request type %d", type);
 	}
 out:
 	for (unsigned i = 0; i < n_att; i++)
@@ -771,7 +963,11 @@ static void on_message(void *ud, const char *pattern, const char *channel, const
 			on_request(a, p, n);
 			return;
 		}
-		/* responses are for requests this node made: it makes none that wait yet */
+		if (!pattern &&
+		    (strcmp(channel, a->resp) == 0 || strcmp(channel, a->resp_mine) == 0)) {
+			on_response(cl, p, n);
+			return;
+		}
 	}
 }
 
@@ -813,6 +1009,7 @@ void pl_cluster_stop(struct pl_cluster *cl)
 	if (!cl || cl->stopped)
 		return;
 	cl->stopped = true;
+	asks_stop(cl);
 	pl_redis_stop(cl->redis);
 }
 

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ack.h"
 #include "adapter.h"
@@ -69,6 +70,9 @@ struct pl_socket *pl_socket_new(struct pl_nsp *nsp, struct pl_client *c, json_t 
 	s->refs = 1;
 	s->state = PL_SOCKET_CONNECTING;
 	s->auth = auth ? json_incref(auth) : NULL;
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	s->issued_ms = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 	if (nsp->sio->recovery && c->sink == &pl_eio_sink)
 		pl_random_id(s->pid); /* bots have no connection to lose */
 	return s;
@@ -387,4 +391,38 @@ size_t pl_nsp_broadcast(struct pl_nsp *nsp, const struct parley_target *t,
 	json_decref(marked);
 	json_decref(payload);
 	return n;
+}
+
+/* ---- a socket as other servers see it ---- */
+
+static json_t *rooms_of(const struct pl_socket *s)
+{
+	json_t *r = json_array();
+	json_array_append_new(r, json_string(s->id)); /* Node lists the socket's own room first */
+	for (size_t i = 0; i < s->n_rooms; i++)
+		json_array_append_new(r, json_string(s->rooms[i].room->name));
+	return r;
+}
+
+json_t *pl_socket_describe(const struct pl_socket *s)
+{
+	char addr[PL_CLIENT_ADDRSTRLEN];
+	const struct pl_config *cfg = s->nsp->sio->srv->cfg;
+	json_t *data = json_object();
+	if (s->userid)
+		json_object_set(data, "userid", s->userid);
+	if (s->name)
+		json_object_set(data, "name", s->name);
+	json_t *auth = s->auth ? json_incref(s->auth) : json_object();
+	/* time as JavaScript's Date.prototype.toString() writes it, in UTC */
+	char when[80] = "";
+	time_t t = (time_t)(s->issued_ms / 1000);
+	struct tm tm;
+	if (gmtime_r(&t, &tm))
+		strftime(when, sizeof when, "%a %b %d %Y %H:%M:%S GMT+0000 (Coordinated Universal Time)",
+			 &tm);
+	return json_pack("{sss{s{}sssssbsbsIsss{}so}soso}", "id", s->id, "handshake", "headers",
+			 "time", when, "address", pl_client_address(s->client, addr), "xdomain", 0,
+			 "secure", 0, "issued", (json_int_t)s->issued_ms, "url", cfg->path, "query",
+			 "auth", auth, "rooms", rooms_of(s), "data", data);
 }

@@ -73,4 +73,11 @@ int pl_socket_ack(struct pl_socket *s, long long id, json_t *args, struct pl_fra
 size_t pl_nsp_broadcast(struct pl_nsp *nsp, const struct parley_target *t,
 			const struct parley_message *m);
 
+/*
+ * s as Node's RemoteSocket sees it (fetchSockets): {id, handshake, rooms (its own id first),
+ * data {userid, name}}. Parley keeps no request headers or query: the handshake has the
+ * address, the path and the CONNECT auth. A new reference, NULL without memory.
+ */
+json_t *pl_socket_describe(const struct pl_socket *s);
+
 #endif

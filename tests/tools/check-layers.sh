@@ -17,7 +17,7 @@ LAYERS='
 6  socket     ack adapter socket bot redis_link redis_adapter
 7  sio        sio
 8  history    history history_schema recovery retention checkpoint history_cli history_stream
-9  api        api plugin lua_json lua_host token_cli
+9  api        api requests plugin lua_json lua_host token_cli
 10 apps       app_chat apps
 11 transport  transport http
 12 main       main

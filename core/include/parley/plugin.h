@@ -56,6 +56,7 @@ typedef struct parley_nsp parley_nsp;	    /* a namespace ("/", "/chat", ...) */
 typedef struct parley_owner parley_owner;   /* a plugin, script or built-in application */
 typedef struct parley_binary parley_binary; /* a binary attachment (refcounted by the host) */
 typedef struct parley_timer parley_timer;   /* a timer owned by an extension */
+typedef struct parley_request parley_request; /* a question to the servers of a cluster */
 
 /* Hook points, in the order a socket meets them. */
 enum parley_hook {
@@ -73,6 +74,8 @@ enum parley_hook {
 	PARLEY_HOOK_TICK,	    /* once a second (struct parley_evt_tick) */
 	PARLEY_HOOK_APP,	    /* raised by an application, by name: "login", "chat", "private"
 				     * (struct parley_evt_message) */
+	PARLEY_HOOK_SERVER_EMIT,    /* a server-side emit from another server of the cluster, by
+				     * name (struct parley_evt_message, socket NULL; see cluster_emit) */
 	PARLEY_HOOK_COUNT
 };
 
@@ -227,6 +230,12 @@ typedef enum parley_verdict (*parley_hook_fn)(enum parley_hook hook, void *evt, 
 typedef void (*parley_ack_fn)(parley_socket *s, json_t *args, void *ud);
 /* A timer's callback. */
 typedef void (*parley_timer_fn)(void *ud);
+/*
+ * The answers of a cluster request (borrowed for the call): err 0 when every server answered,
+ * -ETIMEDOUT when some did not in time (answers holds what came), -ESHUTDOWN when the server
+ * stops first.
+ */
+typedef void (*parley_answers_fn)(json_t *answers, int err, void *ud);
 /*
  * What a bot receives: an event sent to it (name and args, borrowed for the call). Called from
  * the loop, never from inside the emit or broadcast that sent it.
@@ -442,6 +451,47 @@ struct parley_api {
 	 * size token_verify reads, or no memory.
 	 */
 	char *(*token_sign)(const json_t *claims, const void *key, size_t key_len);
+
+	/* -- the cluster (API version 1) -- */
+	/*
+	 * Every server of a Redis cluster (--redis), this one included, Node.js Socket.IO servers
+	 * with @socket.io/redis-adapter among them; a server running alone is a cluster of one.
+	 * A request's fn is called once, later, never from within the call; not at all after
+	 * request_cancel or once its owner o is freed. timeout_ms 0 means 5000. NULL without
+	 * memory (fn is then not called).
+	 *
+	 * cluster_fetch: the target's sockets on every server, as Node's fetchSockets() lists them:
+	 * {id, handshake {address, url, auth, ...}, rooms (its own id first), data {userid, name}}.
+	 */
+	parley_request *(*cluster_fetch)(parley_owner *o, parley_nsp *nsp,
+					 const struct parley_target *t, uint64_t timeout_ms,
+					 parley_answers_fn fn, void *ud);
+	/* Every room with members on any server (a socket's own room included), each once. */
+	parley_request *(*cluster_rooms)(parley_owner *o, parley_nsp *nsp, uint64_t timeout_ms,
+					 parley_answers_fn fn, void *ud);
+	/* The number of servers, as answers [n]. */
+	parley_request *(*cluster_servers)(parley_owner *o, parley_nsp *nsp, uint64_t timeout_ms,
+					   parley_answers_fn fn, void *ud);
+	/*
+	 * A server-side emit of m ([event, args...], no attachments) to the other servers: their
+	 * SERVER_EMIT hooks (a Node server's io.on(event) listeners). With fn, each server's
+	 * answer (the first argument of its ack) is awaited; a Parley server whose hooks leave
+	 * none answers {server: "parley", uid, sockets}. Without fn, returns NULL (and nothing is
+	 * awaited); errors are then not reported.
+	 */
+	parley_request *(*cluster_emit)(parley_owner *o, parley_nsp *nsp,
+					const struct parley_message *m, uint64_t timeout_ms,
+					parley_answers_fn fn, void *ud);
+	/* Forgets a request: its fn is not called. */
+	void (*request_cancel)(parley_request *r);
+	/*
+	 * The target's sockets on every server join (leave) room, or are disconnected (with close,
+	 * their connections too): Node's socketsJoin, socketsLeave and disconnectSockets. Here at
+	 * once, elsewhere as the servers receive it. Returns 0 or an error.
+	 */
+	int (*cluster_join)(parley_nsp *nsp, const struct parley_target *t, const char *room);
+	int (*cluster_leave)(parley_nsp *nsp, const struct parley_target *t, const char *room);
+	int (*cluster_disconnect)(parley_nsp *nsp, const struct parley_target *t, bool close);
 };
 
 /*
