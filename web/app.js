@@ -11,7 +11,9 @@
  *   emit private {to, msg} + ack     receive private {from, msg}    (a conversation per user)
  *   emit history {room?, before, limit} + ack -> {messages, more}   (older pages, on scrolling up)
  * Nothing is sent before the login is acknowledged: the server keeps the identity per connection
- * (it is not read from the Socket.IO auth payload), and refuses chat from one that has none.
+ * and refuses chat from one that has none. With a signed token (the auth-token plugin; given as
+ * #token=... in the address) the identity is the token's: it goes in the Socket.IO auth payload,
+ * and the login repeats it.
  * All user-supplied text goes into the page through textContent, never innerHTML.
  */
 (function () {
@@ -55,7 +57,37 @@
     me.userid = randomId();
     storageSet('parley.userid', me.userid);
   }
+
+  /* ---- or a signed token: #token=... in the address, kept for this tab only ---- */
+
+  function pageToken() {
+    var m = /^#(?:.*&)?token=([^&]+)/.exec(window.location.hash);
+    if (!m) {
+      try { return window.sessionStorage.getItem('parley.token'); } catch (e) { return null; }
+    }
+    var t = decodeURIComponent(m[1]);
+    try { window.sessionStorage.setItem('parley.token', t); } catch (e) { /* private mode */ }
+    // out of the address bar, so that a link copied from it does not carry the token
+    window.history.replaceState(null, '', window.location.pathname + window.location.search);
+    return t;
+  }
+  // The token's claims, read only to show who the token says the user is (the server checks it).
+  function claimsOf(t) {
+    try {
+      var b64 = t.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+      var bytes = Uint8Array.from(window.atob(b64), function (c) { return c.charCodeAt(0); });
+      return JSON.parse(new TextDecoder().decode(bytes));
+    } catch (e) { return null; }
+  }
+  var token = pageToken();
+  var claims = token ? claimsOf(token) : null;
+  if (claims && (typeof claims.sub === 'string' || typeof claims.sub === 'number')) {
+    me.userid = claims.sub;
+    if (typeof claims.name === 'string' && claims.name) me.name = claims.name;
+  }
+  var nameFromToken = !!(claims && typeof claims.name === 'string' && claims.name);
   el.loginName.value = me.name;
+  el.loginName.readOnly = nameFromToken;
 
   /* ---- views: "Everyone" plus one per joined room ---- */
 
@@ -514,18 +546,31 @@
 
   var pending = []; // chats typed while disconnected, sent after the next login
 
-  // The server or a hook refused the name: back to the sign-in form, saying why.
-  function nameRefused(reason) {
+  // The server or a hook refused the sign-in: back to the sign-in form, saying why.
+  function signInRefused(text) {
     signedIn = false;
     socket.io.reconnection(false);
     socket.disconnect();
     el.chatView.hidden = true;
     el.me.hidden = true;
     el.loginView.hidden = false;
-    el.loginError.textContent = 'That name was refused: ' + reason + '.';
+    el.loginError.textContent = text;
     el.loginError.hidden = false;
     setStatus('off', 'not signed in', false);
     el.loginName.focus();
+  }
+  function nameRefused(reason) { signInRefused('That name was refused: ' + reason + '.'); }
+  // The server refused the connection (a bad or expired token, or none where one is required):
+  // the token is dropped, so that the form can sign in again (as a guest, where that is allowed).
+  function connectRefused(reason) {
+    if (token) {
+      token = null;
+      try { window.sessionStorage.removeItem('parley.token'); } catch (e) { /* private mode */ }
+      me.userid = storageGet('parley.userid');
+      el.loginName.readOnly = false;
+      nameFromToken = false;
+    }
+    signInRefused('Sign-in refused: ' + reason + '.');
   }
 
   // Sends a private message; the conversation says when nobody received it, and why.
@@ -589,7 +634,9 @@
   function connect() {
     // ?transport=polling: long-polling only, for networks that let no WebSocket through
     var pollingOnly = /[?&]transport=polling(&|$)/.test(window.location.search);
-    socket = io(pollingOnly ? { autoConnect: false, transports: ['polling'] } : { autoConnect: false });
+    var opts = { autoConnect: false, auth: function (cb) { cb(token ? { token: token } : {}); } };
+    if (pollingOnly) opts.transports = ['polling'];
+    socket = io(opts);
 
     socket.on('connect', function () {
       signedIn = false;
@@ -635,8 +682,10 @@
         notice(null, 'Connection lost (' + reason + '), reconnecting…');
       }
     });
-    socket.on('connect_error', function () {
-      setStatus(socket.active ? 'wait' : 'off', socket.active ? 'reconnecting…' : 'connection refused');
+    socket.on('connect_error', function (err) {
+      // not active: the server answered CONNECT_ERROR (the auth-token plugin says why)
+      if (!socket.active) connectRefused((err && err.message) || 'connection refused');
+      else setStatus('wait', 'reconnecting…');
     });
     socket.io.on('reconnect_attempt', function (n) { setStatus('wait', 'reconnecting (try ' + n + ')…'); });
 
@@ -687,12 +736,9 @@
 
   /* ---- forms ---- */
 
-  el.loginForm.addEventListener('submit', function (ev) {
-    ev.preventDefault();
-    var name = el.loginName.value.trim();
-    if (!name) return;
+  function signInAs(name) {
     me.name = name;
-    storageSet('parley.name', name);
+    if (!nameFromToken) storageSet('parley.name', name);
     el.me.textContent = name;
     el.me.hidden = false;
     el.loginView.hidden = true;
@@ -700,6 +746,11 @@
     el.chatView.hidden = false;
     switchView(GLOBAL);
     connect();
+  }
+  el.loginForm.addEventListener('submit', function (ev) {
+    ev.preventDefault();
+    var name = el.loginName.value.trim();
+    if (name) signInAs(name);
   });
 
   el.sendForm.addEventListener('submit', function (ev) {
@@ -772,5 +823,6 @@
     el.loginForm.querySelector('button').disabled = true;
   } else {
     setStatus('idle', 'not connected');
+    if (token && nameFromToken) signInAs(me.name); // the token names the user: nothing to ask
   }
 })();

@@ -14,6 +14,7 @@
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { spawn, execFileSync } = require('node:child_process');
+const crypto = require('node:crypto');
 const fs = require('node:fs');
 const net = require('node:net');
 const os = require('node:os');
@@ -33,7 +34,6 @@ const shots = process.env.PARLEY_SHOTS || fs.mkdtempSync(path.join(os.tmpdir(), 
 fs.mkdirSync(shots, { recursive: true });
 
 let server = null;            // child process
-let serverLog = '';           // its stderr, shown when something fails
 let base = '';                // http://127.0.0.1:PORT
 let browser = null;
 const pageErrors = [];
@@ -51,34 +51,45 @@ function moderationConfig() {
   return file;
 }
 
-/* Start parley and resolve with its "HOST:PORT" once it prints `listening on HOST:PORT`. */
-function startServer(port = 0, extra = []) {
+/*
+ * Spawns parley with args (onSpawn gets the process at once) and resolves with {proc, host,
+ * port} once it prints `listening on HOST:PORT`.
+ */
+function spawnParley(args, onSpawn = () => {}) {
   return new Promise((resolve, reject) => {
-    const args = ['--port', String(port), '--host', '127.0.0.1', '--db', path.join(tmp, 'history.db'),
-      '--web-root', WEB_ROOT, '--ping-interval', '1500', '--ping-timeout', '5000', '--no-bundled',
-      // "#reject ..." chats are refused by a hook, with a reason
-      '--script', path.join(REPO, 'tests', 'e2e', 'fixtures', 'lua', 'chat-verdicts.lua'),
-      // a bot, "pinger", in room r1
-      '--script', path.join(REPO, 'tests', 'e2e', 'fixtures', 'lua', 'bot.lua'),
-      // the moderation plugin, with the userid "mod-ada" as its moderator
-      '--plugin', path.join(path.dirname(PARLEY_BIN), 'plugins', 'moderation.so'),
-      '--config', moderationConfig(), ...extra];
-    server = spawn(PARLEY_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(PARLEY_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    onSpawn(proc);
     let out = '';
+    let log = ''; // its stderr, shown when it fails to start
     const timer = setTimeout(() => reject(new Error(
-      `parley did not print "listening on" within ${START_MS} ms\nstdout: ${out}\nstderr: ${serverLog}`)), START_MS);
-    server.on('error', (err) => { clearTimeout(timer); reject(err); });
-    server.on('exit', (code, sig) => {
+      `parley did not print "listening on" within ${START_MS} ms\nstdout: ${out}\nstderr: ${log}`)), START_MS);
+    proc.on('error', (err) => { clearTimeout(timer); reject(err); });
+    proc.on('exit', (code, sig) => {
       clearTimeout(timer);
-      reject(new Error(`parley exited early (code ${code}, signal ${sig})\nstderr: ${serverLog}`));
+      reject(new Error(`parley exited early (code ${code}, signal ${sig})\nstderr: ${log}`));
     });
-    server.stderr.on('data', (d) => { serverLog = (serverLog + d).slice(-20000); });
-    server.stdout.on('data', (d) => {
+    proc.stderr.on('data', (d) => { log = (log + d).slice(-20000); });
+    proc.stdout.on('data', (d) => {
       out += d;
       const m = /^listening on (\S+):(\d+)\s*$/m.exec(out);
-      if (m) { clearTimeout(timer); resolve({ host: m[1], port: Number(m[2]) }); }
+      if (m) { clearTimeout(timer); resolve({ proc, host: m[1], port: Number(m[2]) }); }
     });
   });
+}
+
+/* Starts the suite's parley and resolves with its {host, port}. */
+async function startServer(port = 0, extra = []) {
+  const args = ['--port', String(port), '--host', '127.0.0.1', '--db', path.join(tmp, 'history.db'),
+    '--web-root', WEB_ROOT, '--ping-interval', '1500', '--ping-timeout', '5000', '--no-bundled',
+    // "#reject ..." chats are refused by a hook, with a reason
+    '--script', path.join(REPO, 'tests', 'e2e', 'fixtures', 'lua', 'chat-verdicts.lua'),
+    // a bot, "pinger", in room r1
+    '--script', path.join(REPO, 'tests', 'e2e', 'fixtures', 'lua', 'bot.lua'),
+    // the moderation plugin, with the userid "mod-ada" as its moderator
+    '--plugin', path.join(path.dirname(PARLEY_BIN), 'plugins', 'moderation.so'),
+    '--config', moderationConfig(), ...extra];
+  const { host, port: bound } = await spawnParley(args, (proc) => { server = proc; });
+  return { host, port: bound };
 }
 
 /* SIGTERM, then SIGKILL if it has not gone within 3 s. Resolves with the exit code. */
@@ -1040,6 +1051,71 @@ browserTest('a dropped transport: reconnecting, then recovered; nothing twice, n
       await dan.context().close();
     } finally {
       r.close();
+    }
+  });
+
+/* An HS256 JSON Web Token for the auth-token plugin, as any JWT library writes one. */
+function jwt(claims, secret) {
+  const b64 = (v) => Buffer.from(JSON.stringify(v)).toString('base64url');
+  const input = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64(claims)}`;
+  return `${input}.${crypto.createHmac('sha256', secret).update(input).digest('base64url')}`;
+}
+
+browserTest("a signed token in the address signs the page in as the token's user", { timeout: 60000 },
+  async () => {
+    const secret = crypto.randomBytes(24).toString('hex');
+    const config = path.join(tmp, 'auth-token.lua');
+    fs.writeFileSync(config, `plugin_options = { ["auth-token"] = { secret = "${secret}" } }\n`);
+    const own = await spawnParley(['--port', '0', '--host', '127.0.0.1', '--db', path.join(tmp, 'token.db'),
+      '--web-root', WEB_ROOT, '--no-bundled', '--config', config,
+      '--plugin', path.join(path.dirname(PARLEY_BIN), 'plugins', 'auth-token.so')]);
+    const at = `http://127.0.0.1:${own.port}`;
+    const now = Math.floor(Date.now() / 1000);
+    const token = (claims) => jwt({ iat: now, exp: now + 3600, ...claims }, secret);
+    const peer = io(at, { auth: { token: token({ sub: 'pia-1', name: 'Pia' }) }, forceNew: true,
+      reconnection: false, transports: ['websocket'] });
+    const nextChat = () => new Promise((resolve) => peer.once('chat', resolve));
+    const pages = [];
+    try {
+      await new Promise((resolve, reject) => { peer.once('connect', resolve); peer.once('connect_error', reject); });
+      // a token with a name: no form, the page is signed in as the token's user
+      const tia = await newPage(`index.html#token=${token({ sub: 'tia-1', name: 'Tia' })}`, { viewport: DESKTOP }, null, at);
+      pages.push(tia);
+      await tia.waitForSelector('#status[data-state="on"]');
+      assert.equal(await tia.textContent('#me'), 'Tia');
+      assert.doesNotMatch(tia.url(), /token/, 'the token is out of the address bar');
+      let got = nextChat();
+      await send(tia, 'signed hello');
+      assert.deepEqual(await got, { from: { name: 'Tia', userid: 'tia-1' }, msg: 'signed hello' });
+      // a reload keeps the token (this tab's session storage)
+      await tia.reload();
+      await tia.waitForSelector('#status[data-state="on"]');
+      assert.equal(await tia.textContent('#me'), 'Tia');
+      // a token without a name: the form asks for one, the userid stays the token's
+      const ann = await newPage(`index.html#token=${token({ sub: 'ann-1' })}`, { viewport: DESKTOP }, null, at);
+      pages.push(ann);
+      await login(ann, 'Ann');
+      got = nextChat();
+      await send(ann, 'my own name');
+      assert.deepEqual((await got).from, { name: 'Ann', userid: 'ann-1' });
+      // an expired token, and none where one is required: the form says why
+      const old = await newPage(`index.html#token=${token({ sub: 'old', name: 'Old', iat: now - 7200, exp: now - 3600 })}`,
+        { viewport: DESKTOP }, null, at);
+      pages.push(old);
+      await old.waitForSelector('#login-error:not([hidden])');
+      assert.equal(await old.textContent('#login-error'), 'Sign-in refused: token expired.');
+      assert.equal(await old.isEditable('#login-name'), true, 'the form can sign in again');
+      const none = await newPage('index.html', { viewport: DESKTOP }, null, at);
+      pages.push(none);
+      await none.fill('#login-name', 'Nobody');
+      await none.click('#login-form button[type=submit]');
+      await none.waitForSelector('#login-error:not([hidden])');
+      assert.equal(await none.textContent('#login-error'), 'Sign-in refused: authentication token required.');
+      assert.deepEqual(pageErrors, []);
+    } finally {
+      peer.close();
+      for (const p of pages) await p.context().close();
+      own.proc.kill('SIGTERM');
     }
   });
 
