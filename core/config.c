@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "json.h"
 #include "log.h"
 #include "lua_alloc.h"
 #include "peers.h"
@@ -965,18 +966,6 @@ int pl_config_parse_args(struct pl_config *c, int argc, char **argv)
 	return resolve_extensions(c);
 }
 
-/* The value of a hexadecimal digit, or -1. */
-static int hex_digit(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 /* Copies n bytes of a URL's user or password to out (size bytes), %XX decoded. Returns 0, or
  * -1 when it is too long, badly escaped or decodes to a NUL. */
 static int url_decode(const char *p, size_t n, char *out, size_t size)
@@ -985,8 +974,8 @@ static int url_decode(const char *p, size_t n, char *out, size_t size)
 	for (size_t i = 0; i < n; i++) {
 		char ch = p[i];
 		if (ch == '%') {
-			int hi = i + 2 < n ? hex_digit(p[i + 1]) : -1;
-			int lo = i + 2 < n ? hex_digit(p[i + 2]) : -1;
+			int hi = i + 2 < n ? pl_hex_digit((unsigned char)p[i + 1]) : -1;
+			int lo = i + 2 < n ? pl_hex_digit((unsigned char)p[i + 2]) : -1;
 			if (hi < 0 || lo < 0 || hi * 16 + lo == 0)
 				return -1;
 			ch = (char)(hi * 16 + lo);

@@ -56,11 +56,4 @@ int pl_eio_decode_payload(char *body, size_t len, pl_eio_packet_cb cb, void *ud)
  */
 int pl_eio_encode_polling_item(struct pl_sbuf *out, struct pl_frame *f);
 
-/*
- * Base64 (RFC 4648, with padding). encode appends and returns 0 or -ENOMEM; decode works in
- * place and returns the decoded length, or -1 for invalid input.
- */
-int pl_base64_encode(struct pl_sbuf *out, const unsigned char *p, size_t len);
-long pl_base64_decode(char *s, size_t len);
-
 #endif

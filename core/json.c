@@ -10,17 +10,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+int pl_hex_digit(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+		return (c | 0x20) - 'a' + 10;
+	return -1;
+}
+
 /* Returns the value of the 4 hex digits at s, or -1. */
 static long hex4(const char *s)
 {
 	long v = 0;
 	for (int i = 0; i < 4; i++) {
-		int c = (unsigned char)s[i], d;
-		if (c >= '0' && c <= '9')
-			d = c - '0';
-		else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
-			d = (c | 0x20) - 'a' + 10;
-		else
+		int d = pl_hex_digit((unsigned char)s[i]);
+		if (d < 0)
 			return -1;
 		v = v * 16 + d;
 	}

@@ -38,4 +38,7 @@ size_t pl_json_format_number(double d, char *out);
 /* The keys of object obj as a new array of strings, in order; NULL without memory. */
 json_t *pl_json_keys(const json_t *obj);
 
+/* The value of the hexadecimal digit c (either case), or -1 (also for \u escapes elsewhere). */
+int pl_hex_digit(int c);
+
 #endif

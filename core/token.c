@@ -1,7 +1,6 @@
 /*
- * Signed tokens (see token.h): base64url without padding, read strictly (only the URL-safe
- * alphabet, no length that leaves a lone character, zero unused bits, so that one token has one
- * spelling), the header checked before anything else, the HMAC-SHA256 of "header.payload"
+ * Signed tokens (see token.h): base64url without padding, read strictly (base64.h: one token
+ * has one spelling), the header checked before anything else, the HMAC-SHA256 of "header.payload"
  * compared with CRYPTO_memcmp before the payload is parsed, then the claims' types and times.
  */
 #include "token.h"
@@ -17,75 +16,12 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "base64.h"
 #include "error.h"
 
 #define MAC_LEN 32 /* HMAC-SHA256 */
 /* the header every Parley token carries: {"alg":"HS256","typ":"JWT"} */
 #define HEADER_B64 "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
-
-static const char alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-/* Writes n bytes as base64url without padding to out (4 * ceil(n / 3) + 1 bytes). Returns the
- * length written, a NUL after it. */
-static size_t b64url_encode(const unsigned char *in, size_t n, char *out)
-{
-	size_t o = 0, i = 0;
-	for (; i + 2 < n; i += 3) {
-		unsigned long v = (unsigned long)in[i] << 16 | (unsigned long)in[i + 1] << 8 | in[i + 2];
-		out[o++] = alphabet[v >> 18 & 63];
-		out[o++] = alphabet[v >> 12 & 63];
-		out[o++] = alphabet[v >> 6 & 63];
-		out[o++] = alphabet[v & 63];
-	}
-	if (n - i == 1) {
-		unsigned long v = (unsigned long)in[i] << 16;
-		out[o++] = alphabet[v >> 18 & 63];
-		out[o++] = alphabet[v >> 12 & 63];
-	} else if (n - i == 2) {
-		unsigned long v = (unsigned long)in[i] << 16 | (unsigned long)in[i + 1] << 8;
-		out[o++] = alphabet[v >> 18 & 63];
-		out[o++] = alphabet[v >> 12 & 63];
-		out[o++] = alphabet[v >> 6 & 63];
-	}
-	out[o] = '\0';
-	return o;
-}
-
-/* The value of a base64url character, -1 for any other byte (the standard '+' and '/' too). */
-static int b64_value(char c)
-{
-	const char *p = c ? memchr(alphabet, c, 64) : NULL;
-	return p ? (int)(p - alphabet) : -1;
-}
-
-/*
- * Decodes n characters of unpadded base64url into out (n * 3 / 4 bytes at least). Returns the
- * number of bytes, or -1 for anything but the canonical spelling: a character outside the
- * alphabet (padding included), a length of 1 modulo 4, or unused bits that are not zero.
- */
-static long b64url_decode(const char *in, size_t n, unsigned char *out)
-{
-	if (n % 4 == 1)
-		return -1;
-	size_t o = 0;
-	unsigned long acc = 0;
-	unsigned bits = 0;
-	for (size_t i = 0; i < n; i++) {
-		int v = b64_value(in[i]);
-		if (v < 0)
-			return -1;
-		acc = (acc << 6 | (unsigned long)v) & 0xffffff;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[o++] = (unsigned char)(acc >> bits);
-		}
-	}
-	if (bits && (acc & ((1ul << bits) - 1)))
-		return -1;
-	return (long)o;
-}
 
 /* The HMAC-SHA256 of n bytes under key into mac. Returns false if libcrypto failed. */
 static bool hmac(const void *key, size_t key_len, const char *data, size_t n,
@@ -163,7 +99,7 @@ static int check_claims(const json_t *claims, long long now, long long skew)
 static int check_header(const char *b64, size_t n)
 {
 	unsigned char text[PL_TOKEN_MAX];
-	long len = b64url_decode(b64, n, text);
+	long len = pl_base64_decode(text, b64, n, PL_BASE64URL);
 	if (len < 0)
 		return PL_TOKEN_EMALFORMED;
 	json_t *h = parse_object(text, (size_t)len);
@@ -189,7 +125,7 @@ char *pl_token_sign(const json_t *claims, const void *key, size_t key_len)
 	if (!payload)
 		return NULL;
 	size_t plen = strlen(payload), hlen = sizeof HEADER_B64 - 1;
-	size_t body_b64 = (plen + 2) / 3 * 4, mac_b64 = (MAC_LEN + 2) / 3 * 4;
+	size_t body_b64 = pl_base64_len(plen, PL_BASE64URL), mac_b64 = pl_base64_len(MAC_LEN, PL_BASE64URL);
 	char *out = NULL;
 	if (hlen + 1 + body_b64 + 1 + mac_b64 > PL_TOKEN_MAX)
 		goto free_payload;
@@ -198,7 +134,7 @@ char *pl_token_sign(const json_t *claims, const void *key, size_t key_len)
 		goto free_payload;
 	memcpy(out, HEADER_B64 ".", hlen + 1);
 	size_t n = hlen + 1;
-	n += b64url_encode((const unsigned char *)payload, plen, out + n);
+	n += pl_base64_encode(out + n, (const unsigned char *)payload, plen, PL_BASE64URL);
 	unsigned char mac[MAC_LEN];
 	if (!hmac(key, key_len, out, n, mac)) {
 		free(out);
@@ -206,7 +142,7 @@ char *pl_token_sign(const json_t *claims, const void *key, size_t key_len)
 		goto free_payload;
 	}
 	out[n++] = '.';
-	b64url_encode(mac, MAC_LEN, out + n);
+	pl_base64_encode(out + n, mac, MAC_LEN, PL_BASE64URL);
 free_payload:
 	free(payload);
 	return out;
@@ -230,7 +166,7 @@ int pl_token_verify(const char *token, size_t len, const void *key, size_t key_l
 	if (rc)
 		return rc;
 	unsigned char sig[PL_TOKEN_MAX], mac[MAC_LEN];
-	if (b64url_decode(dot2 + 1, slen, sig) != MAC_LEN)
+	if (pl_base64_decode(sig, dot2 + 1, slen, PL_BASE64URL) != MAC_LEN)
 		return PL_TOKEN_ESIG;
 	if (!hmac(key, key_len, token, (size_t)(dot2 - token), mac))
 		return -ENOMEM;
@@ -238,7 +174,7 @@ int pl_token_verify(const char *token, size_t len, const void *key, size_t key_l
 		return PL_TOKEN_ESIG;
 	/* from here on the bytes are the issuer's */
 	unsigned char text[PL_TOKEN_MAX];
-	long n = b64url_decode(dot1 + 1, plen, text);
+	long n = pl_base64_decode(text, dot1 + 1, plen, PL_BASE64URL);
 	json_t *c = n >= 0 ? parse_object(text, (size_t)n) : NULL;
 	if (!c)
 		return PL_TOKEN_EMALFORMED;

@@ -5,6 +5,7 @@
  */
 #include <string.h>
 
+#include "base64.h"
 #include "eio_codec.h"
 #include "fuzz.h"
 
@@ -38,19 +39,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int rc = pl_eio_decode_payload(body, size, visit, &s);
 	CHECK(rc == 0 || rc == PL_EIO_EBADPACKET);
 
-	/* base64: encoding then decoding gives the input back */
-	struct pl_sbuf b64 = {0};
-	CHECK(pl_base64_encode(&b64, data, size) == 0);
-	CHECK(b64.len == (size + 2) / 3 * 4);
-	CHECK(pl_base64_decode(b64.data, b64.len) == (long)size);
-	CHECK(size == 0 || memcmp(b64.data, data, size) == 0);
-	pl_sbuf_close(&b64);
+	/* base64 in both spellings: encoding then decoding (in place) gives the input back */
+	for (int a = PL_BASE64; a <= PL_BASE64URL; a++) {
+		size_t n = pl_base64_len(size, (enum pl_base64_alphabet)a);
+		char *b64 = malloc(n + 1);
+		CHECK(b64);
+		CHECK(pl_base64_encode(b64, data, size, (enum pl_base64_alphabet)a) == n);
+		CHECK(pl_base64_decode((unsigned char *)b64, b64, n, (enum pl_base64_alphabet)a) ==
+		      (long)size);
+		CHECK(size == 0 || memcmp(b64, data, size) == 0);
+		free(b64);
+	}
 
-	/* decoding arbitrary bytes as base64 never writes more than it reads */
-	if (size)
-		memcpy(body, data, size);
-	long n = pl_base64_decode(body, size);
-	CHECK(n >= -1 && n <= (long)size);
+	/* decoding arbitrary bytes never writes more than it reads; base64url only what it
+	 * would write itself */
+	for (int a = PL_BASE64; a <= PL_BASE64URL; a++) {
+		if (size)
+			memcpy(body, data, size);
+		long n = pl_base64_decode((unsigned char *)body, body, size, (enum pl_base64_alphabet)a);
+		CHECK(n >= -1 && n <= (long)size);
+		if (n >= 0 && a == PL_BASE64URL) {
+			char *again = malloc(size + 1);
+			CHECK(again);
+			CHECK(pl_base64_encode(again, (unsigned char *)body, (size_t)n, PL_BASE64URL) == size);
+			CHECK(size == 0 || memcmp(again, data, size) == 0);
+			free(again);
+		}
+	}
 
 	/* a binary frame's polling item decodes to the same bytes */
 	struct pl_frame *f = pl_frame_new(data, size, true);

@@ -1,6 +1,6 @@
 /*
  * Tests for core/eio_codec.c: Engine.IO text packets, polling payloads split on 0x1e with "b"
- * base64 items, the polling form of queued frames, and base64 itself.
+ * base64 items, and the polling form of queued frames (base64 itself: test_base64.c).
  */
 #include "eio_codec.h"
 
@@ -238,94 +238,6 @@ static void test_encode_polling_item(void)
 	pl_sbuf_close(&out);
 }
 
-static void test_base64_vectors(void)
-{
-	/* RFC 4648 section 10 */
-	static const char *const v[][2] = {
-	    {"", ""},
-	    {"f", "Zg=="},
-	    {"fo", "Zm8="},
-	    {"foo", "Zm9v"},
-	    {"foob", "Zm9vYg=="},
-	    {"fooba", "Zm9vYmE="},
-	    {"foobar", "Zm9vYmFy"},
-	};
-	for (size_t i = 0; i < sizeof v / sizeof *v; i++) {
-		struct pl_sbuf out = {0};
-		ASSERT_EQ(pl_base64_encode(&out, (const unsigned char *)v[i][0], strlen(v[i][0])),
-			  0);
-		ASSERT_STR_EQ(out.data, v[i][1]);
-		ASSERT_EQ(pl_base64_decode(out.data, out.len), (long)strlen(v[i][0]));
-		ASSERT_MEM_EQ(out.data, strlen(v[i][0]), v[i][0], strlen(v[i][0]));
-		pl_sbuf_close(&out);
-	}
-	/* all 64 digits, and the URL-safe alphabet decodes too */
-	char all[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	ASSERT_EQ(pl_base64_decode(all, 64), 48);
-	char std[] = "+/+/", url[] = "-_-_";
-	ASSERT_EQ(pl_base64_decode(std, 4), 3);
-	ASSERT_EQ(pl_base64_decode(url, 4), 3);
-	ASSERT_MEM_EQ(std, 3, url, 3);
-	ASSERT_MEM_LIT(std, 3, "\xfb\xff\xbf");
-	/* appending to a non-empty builder */
-	struct pl_sbuf out = {0};
-	ASSERT_EQ(pl_sbuf_puts(&out, "b"), 0);
-	ASSERT_EQ(pl_base64_encode(&out, (const unsigned char *)"\xff\xfe", 2), 0);
-	ASSERT_STR_EQ(out.data, "b//4=");
-	pl_sbuf_close(&out);
-}
-
-static void test_base64_round_trips(void)
-{
-	unsigned char data[64];
-	for (size_t i = 0; i < sizeof data; i++)
-		data[i] = (unsigned char)(i * 37 + 255);
-	for (size_t len = 0; len <= 64; len++) {
-		struct pl_sbuf out = {0};
-		ASSERT_EQ(pl_base64_encode(&out, data, len), 0);
-		ASSERT_EQ(out.len, (len + 2) / 3 * 4);
-		ASSERT_EQ(strlen(out.data), out.len);
-		ASSERT_EQ(pl_base64_decode(out.data, out.len), (long)len);
-		ASSERT_MEM_EQ(out.data, len, data, len);
-		pl_sbuf_close(&out);
-
-		/* without padding */
-		ASSERT_EQ(pl_base64_encode(&out, data, len), 0);
-		size_t n = out.len;
-		while (n && out.data[n - 1] == '=')
-			n--;
-		ASSERT_EQ(pl_base64_decode(out.data, n), (long)len);
-		ASSERT_MEM_EQ(out.data, len, data, len);
-		pl_sbuf_close(&out);
-		if (test_failed) {
-			fprintf(stderr, "  (length %zu)\n", len);
-			return;
-		}
-	}
-}
-
-static void test_base64_malformed(void)
-{
-	static const char *const bad[] = {
-	    "A",    "A===",    "AAAAA", "AA=A", "A=AA", "AA*A", "AA A", "AA\nA", "\xc3\xa9\xc3\xa9",
-	    "AA.A", "QQ==QQ=="};
-	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-		char s[16];
-		size_t n = strlen(bad[i]);
-		memcpy(s, bad[i], n + 1);
-		if (pl_base64_decode(s, n) != -1) {
-			test_fail_head(__FILE__, __LINE__, "bad base64 accepted");
-			fputs(": ", stderr);
-			test_print_bytes(bad[i], n);
-			fputc('\n', stderr);
-			return;
-		}
-	}
-	char nul[] = "AA\0A";
-	ASSERT_EQ(pl_base64_decode(nul, 4), -1);
-}
-
 TEST_MAIN(TEST(test_decode_text), TEST(test_payload_split), TEST(test_payload_base64),
 	  TEST(test_payload_malformed), TEST(test_payload_callback_stops),
-	  TEST(test_encode_polling_item), TEST(test_base64_vectors), TEST(test_base64_round_trips),
-	  TEST(test_base64_malformed))
+	  TEST(test_encode_polling_item))
