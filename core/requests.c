@@ -29,6 +29,7 @@ struct parley_request {
 	void *handle;		     /* the adapter's ask, while it runs */
 	uv_timer_t soon;	     /* ends it when nobody else is asked */
 	bool timing;		     /* soon is open: freed when it is closed */
+	bool ending;		     /* fn runs or has run: cancelling it is a no-op */
 	int err;		     /* what soon tells */
 	struct parley_request *next; /* every request */
 	struct parley_request **pprev;
@@ -59,6 +60,7 @@ static void request_end(struct parley_request *r, int err, bool tell)
 	if (r->handle)
 		r->adapter->ops->ask_cancel(r->adapter, r->handle);
 	r->handle = NULL;
+	r->ending = true;
 	if (tell) {
 		json_t *answers =
 		    r->kind == PL_ASK_ROOMS ? pl_json_keys(r->answers) : json_incref(r->answers);
@@ -164,7 +166,7 @@ parley_request *pl_request_start(parley_owner *o, struct pl_nsp *nsp, enum pl_as
 
 void pl_request_cancel(parley_request *r)
 {
-	if (r)
+	if (r && !r->ending)
 		request_end(r, 0, false);
 }
 

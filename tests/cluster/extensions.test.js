@@ -179,3 +179,20 @@ test('alone, a server is a cluster of one', { timeout: 30000 }, async (t) => {
   assert.equal((await gone)[0], 'io server disconnect');
   assert.equal(s2.connected, true);
 });
+
+test("the README's parley.cluster example works as printed", { timeout: 30000 }, async (t) => {
+  const fs = require('node:fs');
+  const script = path.join(__dirname, '..', 'e2e', 'fixtures', 'lua', 'where.lua');
+  const readme = fs.readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
+  assert.ok(readme.includes(`\`\`\`lua\n${fs.readFileSync(script, 'utf8')}\`\`\`\n`),
+    'the README holds where.lua as a whole code block');
+  const srv = await startServer(t, { args: ['--script', script] });
+  const bob = await connected(t, srv);
+  const bob2 = await connected(t, srv);
+  const al = await connected(t, srv);
+  for (const s of [bob, bob2]) assert.equal((await emitAck(s, 'login', { name: 'bob', userid: 'u1' })).ok, true);
+  assert.equal((await emitAck(al, 'login', { name: 'al', userid: 'u2' })).ok, true);
+  const answer = once(al, 'chat', 5000);
+  al.emit('chat', { msg: '!where u1' });
+  assert.deepEqual(await answer, { from: { name: 'where' }, msg: 'u1: 2 sockets' });
+});

@@ -482,7 +482,7 @@ struct parley_api {
 	parley_request *(*cluster_emit)(parley_owner *o, parley_nsp *nsp,
 					const struct parley_message *m, uint64_t timeout_ms,
 					parley_answers_fn fn, void *ud);
-	/* Forgets a request: its fn is not called. */
+	/* Forgets a request: its fn is not called (a no-op from within its own fn). */
 	void (*request_cancel)(parley_request *r);
 	/*
 	 * The target's sockets on every server join (leave) room, or are disconnected (with close,
