@@ -57,6 +57,11 @@ const char *pl_client_address(const struct pl_client *c, char *buf)
 	return buf;
 }
 
+const char *pl_client_query(const struct pl_client *c)
+{
+	return c->sink == &pl_eio_sink && c->conn ? pl_eio_query(c->conn) : NULL;
+}
+
 struct pl_frame *pl_packet_frame(const char *nsp, int type, long long id, const json_t *data,
 				 unsigned n_att)
 {

@@ -57,6 +57,8 @@ const char *pl_client_name(const struct pl_client *c);
  * session, which has no peer). Returns buf.
  */
 const char *pl_client_address(const struct pl_client *c, char *buf);
+/* The query arguments of the connection's handshake as a JSON object's text, or NULL. */
+const char *pl_client_query(const struct pl_client *c);
 
 /*
  * Encodes one Socket.IO packet as an Engine.IO message frame (type, namespace, ack id or -1,

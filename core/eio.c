@@ -133,7 +133,13 @@ static void session_free(struct pl_eio *s)
 	}
 	if (s->queue != s->inline_queue)
 		free(s->queue);
+	free(s->query);
 	free(s);
+}
+
+const char *pl_eio_query(const struct pl_eio *s)
+{
+	return s->query;
 }
 
 void pl_eio_unref(struct pl_eio *s)
@@ -366,6 +372,7 @@ static struct pl_eio *session_new(struct pl_server *srv, const struct pl_eio_req
 	s->srv = srv;
 	s->websocket = websocket;
 	set_address(s, r->remote);
+	s->query = r->query ? strdup(r->query) : NULL; /* none without memory: it is only shown */
 	if (r->remote && (s->peer = pl_peer_get(&srv->peers, r->remote, uv_now(srv->loop))))
 		s->peer->sessions++;
 	do

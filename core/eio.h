@@ -74,6 +74,7 @@ struct pl_eio {
 	bool overflow;		  /* the send queue passed its cap: closed at the end of the iteration */
 	struct pl_deadline heartbeat; /* next ping, the pong deadline, or the close grace */
 	unsigned char addr[16];	  /* the peer address in network order (4 bytes for AF_INET) */
+	char *query;		  /* the handshake's query arguments (a JSON object), or NULL */
 	void *user;		  /* the upper layer's object (a Socket.IO client) */
 };
 
@@ -115,6 +116,9 @@ void pl_eio_close(struct pl_eio *s, const char *reason, bool flush);
  */
 const char *pl_eio_address(const struct pl_eio *s, char buf[PL_EIO_ADDRSTRLEN]);
 
+/* The handshake's query arguments as the text of a JSON object of strings, or NULL. */
+const char *pl_eio_query(const struct pl_eio *s);
+
 /* Drops a reference; the session is freed with the last. NULL is a no-op. */
 void pl_eio_unref(struct pl_eio *s);
 
@@ -130,6 +134,7 @@ struct pl_eio_request {
 	const char *remote;	  /* peer address */
 	const char *content_type; /* POST Content-Type, or "" */
 	long long content_length; /* POST Content-Length, -1 when absent */
+	const char *query;	  /* a handshake's query arguments (a JSON object's text), or NULL */
 };
 
 /* A refused request, for the transport to answer. */

@@ -414,6 +414,12 @@ json_t *pl_socket_describe(const struct pl_socket *s)
 	if (s->name)
 		json_object_set(data, "name", s->name);
 	json_t *auth = s->auth ? json_incref(s->auth) : json_object();
+	const char *qtext = pl_client_query(s->client);
+	json_t *query = qtext ? json_loads(qtext, 0, NULL) : NULL;
+	if (!json_is_object(query)) {
+		json_decref(query);
+		query = json_object();
+	}
 	/* time as JavaScript's Date.prototype.toString() writes it, in UTC */
 	char when[80] = "";
 	time_t t = (time_t)(s->issued_ms / 1000);
@@ -421,8 +427,8 @@ json_t *pl_socket_describe(const struct pl_socket *s)
 	if (gmtime_r(&t, &tm))
 		strftime(when, sizeof when, "%a %b %d %Y %H:%M:%S GMT+0000 (Coordinated Universal Time)",
 			 &tm);
-	return json_pack("{sss{s{}sssssbsbsIsss{}so}soso}", "id", s->id, "handshake", "headers",
+	return json_pack("{sss{s{}sssssbsbsIsssoso}soso}", "id", s->id, "handshake", "headers",
 			 "time", when, "address", pl_client_address(s->client, addr), "xdomain", 0,
 			 "secure", 0, "issued", (json_int_t)s->issued_ms, "url", cfg->path, "query",
-			 "auth", auth, "rooms", rooms_of(s), "data", data);
+			 query, "auth", auth, "rooms", rooms_of(s), "data", data);
 }

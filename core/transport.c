@@ -9,6 +9,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <jansson.h>
 #include <libwebsockets.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -332,7 +333,18 @@ static void close_done(struct conn *c)
 struct request_info {
 	struct pl_eio_request r;
 	char transport[32], eio[8], sid[64], remote[48], ctype[128];
+	char query[MAX_HEADER_DATA]; /* a handshake's arguments as JSON (see r.query) */
 };
+
+/* Copies query argument i ("name=value", percent-decoded by lws) to arg. Returns 0, or -1 past
+ * the last (or at one longer than lws can hold: it would refuse the request). */
+static int query_arg(struct lws *wsi, int i, char *arg, size_t size)
+{
+	int len = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i);
+	if (len < 0 || (size_t)len >= size)
+		return -1;
+	return lws_hdr_copy_fragment(wsi, arg, (int)size, WSI_TOKEN_HTTP_URI_ARGS, i) < 0 ? -1 : 0;
+}
 
 /*
  * Reads the query arguments Engine.IO uses, in any order and of any length up to the header
@@ -344,12 +356,7 @@ static void read_query(struct lws *wsi, struct request_info *ri)
 	char arg[MAX_HEADER_DATA];
 	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS) <= 0)
 		return; /* (then lws gives every fragment's length as 0) */
-	for (int i = 0;; i++) {
-		int len = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i);
-		if (len < 0 || len >= (int)sizeof arg)
-			break; /* the end, or more than lws can hold (it would refuse the request) */
-		if (lws_hdr_copy_fragment(wsi, arg, sizeof arg, WSI_TOKEN_HTTP_URI_ARGS, i) < 0)
-			break;
+	for (int i = 0; query_arg(wsi, i, arg, sizeof arg) == 0; i++) {
 		ri->r.transport = pl_http_query_value(arg, "transport", ri->r.transport,
 						      ri->transport, sizeof ri->transport);
 		ri->r.eio = pl_http_query_value(arg, "EIO", ri->r.eio, ri->eio, sizeof ri->eio);
@@ -372,12 +379,41 @@ static void forwarded_client(struct pl_server *srv, struct lws *wsi, char *remot
 		snprintf(remote, size, "%s", client);
 }
 
+/*
+ * A handshake's query arguments, kept for fetchSockets' handshake.query: a JSON object of
+ * strings in ri->query (the first of a repeated name; none that is not UTF-8).
+ */
+static void read_handshake_query(struct lws *wsi, struct request_info *ri)
+{
+	char arg[MAX_HEADER_DATA];
+	json_t *q = json_object();
+	if (!q || lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS) <= 0)
+		goto out;
+	for (int i = 0; query_arg(wsi, i, arg, sizeof arg) == 0; i++) {
+		char *eq = strchr(arg, '=');
+		if (eq)
+			*eq = '\0';
+		json_t *v = json_object_get(q, arg) ? NULL : json_string(eq ? eq + 1 : "");
+		if (v)
+			json_object_set_new(q, arg, v);
+	}
+	size_t n = json_dumpb(q, ri->query, sizeof ri->query - 1, JSON_COMPACT);
+	if (n > 0 && n < sizeof ri->query) {
+		ri->query[n] = '\0';
+		ri->r.query = ri->query;
+	}
+out:
+	json_decref(q);
+}
+
 static void read_request(struct lws *wsi, struct request_info *ri, bool is_get)
 {
 	memset(ri, 0, sizeof *ri);
 	ri->r.conn = conn_of(wsi);
 	ri->r.is_get = is_get;
 	read_query(wsi, ri);
+	if (!ri->r.sid)
+		read_handshake_query(wsi, ri);
 	lws_get_peer_simple(wsi, ri->remote, sizeof ri->remote);
 	forwarded_client(server_of(wsi), wsi, ri->remote, sizeof ri->remote);
 	ri->r.remote = ri->remote;
