@@ -66,6 +66,17 @@ test('the extension API works across the cluster', { timeout: 90000 }, async (te
     // one socket by its id, and a room except another room
     const one = await cluster(cb, 'sockets', { target: cn.id });
     assert.deepEqual(one.result.map((x) => x.id), [cn.id]);
+    // the handshake's query arguments, as Node's handshake.query shows them
+    const q = await connected(t, b, '/', { query: { team: 'blue', note: 'a&b=c é' } });
+    const [qs] = (await cluster(ca, 'sockets', { target: q.id })).result;
+    assert.equal(qs.handshake.query.team, 'blue');
+    assert.equal(qs.handshake.query.note, 'a&b=c é');
+    assert.equal(qs.handshake.query.EIO, '4');
+    q.close();
+    const w = await connected(t, a, '/', { transports: ['websocket'], query: { team: 'red' } });
+    const [ws] = (await cluster(cb, 'sockets', { target: w.id })).result;
+    assert.deepEqual([ws.handshake.query.team, ws.handshake.query.transport], ['red', 'websocket']);
+    w.close();
     const except = await cluster(cb, 'sockets', { target: { rooms: room, except: [ca.id] } });
     assert.deepEqual(except.result.map((x) => x.id).sort(), [cb.id, cn.id].sort());
   });
@@ -195,4 +206,36 @@ test("the README's parley.cluster example works as printed", { timeout: 30000 },
   const answer = once(al, 'chat', 5000);
   al.emit('chat', { msg: '!where u1' });
   assert.deepEqual(await answer, { from: { name: 'where' }, msg: 'u1: 2 sockets' });
+});
+
+test('a script cannot pile up cluster requests', { timeout: 30000 }, async (t) => {
+  const fs = require('node:fs');
+  const { tempDir } = require('../e2e/lib/server');
+  const dir = tempDir('parley-flood-');
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const script = path.join(dir, 'flood.lua');
+  // 5,000 requests in one handler call: 1,000 start, the others are refused at once
+  fs.writeFileSync(script, `
+local answered = 0
+parley.on("event", function(ev)
+  if ev.name ~= "flood" then return end
+  local started, refused, why = 0, 0, nil
+  for _ = 1, 5000 do
+    local ok, err = parley.cluster.servers(function() answered = answered + 1 end)
+    if ok then started = started + 1 else refused = refused + 1; why = err end
+  end
+  ev:ack({started = started, refused = refused, why = why})
+  return "drop"
+end)
+parley.on("event", function(ev)
+  if ev.name == "answered" then ev:ack(answered); return "drop" end
+end)
+`);
+  const srv = await startServer(t, { args: ['--script', script] });
+  const s = await connected(t, srv);
+  assert.deepEqual(await emitAck(s, 'flood'),
+    { started: 1000, refused: 4000, why: 'too many cluster requests awaiting answers' });
+  assert.equal(await emitAck(s, 'answered'), 1000, 'each started request answered once');
+  // the answers freed the slots
+  assert.equal((await emitAck(s, 'flood')).started, 1000);
 });
