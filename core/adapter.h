@@ -27,7 +27,7 @@ typedef void (*pl_each_room_fn)(const char *room, void *ud);
 
 /* What a server asks the others of its cluster (ask), and tells them (tell). */
 enum pl_ask_kind {
-	PL_ASK_FETCH,	/* their sockets of a target: each described as Node's fetchSockets does */
+	PL_ASK_FETCH,	/* their sockets of a target, described as Node's fetchSockets does */
 	PL_ASK_ROOMS,	/* their rooms with members */
 	PL_ASK_SERVERS, /* how many servers the cluster has: [n], this one included */
 	PL_ASK_EMIT	/* a server-side emit awaiting each server's answer */

@@ -21,7 +21,8 @@ size_t pl_base64_encode(char *out, const unsigned char *in, size_t n, enum pl_ba
 	char *o = out;
 	size_t i = 0;
 	for (; i + 2 < n; i += 3) {
-		unsigned long v = (unsigned long)in[i] << 16 | (unsigned long)in[i + 1] << 8 | in[i + 2];
+		unsigned long v =
+		    (unsigned long)in[i] << 16 | (unsigned long)in[i + 1] << 8 | in[i + 2];
 		*o++ = d[v >> 18];
 		*o++ = d[v >> 12 & 63];
 		*o++ = d[v >> 6 & 63];
@@ -29,7 +30,8 @@ size_t pl_base64_encode(char *out, const unsigned char *in, size_t n, enum pl_ba
 	}
 	if (i < n) {
 		bool two = i + 1 < n;
-		unsigned long v = (unsigned long)in[i] << 16 | (two ? (unsigned long)in[i + 1] << 8 : 0);
+		unsigned long v =
+		    (unsigned long)in[i] << 16 | (two ? (unsigned long)in[i + 1] << 8 : 0);
 		*o++ = d[v >> 18];
 		*o++ = d[v >> 12 & 63];
 		if (two)

@@ -134,7 +134,7 @@ struct pl_eio_request {
 	const char *remote;	  /* peer address */
 	const char *content_type; /* POST Content-Type, or "" */
 	long long content_length; /* POST Content-Length, -1 when absent */
-	const char *query;	  /* a handshake's query arguments (a JSON object's text), or NULL */
+	const char *query;	  /* a handshake's arguments (a JSON object's text), or NULL */
 };
 
 /* A refused request, for the transport to answer. */

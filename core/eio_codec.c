@@ -28,7 +28,8 @@ int pl_eio_decode_payload(char *body, size_t len, pl_eio_packet_cb cb, void *ud)
 		size_t n = end - start;
 		struct pl_eio_packet p;
 		if (n > 0 && item[0] == 'b') {
-			long m = pl_base64_decode((unsigned char *)item + 1, item + 1, n - 1, PL_BASE64);
+			long m =
+			    pl_base64_decode((unsigned char *)item + 1, item + 1, n - 1, PL_BASE64);
 			if (m < 0)
 				return PL_EIO_EBADPACKET;
 			p.type = PL_EIO_MESSAGE;

@@ -1215,8 +1215,8 @@ static int l_bot(lua_State *L)
 
 /* ---- the cluster ---- */
 
-#define MAX_TARGET_ROOMS 32	/* rooms (and except rooms) of a target */
-#define MAX_REQUESTS	 1000	/* a script's cluster requests awaiting answers */
+#define MAX_TARGET_ROOMS 32   /* rooms (and except rooms) of a target */
+#define MAX_REQUESTS	 1000 /* a script's cluster requests awaiting answers */
 
 struct ltarget {
 	struct parley_target t;

@@ -425,8 +425,8 @@ json_t *pl_socket_describe(const struct pl_socket *s)
 	time_t t = (time_t)(s->issued_ms / 1000);
 	struct tm tm;
 	if (gmtime_r(&t, &tm))
-		strftime(when, sizeof when, "%a %b %d %Y %H:%M:%S GMT+0000 (Coordinated Universal Time)",
-			 &tm);
+		strftime(when, sizeof when,
+			 "%a %b %d %Y %H:%M:%S GMT+0000 (Coordinated Universal Time)", &tm);
 	return json_pack("{sss{s{}sssssbsbsIsssoso}soso}", "id", s->id, "handshake", "headers",
 			 "time", when, "address", pl_client_address(s->client, addr), "xdomain", 0,
 			 "secure", 0, "issued", (json_int_t)s->issued_ms, "url", cfg->path, "query",

@@ -125,7 +125,8 @@ char *pl_token_sign(const json_t *claims, const void *key, size_t key_len)
 	if (!payload)
 		return NULL;
 	size_t plen = strlen(payload), hlen = sizeof HEADER_B64 - 1;
-	size_t body_b64 = pl_base64_len(plen, PL_BASE64URL), mac_b64 = pl_base64_len(MAC_LEN, PL_BASE64URL);
+	size_t body_b64 = pl_base64_len(plen, PL_BASE64URL),
+	       mac_b64 = pl_base64_len(MAC_LEN, PL_BASE64URL);
 	char *out = NULL;
 	if (hlen + 1 + body_b64 + 1 + mac_b64 > PL_TOKEN_MAX)
 		goto free_payload;

@@ -56,12 +56,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (int a = PL_BASE64; a <= PL_BASE64URL; a++) {
 		if (size)
 			memcpy(body, data, size);
-		long n = pl_base64_decode((unsigned char *)body, body, size, (enum pl_base64_alphabet)a);
+		long n =
+		    pl_base64_decode((unsigned char *)body, body, size, (enum pl_base64_alphabet)a);
 		CHECK(n >= -1 && n <= (long)size);
 		if (n >= 0 && a == PL_BASE64URL) {
 			char *again = malloc(size + 1);
 			CHECK(again);
-			CHECK(pl_base64_encode(again, (unsigned char *)body, (size_t)n, PL_BASE64URL) == size);
+			CHECK(pl_base64_encode(again, (unsigned char *)body, (size_t)n,
+					       PL_BASE64URL) == size);
 			CHECK(size == 0 || memcmp(again, data, size) == 0);
 			free(again);
 		}

@@ -57,8 +57,9 @@ static void test_round_trips_in_place(void)
 			size_t n = pl_base64_encode(s, data, len, (enum pl_base64_alphabet)a);
 			ASSERT_EQ(n, pl_base64_len(len, (enum pl_base64_alphabet)a));
 			ASSERT_EQ(strlen(s), n);
-			ASSERT_EQ(pl_base64_decode((unsigned char *)s, s, n, (enum pl_base64_alphabet)a),
-				  (long)len);
+			ASSERT_EQ(
+			    pl_base64_decode((unsigned char *)s, s, n, (enum pl_base64_alphabet)a),
+			    (long)len);
 			ASSERT_MEM_EQ(s, len, data, len);
 		}
 		/* the standard spelling without its padding */

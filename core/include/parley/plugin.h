@@ -75,7 +75,8 @@ enum parley_hook {
 	PARLEY_HOOK_APP,	    /* raised by an application, by name: "login", "chat", "private"
 				     * (struct parley_evt_message) */
 	PARLEY_HOOK_SERVER_EMIT,    /* a server-side emit from another server of the cluster, by
-				     * name (struct parley_evt_message, socket NULL; see cluster_emit) */
+				     * name (struct parley_evt_message, socket NULL; see
+				     * cluster_emit) */
 	PARLEY_HOOK_COUNT
 };
 
