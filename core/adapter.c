@@ -265,14 +265,14 @@ static void local_free(struct pl_adapter *a)
 }
 
 static const struct pl_adapter_ops local_ops = {
-    .add = add,
-    .del = del,
-    .del_all = del_all,
-    .broadcast = broadcast,
-    .room = room,
-    .fetch_sockets = fetch_sockets,
-    .socket_rooms = socket_rooms,
-    .free = local_free, /* alone: nothing to publish, nobody to ask or tell */
+	.add = add,
+	.del = del,
+	.del_all = del_all,
+	.broadcast = broadcast,
+	.room = room,
+	.fetch_sockets = fetch_sockets,
+	.socket_rooms = socket_rooms,
+	.free = local_free, /* alone: nothing to publish, nobody to ask or tell */
 };
 
 struct pl_adapter *pl_adapter_local_new(struct pl_nsp *nsp)

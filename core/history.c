@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "history_schema.h"
 #include "json.h"
 #include "log.h"
@@ -587,11 +588,9 @@ static long long insert(struct pl_history *h, const struct pl_record *r)
 	char *to = r->recipient ? pl_json_text(r->recipient) : NULL;
 	long long id = -ENOMEM;
 	if (s && a && (!r->recipient || to)) {
-		uv_timeval64_t tv;
-		uv_gettimeofday(&tv);
 		struct pl_history_row row = {.nsp = r->nsp, .room = r->room, .recipient = to,
 					     .skip = r->skip, .sender = s, .event = r->event,
-					     .args = a, .ts = tv.tv_sec * 1000 + tv.tv_usec / 1000,
+					     .args = a, .ts = pl_wall_ms(),
 					     .kind = r->kind};
 		id = put(h, h->insert, 0, &row);
 	}

@@ -368,11 +368,13 @@ json_t *pl_json_keys(const json_t *obj)
 	json_t *keys = json_array();
 	const char *k;
 	json_t *v;
-	json_object_foreach((json_t *)obj, k,
-			    v) if (keys && json_array_append_new(keys, json_string(k)))
-	{
-		json_decref(keys);
+	if (!keys)
 		return NULL;
+	json_object_foreach((json_t *)obj, k, v) {
+		if (json_array_append_new(keys, json_string(k))) {
+			json_decref(keys);
+			return NULL;
+		}
 	}
 	return keys;
 }

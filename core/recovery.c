@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "history.h"
 #include "json.h"
 #include "log.h"
@@ -48,13 +49,6 @@ struct pl_recovery {
 };
 
 static const struct pl_recovery_ops ops;
-
-static long long now_ms(void)
-{
-	uv_timeval64_t tv;
-	uv_gettimeofday(&tv);
-	return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
 
 static void finalize_all(struct pl_recovery *r)
 {
@@ -187,7 +181,7 @@ static void end(void *ud, struct pl_socket *s, bool keep)
 	struct pl_recovery *r = ud;
 	if (keep) {
 		if (!r->stopping || r->log)
-			put(r, s, now_ms());
+			put(r, s, pl_wall_ms());
 		return;
 	}
 	if (prepared(r))
@@ -299,7 +293,7 @@ static bool restore(void *ud, struct pl_nsp *nsp, const char *pid, const char *o
 	bool connected = sqlite3_column_type(r->get, 7) == SQLITE_NULL;
 	long long disconnected = sqlite3_column_int64(r->get, 7);
 	bool ok = snsp && sid && strcmp(snsp, nsp->name) == 0 && strlen(sid) < sizeof out->sid;
-	bool expired = !connected && now_ms() - disconnected > (long long)r->window;
+	bool expired = !connected && pl_wall_ms() - disconnected > (long long)r->window;
 	if (ok && !expired) {
 		memcpy(out->sid, sid, strlen(sid) + 1);
 		out->userid = column_json(r->get, 2);
@@ -375,7 +369,7 @@ static void purge_cb(uv_timer_t *t)
 		return;
 	uint64_t start = uv_hrtime();
 	do {
-		sqlite3_bind_int64(r->purge, 1, now_ms() - (long long)r->window);
+		sqlite3_bind_int64(r->purge, 1, pl_wall_ms() - (long long)r->window);
 		if (pl_history_write(r->h, r->purge) || sqlite3_changes(r->db) < PURGE_BATCH)
 			break;
 		pl_history_commit(r->h); /* in small transactions */
@@ -392,7 +386,7 @@ static int stamp_connected(struct pl_recovery *r)
 		pl_error("recovery: %s", sqlite3_errmsg(r->db));
 		return -EIO;
 	}
-	sqlite3_bind_int64(st, 1, now_ms());
+	sqlite3_bind_int64(st, 1, pl_wall_ms());
 	int rc = pl_history_write(r->h, st);
 	sqlite3_finalize(st);
 	return rc;

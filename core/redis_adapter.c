@@ -416,9 +416,23 @@ static void ask_counted(void *ud, void *reply)
 	uv_timer_start(&q->timer, ask_timed_out, q->timeout_ms, 0);
 }
 
-/* The request object of lib/index.ts for kind, with requestId rid. */
+/* The request object of lib/index.ts for kind, with requestId rid (none for PL_ASK_SERVERS). */
 static json_t *request_of(struct cadapter *a, enum pl_ask_kind kind, const struct parley_target *t,
-			  const struct parley_message *m, const char *rid);
+			  const struct parley_message *m, const char *rid)
+{
+	const char *uid = a->cl->uid;
+	switch (kind) {
+	case PL_ASK_FETCH:
+		return json_pack("{sssssiso*}", "uid", uid, "requestId", rid, "type",
+				 REQ_REMOTE_FETCH, "opts", opts_of(t));
+	case PL_ASK_ROOMS:
+		return json_pack("{sssssi}", "uid", uid, "requestId", rid, "type", REQ_ALL_ROOMS);
+	case PL_ASK_EMIT:
+		return json_pack("{sssssisO}", "uid", uid, "requestId", rid, "type",
+				 REQ_SERVER_SIDE_EMIT, "data", m->payload);
+	default: return NULL; /* PL_ASK_SERVERS: the count is all it needs */
+	}
+}
 
 static int c_ask(struct pl_adapter *base, enum pl_ask_kind kind, const struct parley_target *t,
 		 const struct parley_message *m, unsigned timeout_ms, pl_answers_fn fn, void *ud,
@@ -440,10 +454,10 @@ static int c_ask(struct pl_adapter *base, enum pl_ask_kind kind, const struct pa
 	q->ud = ud;
 	snprintf(q->rid, sizeof q->rid, "%s-%llu", cl->uid, ++cl->next_request);
 	q->answers = json_array();
-	q->req = kind == PL_ASK_SERVERS ? json_object() : request_of(a, kind, t, m, q->rid);
+	q->req = request_of(a, kind, t, m, q->rid);
 	const char *argv[] = {"PUBSUB", "NUMSUB", a->req};
 	size_t lens[] = {6, 6, strlen(a->req)};
-	if (!q->answers || !q->req ||
+	if (!q->answers || (!q->req && kind != PL_ASK_SERVERS) ||
 	    pl_redis_command(cl->redis, ask_counted, q, 3, argv, lens) != 0) {
 		json_decref(q->answers);
 		json_decref(q->req);
@@ -498,23 +512,6 @@ static void asks_stop(struct pl_cluster *cl)
 {
 	while (cl->asks)
 		ask_end(cl->asks, -ESHUTDOWN, true);
-}
-
-static json_t *request_of(struct cadapter *a, enum pl_ask_kind kind, const struct parley_target *t,
-			  const struct parley_message *m, const char *rid)
-{
-	const char *uid = a->cl->uid;
-	switch (kind) {
-	case PL_ASK_FETCH:
-		return json_pack("{sssssiso*}", "uid", uid, "requestId", rid, "type",
-				 REQ_REMOTE_FETCH, "opts", opts_of(t));
-	case PL_ASK_ROOMS:
-		return json_pack("{sssssi}", "uid", uid, "requestId", rid, "type", REQ_ALL_ROOMS);
-	case PL_ASK_EMIT:
-		return json_pack("{sssssisO}", "uid", uid, "requestId", rid, "type",
-				 REQ_SERVER_SIDE_EMIT, "data", m->payload);
-	default: return NULL;
-	}
 }
 
 static void c_tell(struct pl_adapter *base, enum pl_tell_kind kind, const struct parley_target *t,
@@ -573,18 +570,18 @@ static void c_free(struct pl_adapter *base)
 }
 
 static const struct pl_adapter_ops cluster_ops = {
-    .add = c_add,
-    .del = c_del,
-    .del_all = c_del_all,
-    .broadcast = c_broadcast,
-    .room = c_room,
-    .fetch_sockets = c_fetch_sockets,
-    .socket_rooms = c_socket_rooms,
-    .ask = c_ask,
-    .ask_cancel = c_ask_cancel,
-    .tell = c_tell,
-    .free = c_free,
-    .publish = c_publish,
+	.add = c_add,
+	.del = c_del,
+	.del_all = c_del_all,
+	.broadcast = c_broadcast,
+	.room = c_room,
+	.fetch_sockets = c_fetch_sockets,
+	.socket_rooms = c_socket_rooms,
+	.ask = c_ask,
+	.ask_cancel = c_ask_cancel,
+	.tell = c_tell,
+	.free = c_free,
+	.publish = c_publish,
 };
 
 /* a, b, c and d end to end, caller frees; NULL without memory. */
@@ -930,9 +927,14 @@ static void on_request(struct cadapter *a, const char *p, size_t n)
 		respond(a, json_pack("{sOso}", "requestId", rid, "sockets", list));
 		break;
 	}
-	case REQ_SERVER_SIDE_EMIT: server_side_emit(a, req, rid); break;
-	case REQ_BROADCAST: broadcast_with_ack(a, req, att, n_att); break;
-	default: pl_debug("cluster: ignoring request type %d", type);
+	case REQ_SERVER_SIDE_EMIT:
+		server_side_emit(a, req, rid);
+		break;
+	case REQ_BROADCAST:
+		broadcast_with_ack(a, req, att, n_att);
+		break;
+	default:
+		pl_debug("cluster: ignoring request type %d", type);
 	}
 out:
 	for (unsigned i = 0; i < n_att; i++)

@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "checkpoint.h"
+#include "clock.h"
 #include "log.h"
 #include "map.h"
 
@@ -158,13 +159,6 @@ static int end_rows(sqlite3_stmt *st, int rc)
 	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : sql_errno(rc);
 }
 
-static long long now_ms(void)
-{
-	uv_timeval64_t tv;
-	uv_gettimeofday(&tv);
-	return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
 static unsigned long long removed_rows(const struct removed *m)
 {
 	return m->count + m->bytes + m->aged + m->notices;
@@ -235,7 +229,7 @@ static void drop(struct pl_retention *r, struct target *t)
 static int notices(struct pl_retention *r, struct removed *got)
 {
 	sqlite3_stmt *st = r->stmt[S_NOTICES];
-	sqlite3_bind_int64(st, 1, r->notice_ms ? now_ms() - r->notice_ms : INT64_MAX);
+	sqlite3_bind_int64(st, 1, r->notice_ms ? pl_wall_ms() - r->notice_ms : INT64_MAX);
 	sqlite3_bind_int(st, 2, DELETE_BATCH);
 	int rc = run(st);
 	if (rc)
@@ -250,7 +244,7 @@ static int aged(struct pl_retention *r, struct removed *got)
 {
 	if (!r->max_age_ms)
 		return 0;
-	long long cutoff = now_ms() - r->max_age_ms, upto = 0;
+	long long cutoff = pl_wall_ms() - r->max_age_ms, upto = 0;
 	int n = 0, rc;
 	sqlite3_stmt *st = r->stmt[S_OLDEST];
 	sqlite3_bind_int(st, 1, DELETE_BATCH);

@@ -12,6 +12,7 @@
 
 #include "ack.h"
 #include "adapter.h"
+#include "clock.h"
 #include "client.h"
 #include "error.h"
 #include "hooks.h"
@@ -70,9 +71,7 @@ struct pl_socket *pl_socket_new(struct pl_nsp *nsp, struct pl_client *c, json_t 
 	s->refs = 1;
 	s->state = PL_SOCKET_CONNECTING;
 	s->auth = auth ? json_incref(auth) : NULL;
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME, &now);
-	s->issued_ms = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+	s->issued_ms = pl_wall_ms();
 	if (nsp->sio->recovery && c->sink == &pl_eio_sink)
 		pl_random_id(s->pid); /* bots have no connection to lose */
 	return s;

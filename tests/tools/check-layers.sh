@@ -7,7 +7,7 @@
 # The layer table, lowest first: layer number, layer name, modules. A module is a file name
 # without .c/.h (foo.c and foo.h are one module) or a header path as it is included.
 LAYERS='
-0  base       base64 log cli buf map deadline json config error rand barrier peers lua_alloc parley/plugin.h parley/version.h
+0  base       base64 clock log cli buf map deadline json config error rand barrier peers lua_alloc parley/plugin.h parley/version.h
 1  codecs     eio_codec sio_codec token msgpack_codec
 2  hooks      hooks
 3  conn       conn
