@@ -1466,13 +1466,7 @@ static int c_ask(lua_State *L)
 /* Pushes true, or nil and the reason of rc. */
 static int done(lua_State *L, int rc)
 {
-	if (rc == 0) {
-		lua_pushboolean(L, 1);
-		return 1;
-	}
-	lua_pushnil(L);
-	lua_pushstring(L, script_of(L)->api->strerror(rc));
-	return 2;
+	return requested(L, rc ? script_of(L)->api->strerror(rc) : NULL);
 }
 
 static int c_emit(lua_State *L)
